@@ -1,0 +1,315 @@
+"""The front door: ``imgsearch-desktop [gui] [PHOTO...] | index | search | watch | es | self-test``.
+
+The contract (subcommands, options, JSON Lines fields, exit codes) lives in DESIGN.md's CLI table and the README.
+Exit codes: 0 done, 1 failed, 2 usage, 3 Elasticsearch unreachable, 4 model not found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from imgsearch_desktop import APP_NAME, __version__
+from imgsearch_desktop.config import AppDirs, Settings
+from imgsearch_desktop.core.errors import UserError
+
+SUBCOMMANDS = ("gui", "index", "search", "watch", "es", "self-test")
+VALUE_OPTIONS = ("--es-url", "--index", "--image-model", "--text-model", "--home", "--es-user", "--es-ca-cert",
+                 "--device", "--batch-size")
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    g = parser.add_argument_group("global options")
+    g.add_argument("--es-url", default=default, help="Elasticsearch URL (default: the managed local node)")
+    g.add_argument("--es-user", default=default, help="user for basic auth (password from IMGSEARCH_ES_PASSWORD)")
+    g.add_argument("--es-ca-cert", default=default, help="CA certificate for a TLS cluster")
+    g.add_argument("--index", default=default, help="index (alias) name, default imgsearch")
+    g.add_argument("--image-model", default=default, help="image model: hub name or local folder")
+    g.add_argument("--text-model", default=default, help="text model: hub name or local folder")
+    g.add_argument("--device", default=default, help="auto, cpu, cuda or mps")
+    g.add_argument("--batch-size", type=int, default=default, help="images per model batch")
+    g.add_argument("--home", default=default, help="root for config, data and cache (IMGSEARCH_HOME)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=APP_NAME, description="Find photos by similarity (CLIP + Elasticsearch).")
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
+    parser.add_argument("--self-test", action="store_true", help="same as the self-test subcommand")
+    _global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _global_options(p, suppress=True)
+        return p
+
+    p = add("gui", "open the window; photos given open as queries")
+    p.add_argument("photos", nargs="*", metavar="PHOTO")
+
+    p = add("index", "index folders or files (re-runs only touch what changed)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--exclude", action="append", default=[], help="folder name or path to skip (repeatable)")
+
+    p = add("search", "nearest photos to an image or a sentence (any language)")
+    q = p.add_mutually_exclusive_group(required=True)
+    q.add_argument("--image", metavar="FILE")
+    q.add_argument("--text", metavar="TEXT")
+    p.add_argument("-k", type=int, default=10, metavar="N", help="number of results (default 10)")
+    p.add_argument("--json", action="store_true", help="JSON Lines, one hit a line")
+    p.add_argument("--min-score", type=float, help="cosine similarity threshold")
+    p.add_argument("--folder", action="append", default=[], help="only photos under this folder (repeatable)")
+    p.add_argument("--from", dest="date_from", help="taken on or after (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", help="taken on or before (YYYY-MM-DD)")
+    p.add_argument("--format", action="append", default=[], help="only this format, e.g. JPEG (repeatable)")
+
+    p = add("watch", "index, then keep the index in step with the folders until Ctrl+C")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--exclude", action="append", default=[])
+
+    p = add("es", "the managed local Elasticsearch node")
+    p.add_argument("action", choices=["install", "start", "stop", "status", "logs"])
+    p.add_argument("--from", dest="source", help="install from this archive path or URL (Elastic's .tar.gz/.zip)")
+    p.add_argument("--sha512", help="expected SHA-512 of the archive (default: the published .sha512 / pinned)")
+    p.add_argument("-n", "--lines", type=int, default=50, help="log lines to show")
+
+    add("self-test", "load models, index 3 bundled samples into a throwaway index, search, clean up")
+    return parser
+
+
+def normalise_argv(argv: Sequence[str]) -> list[str]:
+    """Any first word that is not a subcommand is a photo: ``imgsearch-desktop a.jpg`` = ``gui a.jpg``."""
+    argv = list(argv)
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            return [*argv[:i], "gui", *argv[i + 1:]]
+        if token.startswith("-"):
+            i += 2 if token in VALUE_OPTIONS else 1
+            continue
+        return argv if token in SUBCOMMANDS else [*argv[:i], "gui", *argv[i:]]
+    return argv
+
+
+class Context:
+    """Settings, the Elasticsearch connection and the models, resolved once per command from args + env."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.dirs = AppDirs.resolve(args.home)
+        self.settings = Settings.load(self.dirs)
+        for name in ("es_url", "es_user", "es_ca_cert", "index", "image_model", "text_model", "device", "batch_size"):
+            value = getattr(args, name, None)
+            if value is not None:
+                setattr(self.settings, name, value)
+        self._embedder = None
+
+    def connection(self):
+        from imgsearch_desktop.core.store import Connection
+
+        s = self.settings
+        if s.es_url:
+            return Connection(s.es_url, user=s.es_user, password=os.environ.get("IMGSEARCH_ES_PASSWORD", ""),
+                              api_key=os.environ.get("IMGSEARCH_ES_API_KEY", ""), ca_cert=s.es_ca_cert)
+        from imgsearch_desktop.core.local_es import LocalNode
+
+        node = LocalNode(self.dirs)
+        if node._alive_port() is None:
+            print("starting the local Elasticsearch node…", file=sys.stderr)
+        return Connection(node.start())
+
+    def store(self, on_wait=None):
+        from imgsearch_desktop.core.store import Store
+
+        return Store(self.connection().client(), self.settings.index, on_wait=on_wait)
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from imgsearch_desktop.core.embedder import Embedder
+
+            s = self.settings
+            self._embedder = Embedder(s.image_model, s.text_model, s.device, s.batch_size)
+        return self._embedder
+
+
+# ---------------------------------------------------------------- commands
+def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> int:
+    from tqdm import tqdm
+
+    from imgsearch_desktop.core.pipeline import Indexer
+    from imgsearch_desktop.core.store import display
+
+    embedder = ctx.embedder
+    store = ctx.store(on_wait=lambda msg: print(msg, file=sys.stderr))
+    store.open(ctx.settings.image_model, embedder.dims)
+    bar = tqdm(total=0, unit="img", file=sys.stderr, dynamic_ncols=True, disable=None)
+
+    def progress(done: int, total: int, note: str) -> bool:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(Path(note).name[-40:], refresh=True)
+        return True
+
+    try:
+        stats = Indexer(store, embedder).run(paths, excluded=list(excluded) + ctx.settings.excluded,
+                                             progress=progress)
+    finally:
+        bar.close()
+    for path, reason in stats.skipped_files:
+        print(f"skipped {display(path)}: {reason}")
+    for doc, reason in stats.failures:
+        print(f"failed {doc}: {reason}")
+    print(stats.summary())
+    return 1 if stats.failed else 0
+
+
+def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
+    from imgsearch_desktop.core import images
+    from imgsearch_desktop.core.store import Filters, display
+
+    embedder = ctx.embedder
+    if args.image:
+        try:
+            query = images.open_query_image(args.image, embedder.image_size)
+        except images.ImageSkipped as exc:
+            raise UserError(f"cannot use the query image: {exc}") from None
+        vector = embedder.encode_images([query.image])[0]
+        dims = len(vector)
+    else:
+        vector = embedder.encode_texts([args.text])[0]
+        dims = len(vector)
+    store = ctx.store()
+    store.open(ctx.settings.image_model, dims, create=False)
+    filters = Filters(folders=[os.path.abspath(f) for f in args.folder], date_from=args.date_from,
+                      date_to=args.date_to, formats=args.format)
+    hits = store.knn(vector, k=args.k, filters=filters, min_score=args.min_score)
+    for hit in hits:
+        if args.json:
+            print(json.dumps(hit.as_json(), ensure_ascii=False))
+        else:
+            print(f"{hit.score:7.4f}  {display(hit.path)}")
+    if not hits and not args.json:
+        print("no matching photos", file=sys.stderr)
+    return 0
+
+
+def cmd_es(ctx: Context, args: argparse.Namespace) -> int:
+    from imgsearch_desktop.core.local_es import LocalNode
+
+    node = LocalNode(ctx.dirs)
+    if args.action == "install":
+        home = node.install(args.source, args.sha512)
+        print(f"installed Elasticsearch at {home}")
+    elif args.action == "start":
+        print(node.start(source=args.source))
+    elif args.action == "stop":
+        print("stopped" if node.stop() else "not running")
+    elif args.action == "status":
+        st = node.status()
+        if not st.running:
+            print(f"not running ({'installed' if st.installed else 'not installed'})")
+            return 1
+        used = (st.disk_total or 0) - (st.disk_free or 0)
+        print(f"running: Elasticsearch {st.version} on {node.url(st.port, with_password=False)} · health {st.health}"
+              f" · disk {used / 1e9:.1f} / {(st.disk_total or 0) / 1e9:.1f} GB used · pid {st.pid}")
+        print(f"user elastic, password in {node.password_file}")
+    elif args.action == "logs":
+        print(node.logs(args.lines))
+    return 0
+
+
+def resource_dir() -> Path:
+    frozen = getattr(sys, "_MEIPASS", None)
+    return Path(frozen) / "resources" if frozen else Path(__file__).resolve().parent.parent / "resources"
+
+
+def cmd_self_test(ctx: Context) -> int:
+    import numpy as np
+
+    from imgsearch_desktop.core.pipeline import Indexer
+    from imgsearch_desktop.core.store import Store
+
+    embedder = ctx.embedder
+    embedder.load_both()
+    print(f"models: ok ({embedder.dims}-d, device {embedder.device})")
+    conn = ctx.connection()
+    store = Store(conn.client(), f"{ctx.settings.index}-selftest-{uuid.uuid4().hex[:8]}")
+    print(f"elasticsearch: ok ({store.check_server()} at {conn.redacted()})")
+    samples = sorted((resource_dir() / "samples").glob("*.jpg"))
+    if len(samples) < 3:
+        raise UserError(f"bundled samples missing under {resource_dir() / 'samples'}")
+    store.open(ctx.settings.image_model, embedder.dims)
+    try:
+        stats = Indexer(store, embedder).run([str(s) for s in samples[:3]])
+        if stats.indexed != 3:
+            raise UserError(f"self-test: indexed {stats.indexed} of 3 samples: {stats.skipped_files}")
+        print(f"index: ok ({stats.summary()})")
+        vectors = embedder.encode_images([_sample_image(s, embedder.image_size) for s in samples[:1]])
+        hits = store.knn(vectors[0], k=3)
+        if not hits or Path(hits[0].path).name != samples[0].name or hits[0].score < 0.99:
+            raise UserError(f"self-test: image search did not find the sample itself first: {hits[:1]}")
+        print(f"image search: ok (best {hits[0].image_name} {hits[0].score:.4f})")
+        text_hits = store.knn(embedder.encode_texts(["a photo"])[0], k=3)
+        if len(text_hits) != 3 or not np.isfinite([h.score for h in text_hits]).all():
+            raise UserError("self-test: text search failed")
+        print(f"text search: ok ({len(text_hits)} hits)")
+    finally:
+        store.client.indices.delete(index=store.index, ignore_unavailable=True)
+    print("cleanup: ok (throwaway index deleted)")
+    print("self-test passed")
+    return 0
+
+
+def _sample_image(path: Path, size: int):
+    from imgsearch_desktop.core import images
+
+    return images.open_query_image(path, size).image
+
+
+def cmd_gui(ctx: Context, photos: Sequence[str]) -> int:
+    try:
+        from imgsearch_desktop.app.main import run_app
+    except ImportError as exc:
+        raise UserError(f"the window needs PySide6 ({exc}); install the app's GUI dependencies") from exc
+    return run_app(ctx, list(photos))
+
+
+def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> int:
+    from imgsearch_desktop.core.watcher import watch_forever
+
+    code = cmd_index(ctx, paths, excluded)
+    print("watching for changes (Ctrl+C to stop)…", file=sys.stderr)
+    watch_forever(ctx, paths, list(excluded) + ctx.settings.excluded)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(normalise_argv(argv))
+    command = "self-test" if args.self_test else (args.command or "gui")
+    try:
+        ctx = Context(args)
+        if command == "index":
+            return cmd_index(ctx, args.paths, args.exclude)
+        if command == "search":
+            return cmd_search(ctx, args)
+        if command == "es":
+            return cmd_es(ctx, args)
+        if command == "self-test":
+            return cmd_self_test(ctx)
+        if command == "watch":
+            return cmd_watch(ctx, args.paths, args.exclude)
+        return cmd_gui(ctx, getattr(args, "photos", []))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: everything written so far is kept; run again to continue", file=sys.stderr)
+        return 130

@@ -1,0 +1,88 @@
+"""One typed settings object: TOML file under the platform config dir, overridden by IMGSEARCH_* env vars."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import platformdirs
+import tomli_w
+
+from imgsearch_desktop import APP_NAME
+
+DEFAULT_IMAGE_MODEL = "sentence-transformers/clip-ViT-B-32"
+DEFAULT_TEXT_MODEL = "sentence-transformers/clip-ViT-B-32-multilingual-v1"
+DEFAULT_INDEX = "imgsearch"
+
+
+@dataclass(frozen=True)
+class AppDirs:
+    """Where the app keeps its files; IMGSEARCH_HOME puts all three under one root (tests, portable installs)."""
+
+    config: Path
+    data: Path
+    cache: Path
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike[str] | None = None) -> AppDirs:
+        home = home or os.environ.get("IMGSEARCH_HOME")
+        if home:
+            root = Path(home).expanduser().absolute()
+            return cls(root / "config", root / "data", root / "cache")
+        return cls(Path(platformdirs.user_config_dir(APP_NAME)), Path(platformdirs.user_data_dir(APP_NAME)),
+                   Path(platformdirs.user_cache_dir(APP_NAME)))
+
+    @property
+    def settings_file(self) -> Path:
+        return self.config / "settings.toml"
+
+
+# Settings field → environment variable that overrides it.
+ENV_OVERRIDES = {
+    "es_url": "IMGSEARCH_ES_URL",
+    "index": "IMGSEARCH_INDEX",
+    "image_model": "IMGSEARCH_IMAGE_MODEL",
+    "text_model": "IMGSEARCH_TEXT_MODEL",
+    "device": "IMGSEARCH_DEVICE",
+    "batch_size": "IMGSEARCH_BATCH_SIZE",
+}
+
+
+@dataclass
+class Settings:
+    """Everything the user can configure. Secrets (ES password / API key) are never stored here."""
+
+    folders: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    es_url: str = ""  # empty = the managed local node
+    es_user: str = ""
+    es_ca_cert: str = ""
+    index: str = DEFAULT_INDEX
+    image_model: str = DEFAULT_IMAGE_MODEL
+    text_model: str = DEFAULT_TEXT_MODEL
+    device: str = "auto"  # auto | cpu | cuda | mps
+    batch_size: int = 32
+    results: int = 50
+
+    @classmethod
+    def load(cls, dirs: AppDirs, env: dict[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        if dirs.settings_file.exists():
+            with dirs.settings_file.open("rb") as fh:
+                values = tomllib.load(fh)
+        known = {f.name: f for f in fields(cls)}
+        settings = cls(**{k: v for k, v in values.items() if k in known})
+        for name, var in ENV_OVERRIDES.items():
+            if env.get(var):
+                current = getattr(settings, name)
+                setattr(settings, name, type(current)(env[var]))
+        return settings
+
+    def save(self, dirs: AppDirs) -> None:
+        dirs.config.mkdir(parents=True, exist_ok=True)
+        tmp = dirs.settings_file.with_suffix(".tmp")
+        tmp.write_bytes(tomli_w.dumps({f.name: getattr(self, f.name) for f in fields(self)}).encode())
+        tmp.replace(dirs.settings_file)

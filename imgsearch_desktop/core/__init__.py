@@ -1,0 +1,1 @@
+"""Core logic: embedding, images, Elasticsearch store, scanning, indexing. Never imports Qt."""

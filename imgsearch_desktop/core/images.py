@@ -1,0 +1,206 @@
+"""Safe image loading: allowlisted formats → EXIF-oriented, size-capped RGB PIL images, or a reason to skip.
+
+Every file is read once into memory (the bytes also give the sha256), opened from that buffer, drafted down to near
+the model's input size for JPEGs (``Image.draft`` decodes a 12 MP JPEG ~6× faster), oriented, converted properly to
+RGB and resized so its shortest side is the model's input size.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+# A decompression bomb is an error here, not a warning: we never decode one.
+MAX_PIXELS = 150_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+
+try:  # HEIC/HEIF (iPhone photos), when the extra is installed
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF = True
+except ImportError:  # pragma: no cover - depends on the install
+    HEIF = False
+
+try:  # camera RAW, through the embedded JPEG preview
+    import rawpy
+except ImportError:  # pragma: no cover
+    rawpy = None
+
+PILLOW_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF"} | ({"HEIF"} if HEIF else set())
+EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif"}
+if HEIF:
+    EXTENSIONS |= {".heic", ".heif"}
+RAW_EXTENSIONS = {".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf", ".pef", ".srw"} if rawpy else set()
+EXTENSIONS |= RAW_EXTENSIONS
+
+
+class ImageSkipped(Exception):
+    """A file that cannot be used; ``str(exc)`` is the one-line reason shown to the user."""
+
+
+@dataclass
+class LoadedImage:
+    image: Image.Image  # RGB, EXIF-oriented, shortest side ≈ the requested size
+    width: int  # original pixel size, as displayed (after EXIF orientation)
+    height: int
+    format: str
+    taken_at: str | None  # ISO 8601 from EXIF DateTimeOriginal, when present
+
+
+@dataclass
+class LoadedFile:
+    loaded: LoadedImage
+    sha256: str
+
+
+def is_supported_path(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in EXTENSIONS
+
+
+def read_file(path: str | Path) -> bytes:
+    """The file's bytes, or ImageSkipped with why it could not be read."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise ImageSkipped("vanished (deleted or moved before it could be read)") from None
+    except PermissionError:
+        raise ImageSkipped("permission denied") from None
+    except IsADirectoryError:
+        raise ImageSkipped("is a directory") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageSkipped("symlink loop") from None
+        raise ImageSkipped(f"unreadable: {exc.strerror or exc}") from None
+    if not data:
+        raise ImageSkipped("empty file (0 bytes)")
+    return data
+
+
+def load_file(path: str | Path, target: int) -> LoadedFile:
+    """Read once, hash, decode. Raises ImageSkipped with a reason."""
+    data = read_file(path)
+    return LoadedFile(loaded=decode(data, target, name=str(path)), sha256=hashlib.sha256(data).hexdigest())
+
+
+def decode(data: bytes, target: int, name: str = "") -> LoadedImage:
+    """Decode image bytes to an RGB image whose shortest side is ``target`` (never upscaled)."""
+    if Path(name).suffix.lower() in RAW_EXTENSIONS:
+        data = _raw_preview(data)
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.format not in PILLOW_FORMATS:
+                raise ImageSkipped(f"unsupported format {im.format}")
+            return _prepare(im, target)
+    except ImageSkipped:
+        raise
+    except Image.DecompressionBombWarning as exc:
+        raise ImageSkipped(f"too large (over {MAX_PIXELS // 1_000_000} megapixels): {exc}") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageSkipped(f"too large (over {MAX_PIXELS // 1_000_000} megapixels): {exc}") from None
+    except UnidentifiedImageError:
+        raise ImageSkipped("not an image (or a format that is not supported)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        if "truncated" in str(exc):
+            raise ImageSkipped("truncated image (incomplete file)") from None
+        raise ImageSkipped(f"corrupt image: {exc}") from None
+
+
+def _raw_preview(data: bytes) -> bytes:
+    try:
+        with rawpy.imread(io.BytesIO(data)) as raw:
+            thumb = raw.extract_thumb()
+    except Exception as exc:  # rawpy raises its own LibRaw* errors
+        raise ImageSkipped(f"camera RAW without a readable preview: {exc}") from None
+    if thumb.format != rawpy.ThumbFormat.JPEG:
+        raise ImageSkipped("camera RAW preview is not a JPEG")
+    return bytes(thumb.data)
+
+
+def _prepare(im: Image.Image, target: int) -> LoadedImage:
+    fmt = im.format or "unknown"
+    width, height = im.size  # before draft(), which shrinks im.size
+    exif = im.getexif()
+    orientation = exif.get(0x0112, 1)
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    if fmt in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK", "YCbCr"):
+        im.draft(im.mode if im.mode != "YCbCr" else "RGB", (target, target))
+    im.load()
+    im = ImageOps.exif_transpose(im) or im
+    rgb = to_rgb(im)
+    return LoadedImage(image=shrink(rgb, target), width=width, height=height, format=fmt,
+                       taken_at=_taken_at(exif))
+
+
+def shrink(im: Image.Image, target: int) -> Image.Image:
+    """Resize so the shortest side is ``target`` (CLIP's own first step), never upscaling."""
+    short = min(im.size)
+    if short <= target:
+        return im
+    scale = target / short
+    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+    return im.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any mode to 8-bit RGB without clipping or losing colour management."""
+    if im.mode == "RGB":
+        return im
+    if im.mode == "CMYK":
+        icc = im.info.get("icc_profile")
+        if icc:
+            try:
+                src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                return ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            except (ImageCms.PyCMSError, OSError):
+                pass
+        return im.convert("RGB")
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        lo, hi = (0.0, 65535.0) if im.mode.startswith("I;16") else (float(arr.min()), float(arr.max()))
+        if im.mode == "I" and hi <= 65535 and lo >= 0:
+            lo, hi = 0.0, 65535.0 if hi > 255 else 255.0
+        scaled = np.clip((arr - lo) * (255.0 / max(hi - lo, 1e-9)), 0, 255).round().astype(np.uint8)
+        return Image.fromarray(scaled, mode="L").convert("RGB")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info) or (
+            im.mode in ("L", "RGB") and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def _taken_at(exif: Image.Exif) -> str | None:
+    raw = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)  # DateTimeOriginal, else DateTime
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.strptime(raw.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S").isoformat()
+    except ValueError:
+        return None
+
+
+def open_query_image(path: str | Path, target: int) -> LoadedImage:
+    """A query image given by the user: same safe path, the error says which file."""
+    try:
+        return decode(read_file(path), target, name=str(path))
+    except ImageSkipped as exc:
+        raise ImageSkipped(f"{path}: {exc}") from None
+
+
+def perceptual_hash(im: Image.Image) -> str:
+    """64-bit DCT perceptual hash as 16 hex chars (stored as an ES bit vector for near-duplicate search)."""
+    import imagehash
+
+    return str(imagehash.phash(im))

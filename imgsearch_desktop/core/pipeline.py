@@ -1,0 +1,256 @@
+"""The indexing job: scan → read+hash → decode (parallel, bounded lookahead) → embed (batched) → bulk write.
+
+One writer: embedding and Elasticsearch writes happen on the thread that calls ``run``; decoding runs ahead of it
+on a small thread pool (Pillow releases the GIL while decoding). Work is written batch by batch, so a crash or a
+cancel loses at most the batch in flight and the next run skips everything already written (``(size, mtime_ns)``
+unchanged). A file whose content is already indexed (moved, renamed, copied, touched) reuses its stored vector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from imgsearch_desktop.core import images
+from imgsearch_desktop.core.embedder import Embedder
+from imgsearch_desktop.core.scanner import FileEntry, plan, scan
+from imgsearch_desktop.core.store import Store, display, doc_id, now_iso, path_b64
+
+# progress(done, total, note) -> keep going? (False cancels at the next batch boundary)
+Progress = Callable[[int, int, str], bool]
+
+
+def _no_progress(done: int, total: int, note: str) -> bool:
+    return True
+
+
+@dataclass
+class IndexStats:
+    indexed: int = 0  # documents written for new or changed files
+    unchanged: int = 0
+    moved: int = 0  # re-pointed to a new path, vector reused
+    removed: int = 0
+    skipped: int = 0
+    embedded: int = 0  # images that went through the model
+    reused: int = 0  # vectors taken from an indexed copy with the same content
+    failed: int = 0  # documents Elasticsearch rejected
+    cancelled: bool = False
+    seconds: float = 0.0
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return (self.indexed + self.moved) / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        return (f"indexed {self.indexed}, unchanged {self.unchanged}, moved {self.moved}, removed {self.removed}, "
+                f"skipped {self.skipped}" + (f", failed {self.failed}" if self.failed else "")
+                + f" · {self.rate:.1f} img/s" + (" · cancelled" if self.cancelled else ""))
+
+
+@dataclass
+class _Item:
+    entry: FileEntry
+    sha256: str = ""
+    loaded: images.LoadedImage | None = None  # None when the content is already indexed (vector reused)
+    phash: str | None = None
+    skip: str | None = None
+
+
+class Indexer:
+    """Runs index jobs against one store with one embedder."""
+
+    def __init__(self, store: Store, embedder: Embedder, decode_workers: int | None = None,
+                 batch_size: int | None = None, lookahead: int | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.decode_workers = decode_workers or min(4, os.cpu_count() or 2)
+        self.batch_size = batch_size or embedder.batch_size
+        self.lookahead = lookahead or 4 * self.batch_size
+
+    # ----- public -----
+    def run(self, roots: Iterable[str], excluded: Iterable[str] = (), progress: Progress | None = None) -> IndexStats:
+        """Bring the index in line with the files under ``roots``."""
+        progress = progress or _no_progress
+        started = time.perf_counter()
+        roots = [os.path.abspath(os.fspath(r)) for r in roots]
+        scanned = scan(roots, excluded)
+        stats = IndexStats(skipped=len(scanned.skipped), skipped_files=list(scanned.skipped))
+        # A root that is missing (an unplugged drive) must not look like "every photo was deleted".
+        present = [r for r in roots if os.path.exists(r)]
+        indexed = self.store.indexed_files(present)
+        work = plan(scanned.files, indexed)
+        stats.unchanged = work.unchanged
+        known_shas = {doc.sha256 for doc in indexed.values() if doc.sha256}
+        gone_by_sha = {}
+        for doc in work.gone:
+            gone_by_sha.setdefault(doc.sha256, []).append(doc)
+        total = len(work.todo) + len(work.gone)
+        if not progress(0, total, "scanned"):
+            stats.cancelled = True
+        else:
+            self._process(work.todo, known_shas, gone_by_sha, stats, progress, total)
+        if not stats.cancelled:
+            leftover = [doc.doc_id for docs in gone_by_sha.values() for doc in docs]
+            if leftover:
+                self._record_errors(self.store.write([], leftover), stats)
+                stats.removed += len(leftover)
+            progress(total, total, "done")
+            if self.store.migrate_from:
+                self.store.finish_migration()
+        self.store.refresh()
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    def index_files(self, entries: Sequence[FileEntry], progress: Progress | None = None) -> IndexStats:
+        """Index these files now (the watcher's created/modified events), vectors reused when content is known."""
+        started = time.perf_counter()
+        stats = IndexStats()
+        known = self.store.indexed_files([e.path for e in entries])
+        todo = [e for e in entries if not (e.path in known and known[e.path].size == e.size
+                                           and known[e.path].mtime_ns == e.mtime_ns)]
+        stats.unchanged = len(entries) - len(todo)
+        self._process(todo, None, {}, stats, progress or _no_progress, len(todo))
+        self.store.refresh()
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    def remove_paths(self, paths: Sequence[str]) -> int:
+        """Delete the documents of these files (and of files under these folders)."""
+        known = self.store.indexed_files(paths)
+        self.store.write([], [doc.doc_id for doc in known.values()])
+        self.store.refresh()
+        return len(known)
+
+    # ----- the pipeline -----
+    def _prepare(self, entry: FileEntry, known_shas: set[str] | None, target: int) -> _Item:
+        """Worker thread: read once, hash, and decode unless the same content is already indexed."""
+        item = _Item(entry)
+        try:
+            data = images.read_file(entry.path)
+            item.sha256 = hashlib.sha256(data).hexdigest()
+            if known_shas is not None and item.sha256 in known_shas:
+                return item
+            item.loaded = images.decode(data, target, name=entry.path)
+            item.phash = images.perceptual_hash(item.loaded.image)
+        except images.ImageSkipped as exc:
+            item.skip = str(exc)
+        return item
+
+    def _prepared(self, todo: Sequence[FileEntry], known_shas: set[str] | None) -> Iterator[_Item]:
+        """Items in order, decoded ``lookahead`` ahead of the consumer by a thread pool (bounded memory)."""
+        target = self.embedder.image_size
+        pending: deque[Future[_Item]] = deque()
+        it = iter(todo)
+        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode") as pool:
+            try:
+                for entry in it:
+                    pending.append(pool.submit(self._prepare, entry, known_shas, target))
+                    if len(pending) >= self.lookahead:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:
+                for fut in pending:
+                    fut.cancel()
+
+    def _process(self, todo: Sequence[FileEntry], known_shas: set[str] | None, gone_by_sha: dict,
+                 stats: IndexStats, progress: Progress, total: int) -> None:
+        done = total - len(todo) - sum(len(v) for v in gone_by_sha.values())
+        batch: list[_Item] = []
+        for item in self._prepared(todo, known_shas):
+            if item.skip is not None:
+                stats.skipped += 1
+                stats.skipped_files.append((item.entry.path, item.skip))
+                done += 1
+                continue
+            batch.append(item)
+            if len(batch) >= self.batch_size:
+                done += self._write_batch(batch, gone_by_sha, stats)
+                batch = []
+                if not progress(done, total, display(item.entry.path)):
+                    stats.cancelled = True
+                    return
+        if batch:
+            done += self._write_batch(batch, gone_by_sha, stats)
+            progress(done, total, display(batch[-1].entry.path))
+
+    def _write_batch(self, batch: list[_Item], gone_by_sha: dict, stats: IndexStats) -> int:
+        """Embed what needs it, reuse stored vectors for known content, write, and drop moved-from documents."""
+        reuse = [it for it in batch if it.loaded is None]
+        stored = self.store.by_sha256([it.sha256 for it in reuse]) if reuse else {}
+        for it in reuse:  # content vanished from the index meanwhile: decode here after all
+            if it.sha256 not in stored:
+                try:
+                    it.loaded = images.load_file(it.entry.path, self.embedder.image_size).loaded
+                    it.phash = images.perceptual_hash(it.loaded.image)
+                except images.ImageSkipped as exc:
+                    it.skip = str(exc)
+                    stats.skipped += 1
+                    stats.skipped_files.append((it.entry.path, it.skip))
+        fresh = [it for it in batch if it.loaded is not None and it.skip is None]
+        vectors = self.embedder.encode_images([it.loaded.image for it in fresh]) if fresh else []
+        stats.embedded += len(fresh)
+        docs, deletes = [], []
+        for it, vec in zip(fresh, vectors, strict=True):
+            li = it.loaded
+            docs.append(make_doc(it.entry, it.sha256, [float(x) for x in vec], it.phash, li.width, li.height,
+                                 li.format, li.taken_at))
+        moved_ids = set()
+        for it in batch:
+            if it.loaded is not None or it.skip is not None:
+                continue
+            src = stored[it.sha256]
+            docs.append(make_doc(it.entry, it.sha256, src["image_embedding"], src.get("phash"), src.get("width"),
+                                 src.get("height"), src.get("format"), src.get("taken_at")))
+            olds = gone_by_sha.get(it.sha256)
+            if olds:
+                deletes.append(olds.pop().doc_id)
+                moved_ids.add(doc_id(it.entry.path))
+                if not olds:
+                    del gone_by_sha[it.sha256]
+            else:
+                stats.reused += 1
+        failed = {i for i, _ in self._record_errors(self.store.write(docs, deletes), stats)}
+        written = [d for d in docs if d["_id"] not in failed]
+        stats.moved += sum(1 for d in written if d["_id"] in moved_ids)
+        stats.indexed += sum(1 for d in written if d["_id"] not in moved_ids)
+        return len(batch) + len(deletes)
+
+    @staticmethod
+    def _record_errors(errors: list[tuple[str, str]], stats: IndexStats) -> list[tuple[str, str]]:
+        stats.failed += len(errors)
+        stats.failures.extend(errors)
+        return errors
+
+
+def make_doc(entry: FileEntry, sha256: str, vector: list[float], phash: str | None, width: int | None,
+             height: int | None, fmt: str | None, taken_at: str | None) -> dict:
+    rel = os.path.relpath(entry.path, entry.root)
+    return {
+        "_id": doc_id(entry.path),
+        "image_id": doc_id(entry.path),
+        "image_name": display(os.path.basename(entry.path)),
+        "relative_path": display(rel),
+        "image_embedding": vector,
+        "path": display(entry.path),
+        "path_b64": path_b64(entry.path),
+        "folder": display(os.path.dirname(entry.path)),
+        "root": display(entry.root),
+        "sha256": sha256,
+        "size": entry.size,
+        "mtime_ns": entry.mtime_ns,
+        "width": width,
+        "height": height,
+        "format": fmt,
+        "taken_at": taken_at,
+        "phash": phash,
+        "indexed_at": now_iso(),
+    }
+
