@@ -50,8 +50,14 @@ def load_model(name_or_path: str, device: str) -> SentenceTransformer:
     looks_local = name_or_path.startswith((".", "/", "~")) or local.exists()
     if looks_local and not (local / "modules.json").exists():
         raise ModelNotFound(f"model folder not found or not a sentence-transformers model: {name_or_path}")
+    source = str(local) if looks_local else name_or_path
     try:
-        model = SentenceTransformer(str(local) if looks_local else name_or_path, device=device)
+        try:  # a hub name already in the local cache loads without touching the network
+            model = SentenceTransformer(source, device=device, local_files_only=True)
+        except (OSError, ValueError):
+            if looks_local:
+                raise
+            model = SentenceTransformer(source, device=device)  # first run: download into the HF cache
     except (OSError, ValueError) as exc:
         raise ModelNotFound(f"could not load model {name_or_path!r}: {str(exc).splitlines()[0]}") from exc
     model.eval()

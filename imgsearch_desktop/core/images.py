@@ -101,12 +101,12 @@ def decode(data: bytes, target: int, name: str = "") -> LoadedImage:
         with Image.open(io.BytesIO(data)) as im:
             if im.format not in PILLOW_FORMATS:
                 raise ImageSkipped(f"unsupported format {im.format}")
+            if im.width * im.height > MAX_PIXELS:  # explicit: warning filters can be reset by other code
+                raise ImageSkipped(f"too large ({im.width}×{im.height} px, over {MAX_PIXELS // 1_000_000} MP)")
             return _prepare(im, target)
     except ImageSkipped:
         raise
-    except Image.DecompressionBombWarning as exc:
-        raise ImageSkipped(f"too large (over {MAX_PIXELS // 1_000_000} megapixels): {exc}") from None
-    except Image.DecompressionBombError as exc:
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise ImageSkipped(f"too large (over {MAX_PIXELS // 1_000_000} megapixels): {exc}") from None
     except UnidentifiedImageError:
         raise ImageSkipped("not an image (or a format that is not supported)") from None

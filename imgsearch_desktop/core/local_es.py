@@ -79,6 +79,9 @@ def download(url: str, dest_dir: Path, sha512: str | None = None) -> Path:
     name = url.rstrip("/").rsplit("/", 1)[-1]
     dest = dest_dir / name
     expected = sha512 or PINNED_SHA512.get(name) or _read_published_sha512(url)
+    if expected is None:
+        raise LocalEsError(f"no checksum known for {name} (none pinned, no {name}.sha512 published): "
+                           "pass --sha512 HEX")
     if dest.exists():
         _verify(dest, expected)
         return dest

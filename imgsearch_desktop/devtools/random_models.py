@@ -90,7 +90,8 @@ def build_multilingual_text(folder: str | Path, *, dims: int = 32, hidden: int =
     """A text model saved like the hub's ``clip-ViT-B-32-multilingual-v1`` (Transformer → mean Pooling → Dense)."""
     import torch
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Dense, Pooling, Transformer
+    from sentence_transformers.base.modules import Dense, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     folder = Path(folder)

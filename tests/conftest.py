@@ -1,0 +1,100 @@
+"""Shared fixtures: one real Elasticsearch node per test session, tiny random CLIP models, isolated app dirs."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download; set before huggingface_hub is imported
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from imgsearch_desktop import APP_NAME
+from imgsearch_desktop.config import AppDirs
+from imgsearch_desktop.core.embedder import Embedder
+from imgsearch_desktop.core.local_es import LocalNode, fetch_with_maven
+from imgsearch_desktop.core.store import Connection, Store
+from imgsearch_desktop.devtools.random_models import build_clip, build_multilingual_text
+
+TINY_DIMS = 32  # deliberately not 512: nothing may assume the real model's size
+
+ENV_VARS = ("IMGSEARCH_ES_URL", "IMGSEARCH_INDEX", "IMGSEARCH_IMAGE_MODEL", "IMGSEARCH_TEXT_MODEL",
+            "IMGSEARCH_HOME", "IMGSEARCH_ES_PASSWORD", "IMGSEARCH_ES_API_KEY", "IMGSEARCH_DEVICE")
+
+
+@pytest.fixture(scope="session")
+def es_archive() -> Path:
+    """The ES distribution, downloaded once into the real user cache dir (reused across sessions and CI runs)."""
+    return fetch_with_maven(Path(platformdirs.user_cache_dir(APP_NAME)) / "downloads")
+
+
+@pytest.fixture(scope="session")
+def es_node(tmp_path_factory, es_archive):
+    """A real single-node Elasticsearch, installed and started by the app's own local_es code."""
+    dirs = AppDirs.resolve(tmp_path_factory.mktemp("es-home"))
+    node = LocalNode(dirs)
+    node.install(str(es_archive))
+    url = node.start()
+    yield node, url
+    node.uninstall()
+
+
+@pytest.fixture(scope="session")
+def es_url(es_node) -> str:
+    return es_node[1]
+
+
+@pytest.fixture(scope="session")
+def es_client(es_url):
+    client = Connection(es_url).client()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "clip": build_clip(root / "clip", dims=TINY_DIMS),
+        "text": build_multilingual_text(root / "text", dims=TINY_DIMS),
+        "text16": build_multilingual_text(root / "text16", dims=16),
+    }
+
+
+@pytest.fixture(scope="session")
+def embedder(tiny_models) -> Embedder:
+    emb = Embedder(str(tiny_models["clip"]), str(tiny_models["text"]), device="cpu", batch_size=8)
+    emb.load_both()
+    return emb
+
+
+@pytest.fixture
+def store(es_client, embedder):
+    """A fresh index (alias) per test, removed afterwards."""
+    st = Store(es_client, f"test-{uuid.uuid4().hex[:10]}", retry_for=5)
+    st.open(embedder.image_model_name, embedder.dims)
+    yield st
+    for name in es_client.indices.get(index=f"{st.alias}-*"):  # the node refuses wildcard deletes
+        es_client.indices.delete(index=name)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """No test touches the real config/data dirs or inherits the developer's IMGSEARCH_* settings."""
+    for var in ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    home = tmp_path / "app-home"
+    monkeypatch.setenv("IMGSEARCH_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def cli_env(tiny_models, es_url, isolated_home) -> dict[str, str]:
+    """Environment for running the CLI as a user would, against the session's node and tiny models."""
+    env = dict(os.environ)
+    env.update({"IMGSEARCH_ES_URL": es_url, "IMGSEARCH_IMAGE_MODEL": str(tiny_models["clip"]),
+                "IMGSEARCH_TEXT_MODEL": str(tiny_models["text"]), "IMGSEARCH_HOME": str(isolated_home),
+                "IMGSEARCH_INDEX": f"cli-{uuid.uuid4().hex[:10]}", "HF_HUB_OFFLINE": "1"})
+    return env

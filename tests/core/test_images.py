@@ -1,0 +1,156 @@
+"""Safe loading: every bad-file kind is skipped with a reason; odd-but-valid images come out as correct RGB."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgsearch_desktop.core import images
+from imgsearch_desktop.core.images import ImageSkipped, load_file
+from tests.photos import exif_rotated, picture, write_photo
+
+TARGET = 64
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims width×height pixels (a decompression bomb) with almost no data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def reason(path: Path) -> str:
+    with pytest.raises(ImageSkipped) as info:
+        load_file(path, TARGET)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    (lambda p: p.write_bytes(b""), "empty file"),
+    (lambda p: p.write_text("this is not a photo\n"), "not an image"),
+    (lambda p: p.write_bytes(np.random.default_rng(1).bytes(4096)), "not an image"),
+    (lambda p: p.write_bytes(write_photo(p.with_suffix(".full.jpg"), 1).read_bytes()[:3000]), "truncated"),
+    (lambda p: _png_header_only(p, 20_000, 20_000), "too large"),
+    (lambda p: _png_header_only(p, 14_000, 12_000), "too large"),  # between the warning and the error threshold
+    (lambda p: picture(2).save(p, "PCX"), "unsupported format PCX"),
+])
+def test_bad_files_are_skipped_with_a_reason(tmp_path, make, expected):
+    path = tmp_path / "bad.jpg"
+    make(path)
+    assert expected in reason(path)
+
+
+def test_vanished_file_and_symlink_loop(tmp_path):
+    assert "vanished" in reason(tmp_path / "gone.jpg")
+    loop = tmp_path / "loop.jpg"
+    os.symlink(loop, loop)
+    assert "symlink loop" in reason(loop)
+
+
+def test_permission_denied(tmp_path):
+    path = write_photo(tmp_path / "secret.jpg", 3)
+    path.chmod(0)
+    if os.geteuid() != 0:
+        assert "permission denied" in reason(path)
+        return
+    # Root reads anything: ask as an ordinary user (effective uid only, restored right after).
+    import pwd
+
+    tmp_path.chmod(0o755)
+    nobody = pwd.getpwnam("nobody")
+    os.setegid(nobody.pw_gid)
+    os.seteuid(nobody.pw_uid)
+    try:
+        with pytest.raises(ImageSkipped) as info:
+            load_file(path, TARGET)
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+    assert "permission denied" in str(info.value)
+
+
+def test_exif_orientation_size_and_date(tmp_path):
+    path = exif_rotated(tmp_path / "rot.jpg", 4, orientation=6, size=(320, 240))
+    loaded = load_file(path, TARGET).loaded
+    assert (loaded.width, loaded.height) == (240, 320)  # as displayed
+    assert loaded.image.height > loaded.image.width  # the pixels were turned, not just the numbers
+    assert loaded.taken_at == "2021-07-14T09:30:00"
+    # Orientation 6 means "rotate 90° clockwise to display": the stored left column becomes the top row.
+    stored = picture(4, (320, 240))
+    expected = stored.transpose(Image.Transpose.ROTATE_270).resize(loaded.image.size)
+    diff = np.abs(np.asarray(expected, dtype=int) - np.asarray(loaded.image, dtype=int)).mean()
+    assert diff < 20
+
+
+def test_large_jpeg_is_drafted_to_model_size(tmp_path):
+    path = write_photo(tmp_path / "big.jpg", 5, size=(2400, 1600), quality=90)
+    loaded = load_file(path, TARGET).loaded
+    assert (loaded.width, loaded.height) == (2400, 1600)  # original size recorded before draft()
+    assert min(loaded.image.size) == TARGET
+    assert loaded.image.mode == "RGB"
+
+
+def test_cmyk_converts_to_rgb(tmp_path):
+    path = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (100, 80), (255, 0, 0, 0)).save(path, "JPEG")  # pure cyan
+    rgb = np.asarray(load_file(path, TARGET).loaded.image).reshape(-1, 3).mean(axis=0)
+    assert rgb[0] < 40 and rgb[1] > 200 and rgb[2] > 200
+
+
+def test_16bit_is_scaled_not_clipped(tmp_path):
+    path = tmp_path / "deep.png"
+    ramp = np.tile(np.linspace(0, 65535, 256, dtype=np.uint16), (16, 1))
+    Image.fromarray(ramp).save(path)
+    arr = np.asarray(load_file(path, 1000).loaded.image)[..., 0]
+    assert arr.min() <= 2 and arr.max() >= 253
+    assert 100 < arr[:, 128].mean() < 156  # mid-grey stays mid-grey (clipping would make it white)
+
+
+def test_palette_transparency_on_white(tmp_path):
+    path = tmp_path / "pal.png"
+    im = Image.new("P", (40, 40), 0)
+    im.putpalette([0, 0, 0, 200, 30, 30] + [0] * 762)
+    im.paste(1, (0, 0, 20, 40))
+    im.info["transparency"] = 0
+    im.save(path, transparency=0)
+    arr = np.asarray(load_file(path, TARGET).loaded.image)
+    assert tuple(arr[20, 35]) == (255, 255, 255)  # transparent → white, not black
+    assert arr[20, 5, 0] > 150 and arr[20, 5, 1] < 80
+
+
+def test_animated_gif_uses_first_frame(tmp_path):
+    path = tmp_path / "anim.gif"
+    frames = [Image.new("RGB", (30, 30), c) for c in ((220, 0, 0), (0, 0, 220))]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    arr = np.asarray(load_file(path, TARGET).loaded.image)
+    assert arr[..., 0].mean() > 150 and arr[..., 2].mean() < 60
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "BMP", "TIFF", "AVIF"])
+def test_allowlisted_formats_load(tmp_path, fmt):
+    path = write_photo(tmp_path / f"p.{fmt.lower()}", 6, fmt=fmt)
+    loaded = load_file(path, TARGET).loaded
+    assert loaded.format == fmt and loaded.image.mode == "RGB" and (loaded.width, loaded.height) == (320, 240)
+
+
+def test_heic_loads_when_extra_installed(tmp_path):
+    if not images.HEIF:
+        pytest.skip("pillow-heif not installed")
+    path = write_photo(tmp_path / "p.heic", 7, fmt="HEIF")
+    assert load_file(path, TARGET).loaded.format == "HEIF"
+
+
+def test_perceptual_hash_is_64_bits():
+    h = images.perceptual_hash(picture(8))
+    assert len(h) == 16 and int(h, 16) >= 0
+    assert images.perceptual_hash(picture(8).resize((160, 120))) != images.perceptual_hash(picture(9))

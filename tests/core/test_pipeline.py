@@ -1,0 +1,155 @@
+"""The indexing job on real files and a real node: skip what is unchanged, reuse what moved, resume after cancel."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imgsearch_desktop.core.images import load_file
+from imgsearch_desktop.core.pipeline import Indexer
+from imgsearch_desktop.core.store import doc_id, path_from_source
+from tests.photos import write_photo
+
+
+@pytest.fixture
+def library(tmp_path):
+    root = tmp_path / "Pictures"
+    for i in range(6):
+        write_photo(root / ("trip" if i % 2 else "home") / f"photo{i}.jpg", seed=100 + i)
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (root / "notes.txt").write_text("ignored: not an image type")
+    write_photo(root / ".hidden" / "secret.jpg", 99)
+    write_photo(root / "node_modules" / "icon.png", 98)
+    return root
+
+
+def docs(store) -> dict[str, dict]:
+    store.refresh()
+    resp = store.client.search(index=store.index, size=1000, version=True, query={"match_all": {}})
+    return {path_from_source(h["_source"]): {**h["_source"], "_id": h["_id"], "_version": h["_version"]}
+            for h in resp["hits"]["hits"]}
+
+
+def exact_ranking(embedder, query_vec, paths):
+    vecs = embedder.encode_images([load_file(p, embedder.image_size).loaded.image for p in paths])
+    sims = vecs @ query_vec
+    order = np.argsort(-sims)
+    return [str(paths[i]) for i in order], sims[order]
+
+
+def test_index_search_and_reindex_writes_nothing(store, embedder, library):
+    indexer = Indexer(store, embedder, batch_size=4)
+    stats = indexer.run([library])
+    assert (stats.indexed, stats.embedded, stats.skipped) == (6, 6, 1)
+    assert stats.skipped_files == [(str(library / "broken.jpg"), stats.skipped_files[0][1])]
+    assert "corrupt" in stats.skipped_files[0][1] or "truncated" in stats.skipped_files[0][1]
+    before = docs(store)
+    assert len(before) == 6 and not any("secret" in p or "node_modules" in p for p in before)
+    again = indexer.run([library])
+    assert (again.indexed, again.unchanged, again.embedded, again.moved, again.removed) == (0, 6, 0, 0, 0)
+    after = docs(store)
+    assert {p: d["_version"] for p, d in after.items()} == {p: d["_version"] for p, d in before.items()}
+
+
+def test_image_query_finds_itself_first_and_ranks_like_numpy(store, embedder, library):
+    Indexer(store, embedder).run([library])
+    paths = sorted(library.rglob("photo*.jpg"))
+    query = embedder.encode_images([load_file(paths[3], embedder.image_size).loaded.image])[0]
+    hits = store.knn(query, k=6)
+    expected, sims = exact_ranking(embedder, query, paths)
+    assert hits[0].path == str(paths[3]) and hits[0].score > 0.999
+    assert [h.path for h in hits] == expected
+    assert np.allclose([h.score for h in hits], sims, atol=2e-3)
+
+
+@pytest.mark.parametrize("sentence", ["un chien qui court sur la plage", "ein Hund läuft am Strand entlang"])
+def test_text_query_ranks_like_numpy(store, embedder, library, sentence):
+    Indexer(store, embedder).run([library])
+    paths = sorted(library.rglob("photo*.jpg"))
+    query = embedder.encode_texts([sentence])[0]
+    hits = store.knn(query, k=6)
+    expected, sims = exact_ranking(embedder, query, paths)
+    assert [h.path for h in hits] == expected
+    assert np.allclose([h.score for h in hits], sims, atol=2e-3)
+
+
+def test_move_rename_copy_change_delete(store, embedder, library):
+    indexer = Indexer(store, embedder)
+    indexer.run([library])
+    original = docs(store)[str(library / "home" / "photo0.jpg")]
+
+    moved_to = library / "archive" / "renamed.jpg"
+    moved_to.parent.mkdir()
+    os.rename(library / "home" / "photo0.jpg", moved_to)
+    stats = indexer.run([library])
+    assert (stats.moved, stats.embedded, stats.indexed, stats.removed) == (1, 0, 0, 0)
+    now = docs(store)
+    assert str(library / "home" / "photo0.jpg") not in now
+    assert now[str(moved_to)]["image_embedding"] == original["image_embedding"]
+    assert now[str(moved_to)]["relative_path"] == "archive/renamed.jpg"
+
+    shutil.copy2(moved_to, library / "copy.jpg")
+    stats = indexer.run([library])
+    assert (stats.indexed, stats.reused, stats.embedded) == (1, 1, 0)
+
+    write_photo(library / "trip" / "photo1.jpg", seed=555)  # new content at the same path
+    stats = indexer.run([library])
+    assert (stats.indexed, stats.embedded) == (1, 1)
+
+    (library / "trip" / "photo3.jpg").unlink()
+    stats = indexer.run([library])
+    assert stats.removed == 1 and str(library / "trip" / "photo3.jpg") not in docs(store)
+
+
+def test_missing_root_does_not_wipe_its_photos(store, embedder, library, tmp_path):
+    indexer = Indexer(store, embedder)
+    indexer.run([library])
+    unplugged = tmp_path / "unplugged"
+    library.rename(unplugged)
+    stats = indexer.run([library])
+    assert stats.removed == 0 and len(docs(store)) == 6
+    assert stats.skipped_files == [(str(library), "no such file or folder")]
+
+
+def test_non_utf8_name_round_trips(store, embedder, tmp_path):
+    folder = tmp_path / "bytes"
+    folder.mkdir()
+    raw = os.fsencode(folder) + b"/caf\xe9-\xff.jpg"  # Latin-1 bytes: not valid UTF-8
+    write_photo(Path(os.fsdecode(raw)), 7)
+    Indexer(store, embedder).run([folder])
+    (path, doc), = docs(store).items()
+    assert os.fsencode(path) == raw and doc["_id"] == doc_id(os.fsdecode(raw))
+    assert "\ufffd" in doc["path"]  # readable display form; the exact bytes live in path_b64
+    again = Indexer(store, embedder).run([folder])
+    assert again.unchanged == 1 and again.indexed == 0
+
+
+def test_one_file_through_links_and_nested_roots_counts_once(store, embedder, tmp_path):
+    root = tmp_path / "lib"
+    photo = write_photo(root / "a" / "one.jpg", 11)
+    write_photo(root / "a" / "two.jpg", 12)
+    os.link(photo, root / "hardlink.jpg")
+    os.symlink(root, root / "a" / "loop")  # a symlink loop back to the top
+    stats = Indexer(store, embedder).run([root, root / "a"])
+    assert stats.indexed == 2 and stats.embedded == 2 and len(docs(store)) == 2
+
+
+def test_cancel_then_resume_does_not_redo_work(store, embedder, tmp_path):
+    root = tmp_path / "many"
+    for i in range(10):
+        write_photo(root / f"p{i:02d}.jpg", 200 + i)
+    calls = []
+
+    def cancel_after_first_batch(done, total, note):
+        calls.append(done)
+        return done < 4
+
+    first = Indexer(store, embedder, batch_size=4).run([root], progress=cancel_after_first_batch)
+    assert first.cancelled and first.embedded == 4 and len(docs(store)) == 4
+    assert calls[0] == 0 and max(calls) == 4  # progress(done, total, note) reported before cancelling
+    second = Indexer(store, embedder, batch_size=4).run([root])
+    assert (second.unchanged, second.embedded, second.indexed) == (4, 6, 6) and len(docs(store)) == 10

@@ -1,0 +1,121 @@
+"""The index on a real Elasticsearch node: mapping, versioned alias, foreign indices, kNN maths and filters."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+
+from imgsearch_desktop import APP_NAME
+from imgsearch_desktop.core.errors import IndexConflict
+from imgsearch_desktop.core.store import Filters, Store, concrete_name, cosine_from_score, doc_id
+from tests.conftest import TINY_DIMS
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def put_vectors(store: Store, vectors: np.ndarray, **fields) -> list[str]:
+    docs, paths = [], []
+    for i, vec in enumerate(vectors):
+        path = f"/photos/{'a' if i % 2 else 'b'}/img{i:03d}.jpg"
+        paths.append(path)
+        docs.append({"_id": doc_id(path), "image_id": doc_id(path), "image_name": f"img{i:03d}.jpg",
+                     "relative_path": path[8:], "path": path, "folder": path.rsplit("/", 1)[0],
+                     "image_embedding": vec.tolist(), "format": "PNG" if i % 3 == 0 else "JPEG",
+                     "taken_at": f"2020-01-{1 + i % 28:02d}T00:00:00", "size": 1, "mtime_ns": 1, "sha256": str(i),
+                     "width": 10, "height": 10, **fields})
+    assert store.write(docs) == []
+    store.refresh()
+    return paths
+
+
+def test_mapping_meta_and_dims_from_model(store, embedder):
+    mapping = store.client.indices.get_mapping(index=store.alias)
+    (index_name, body), = mapping.items()
+    assert index_name == concrete_name(store.alias, embedder.image_model_name, TINY_DIMS)
+    meta = body["mappings"]["_meta"]
+    assert meta == {"app": APP_NAME, "schema": 1, "model": embedder.image_model_name, "dims": TINY_DIMS}
+    props = body["mappings"]["properties"]
+    vec = props["image_embedding"]
+    assert (vec["dims"], vec["similarity"], vec["index_options"]["type"]) == (TINY_DIMS, "cosine", "int8_hnsw")
+    assert props["phash"]["element_type"] == "bit" and props["phash"]["dims"] == 64
+    for keyword in ("image_id", "image_name", "relative_path", "path", "folder", "sha256", "format"):
+        assert props[keyword]["type"] == "keyword"
+    settings = store.client.indices.get_settings(index=store.alias)[index_name]["settings"]["index"]
+    assert settings["number_of_replicas"] == "0"
+
+
+def test_knn_order_and_scores_equal_exact_cosine(store):
+    rng = np.random.default_rng(3)
+    centres = unit(rng.normal(size=(4, TINY_DIMS)))
+    vectors = unit(centres[rng.integers(0, 4, 60)] + 0.35 * rng.normal(size=(60, TINY_DIMS)))
+    paths = put_vectors(store, vectors)
+    query = unit(rng.normal(size=TINY_DIMS))
+    hits = store.knn(query, k=10)
+    exact = vectors @ query
+    order = np.argsort(-exact)[:10]
+    assert [h.path for h in hits] == [paths[i] for i in order]
+    assert np.allclose([h.score for h in hits], exact[order], atol=2e-3)  # cosine, not ES's (1+cos)/2
+
+
+def test_filters_inside_knn(store):
+    rng = np.random.default_rng(4)
+    vectors = unit(rng.normal(size=(30, TINY_DIMS)))
+    put_vectors(store, vectors)
+    query = vectors[0]
+    in_a = store.knn(query, k=30, filters=Filters(folders=["/photos/a"]))
+    assert in_a and all(h.path.startswith("/photos/a/") for h in in_a) and len(in_a) == 15
+    pngs = store.knn(query, k=30, filters=Filters(formats=["png"]))
+    assert len(pngs) == 10 and all(h.format == "PNG" for h in pngs)
+    early = store.knn(query, k=30, filters=Filters(date_from="2020-01-01", date_to="2020-01-05"))
+    assert len(early) == sum(1 + i % 28 <= 5 for i in range(30))
+    assert all(h.taken_at <= "2020-01-05T00:00:00" for h in early)
+    close = store.knn(query, k=30, min_score=0.5)
+    assert close[0].score > 0.999 and all(h.score >= 0.5 for h in close)
+
+
+def test_seed_reference_client_works_on_our_index(store):
+    """The seed's "similar to an indexed image": term on image_id → vector → knn with fields, no _source."""
+    rng = np.random.default_rng(5)
+    vectors = unit(rng.normal(size=(8, TINY_DIMS)))
+    paths = put_vectors(store, vectors)
+    resp = store.client.search(index=store.alias, query={"term": {"image_id": doc_id(paths[2])}})
+    vec = resp["hits"]["hits"][0]["_source"]["image_embedding"]
+    knn = store.client.search(index=store.alias, knn={"field": "image_embedding", "query_vector": vec, "k": 3,
+                                                       "num_candidates": 10},
+                              fields=["image_id", "image_name", "relative_path"], source=False)
+    first = knn["hits"]["hits"][0]
+    assert first["fields"]["image_name"] == ["img002.jpg"] and cosine_from_score(first["_score"]) > 0.999
+
+
+def test_foreign_index_is_refused_and_kept(es_client, embedder):
+    name = f"foreign-{uuid.uuid4().hex[:8]}"
+    es_client.indices.create(index=name, mappings={"properties": {"x": {"type": "keyword"}}})
+    try:
+        with pytest.raises(IndexConflict, match="not made by"):
+            Store(es_client, name).open(embedder.image_model_name, embedder.dims)
+        assert es_client.indices.exists(index=name)
+    finally:
+        es_client.indices.delete(index=name)
+
+
+def test_model_change_gets_a_new_index_and_switches_alias_after(es_client):
+    alias = f"mig-{uuid.uuid4().hex[:8]}"
+    old = Store(es_client, alias)
+    old_index = old.open("model-a", 8)
+    new = Store(es_client, alias)
+    new_index = new.open("model-b", 16)
+    assert new_index != old_index and new.migrate_from == old_index
+    assert list(es_client.indices.get_alias(name=alias)) == [old_index]  # still the old one until done
+    new.finish_migration()
+    assert list(es_client.indices.get_alias(name=alias)) == [new_index]
+    assert not es_client.indices.exists(index=old_index)
+    es_client.indices.delete(index=new_index)
+
+
+def test_server_version_is_read_and_checked(store):
+    version = store.check_server()
+    assert version.startswith("8.") and store.server_version >= (8, 12)

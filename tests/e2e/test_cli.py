@@ -1,0 +1,112 @@
+"""The CLI as a user runs it: a real process, real files, the session's Elasticsearch node, tiny models."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from imgsearch_desktop.cli import normalise_argv
+from imgsearch_desktop.config import AppDirs
+from imgsearch_desktop.core.local_es import LocalNode
+from tests.photos import write_photo
+
+
+def run(env, *args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "imgsearch_desktop", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_index_then_search_json_lines(cli_env, tmp_path):
+    pics = tmp_path / "Pictures"
+    for i in range(5):
+        write_photo(pics / f"img{i}.jpg", seed=300 + i)
+    (pics / "oops.jpg").write_text("not a picture")
+    out = run(cli_env, "index", str(pics))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == f"skipped {pics / 'oops.jpg'}: not an image (or a format that is not supported)"
+    assert lines[-1].startswith("indexed 5, unchanged 0, moved 0, removed 0, skipped 1 · ")
+    assert lines[-1].endswith("img/s")
+
+    out = run(cli_env, "search", "--image", str(pics / "img2.jpg"), "-k", "3", "--json")
+    assert out.returncode == 0, out.stderr
+    hits = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(hits) == 3 and hits[0]["path"] == str(pics / "img2.jpg") and hits[0]["score"] > 0.999
+    assert set(hits[0]) == {"path", "score", "image_id", "image_name", "relative_path", "width", "height"}
+    assert hits[0]["relative_path"] == "img2.jpg" and (hits[0]["width"], hits[0]["height"]) == (320, 240)
+    assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"] and -1 <= hits[2]["score"] <= 1
+
+    # Global options work after the subcommand too, and text search works in any language.
+    out = run(cli_env, "search", "--text", "ein Hund am Strand", "--json", "-k", "5",
+              "--index", cli_env["IMGSEARCH_INDEX"])
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == 5
+
+    out = run(cli_env, "index", str(pics))
+    assert out.stdout.strip().splitlines()[-1].startswith("indexed 0, unchanged 5")
+
+
+def test_exit_codes(cli_env, tmp_path):
+    photo = write_photo(tmp_path / "q.jpg", 1)
+    dead = {**cli_env, "IMGSEARCH_ES_URL": "http://127.0.0.1:9"}
+    out = run(dead, "search", "--image", str(photo))
+    assert out.returncode == 3 and "Elasticsearch unreachable" in out.stderr and "Traceback" not in out.stderr
+    out = run({**cli_env, "IMGSEARCH_IMAGE_MODEL": str(tmp_path / "no-model")}, "search", "--image", str(photo))
+    assert out.returncode == 4 and "model" in out.stderr and "Traceback" not in out.stderr
+    out = run(cli_env, "search")
+    assert out.returncode == 2
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff")
+    out = run(cli_env, "search", "--image", str(broken))
+    assert out.returncode == 1 and str(broken) in out.stderr and "Traceback" not in out.stderr
+
+
+def test_self_test(cli_env):
+    out = run(cli_env, "self-test")
+    assert out.returncode == 0, out.stderr
+    steps = out.stdout.splitlines()
+    assert [s.split(":")[0] for s in steps[:-1]] == ["models", "elasticsearch", "index", "image search",
+                                                      "text search", "cleanup"]
+    assert steps[-1] == "self-test passed"
+
+
+def test_es_start_prints_a_usable_url_and_status(cli_env, tmp_path, es_archive):
+    env = {**cli_env, "IMGSEARCH_HOME": str(tmp_path / "own-home")}
+    env.pop("IMGSEARCH_ES_URL")
+    try:
+        out = run(env, "es", "install", "--from", str(es_archive))
+        assert out.returncode == 0, out.stderr
+        out = run(env, "es", "start")
+        assert out.returncode == 0, out.stderr
+        url = out.stdout.strip().splitlines()[-1]
+        user_pass, host = url.removeprefix("http://").split("@")
+        req = urllib.request.Request(f"http://{host}/_cluster/health")
+        req.add_header("Authorization", "Basic " + base64.b64encode(user_pass.encode()).decode())
+        assert json.loads(urllib.request.urlopen(req, timeout=10).read())["status"] in ("green", "yellow")
+        status = run(env, "es", "status")
+        assert status.returncode == 0 and "8.19" in status.stdout and user_pass.split(":")[1] not in status.stdout
+        again = run(env, "es", "start")
+        assert again.stdout.strip().splitlines()[-1] == url  # idempotent
+    finally:
+        out = run(env, "es", "stop")
+        node = LocalNode(AppDirs.resolve(env["IMGSEARCH_HOME"]))
+        stopped_status = run(env, "es", "status").returncode
+        node.uninstall()
+    assert out.stdout.strip() == "stopped"
+    assert stopped_status == 1
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    ([], []),
+    (["photo.jpg"], ["gui", "photo.jpg"]),
+    (["--es-url", "http://x", "a.jpg", "b.jpg"], ["--es-url", "http://x", "gui", "a.jpg", "b.jpg"]),
+    (["index", "/p"], ["index", "/p"]),
+    (["--home", "/h", "search", "--text", "x"], ["--home", "/h", "search", "--text", "x"]),
+])
+def test_first_word_that_is_not_a_command_is_a_photo(argv, expected):
+    assert normalise_argv(argv) == expected
