@@ -28,16 +28,14 @@ import numpy as np
 import platformdirs
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from imgsearch_desktop import APP_NAME  # noqa: E402
-from imgsearch_desktop.config import AppDirs  # noqa: E402
-from imgsearch_desktop.core import images  # noqa: E402
-from imgsearch_desktop.core.embedder import Embedder  # noqa: E402
-from imgsearch_desktop.core.local_es import LocalNode  # noqa: E402
-from imgsearch_desktop.core.pipeline import Indexer  # noqa: E402
-from imgsearch_desktop.core.store import Connection, Store, doc_id  # noqa: E402
-from imgsearch_desktop.devtools.random_models import build_clip, build_multilingual_text  # noqa: E402
+from imgsearch_desktop import APP_NAME
+from imgsearch_desktop.config import AppDirs
+from imgsearch_desktop.core import images
+from imgsearch_desktop.core.embedder import Embedder
+from imgsearch_desktop.core.local_es import LocalNode
+from imgsearch_desktop.core.pipeline import Indexer
+from imgsearch_desktop.core.store import Connection, Store, doc_id
+from imgsearch_desktop.devtools.random_models import build_clip, build_multilingual_text
 
 CACHE = Path(platformdirs.user_cache_dir(APP_NAME)) / "bench"
 
