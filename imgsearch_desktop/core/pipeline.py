@@ -20,6 +20,7 @@ from imgsearch_desktop.core import images
 from imgsearch_desktop.core.embedder import Embedder
 from imgsearch_desktop.core.scanner import FileEntry, plan, scan
 from imgsearch_desktop.core.store import Store, display, doc_id, now_iso, path_b64
+from imgsearch_desktop.core.watcher import ChangeSet
 
 # progress(done, total, note) -> keep going? (False cancels at the next batch boundary)
 Progress = Callable[[int, int, str], bool]
@@ -121,11 +122,54 @@ class Indexer:
         stats.seconds = time.perf_counter() - started
         return stats
 
-    def remove_paths(self, paths: Sequence[str]) -> int:
+    def apply(self, change: ChangeSet, roots: Sequence[str] = ()) -> IndexStats:
+        """Apply a watcher change set: re-point moves, drop deletions, (re)index created/modified files."""
+        started = time.perf_counter()
+        stats = IndexStats()
+        changed = set(change.changed)
+        for src, dest in change.moved:
+            if not self._repoint(src, dest, roots):
+                changed.add(dest)  # not indexed before (or gone meanwhile): index it as new
+            else:
+                stats.moved += 1
+        if change.deleted:
+            stats.removed += self.remove_paths(sorted(change.deleted), refresh=False)
+        entries = []
+        for path in sorted(changed):
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue  # gone again before we got to it
+            entries.append(FileEntry(path, _root_of(path, roots), st.st_size, st.st_mtime_ns))
+        if entries:
+            done = self.index_files(entries)
+            for name in ("indexed", "unchanged", "skipped", "embedded", "failed"):
+                setattr(stats, name, getattr(done, name))
+            stats.skipped_files, stats.failures = done.skipped_files, done.failures
+        self.store.refresh()
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    def _repoint(self, src: str, dest: str, roots: Sequence[str]) -> bool:
+        """Give a moved file's document its new path, keeping the vector. False if there was nothing to move."""
+        old = self.store.source_of(doc_id(src))
+        try:
+            st = os.stat(dest)
+        except OSError:
+            return False
+        if old is None or old.get("size") != st.st_size:
+            return False
+        entry = FileEntry(dest, _root_of(dest, roots), st.st_size, st.st_mtime_ns)
+        doc = make_doc(entry, old["sha256"], old["image_embedding"], old.get("phash"), old.get("width"),
+                       old.get("height"), old.get("format"), old.get("taken_at"))
+        return not self.store.write([doc], [doc_id(src)])
+
+    def remove_paths(self, paths: Sequence[str], refresh: bool = True) -> int:
         """Delete the documents of these files (and of files under these folders)."""
         known = self.store.indexed_files(paths)
         self.store.write([], [doc.doc_id for doc in known.values()])
-        self.store.refresh()
+        if refresh:
+            self.store.refresh()
         return len(known)
 
     # ----- the pipeline -----
@@ -228,6 +272,12 @@ class Indexer:
         stats.failed += len(errors)
         stats.failures.extend(errors)
         return errors
+
+
+def _root_of(path: str, roots: Sequence[str]) -> str:
+    """The watched folder a path belongs to (the deepest one), for its relative_path."""
+    matches = [r for r in roots if path.startswith(r.rstrip(os.sep) + os.sep)]
+    return max(matches, key=len) if matches else os.path.dirname(path)
 
 
 def make_doc(entry: FileEntry, sha256: str, vector: list[float], phash: str | None, width: int | None,

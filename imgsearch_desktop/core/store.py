@@ -369,6 +369,13 @@ class Store:
                 out.setdefault(hit["_source"]["sha256"], hit["_source"])
         return out
 
+    def source_of(self, doc: str) -> dict | None:
+        """A document's stored fields (with its vector), or None."""
+        try:
+            return self.client.get(index=self.index, id=doc)["_source"]
+        except NotFoundError:
+            return None
+
     def count(self) -> int:
         return int(self.client.count(index=self.index)["count"])
 
