@@ -115,8 +115,14 @@ class Context:
 
         s = self.settings
         if s.es_url:
-            return Connection(s.es_url, user=s.es_user, password=os.environ.get("IMGSEARCH_ES_PASSWORD", ""),
-                              api_key=os.environ.get("IMGSEARCH_ES_API_KEY", ""), ca_cert=s.es_ca_cert)
+            from imgsearch_desktop.core.secrets import get_secret
+
+            stored = get_secret(self.dirs.data, f"es:{s.es_url}") if not os.environ.get("IMGSEARCH_ES_PASSWORD") \
+                and not os.environ.get("IMGSEARCH_ES_API_KEY") else ""
+            return Connection(s.es_url, user=s.es_user,
+                              password=os.environ.get("IMGSEARCH_ES_PASSWORD", "") or (stored if s.es_user else ""),
+                              api_key=os.environ.get("IMGSEARCH_ES_API_KEY", "") or ("" if s.es_user else stored),
+                              ca_cert=s.es_ca_cert)
         from imgsearch_desktop.core.local_es import LocalNode
 
         node = LocalNode(self.dirs)

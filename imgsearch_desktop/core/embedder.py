@@ -88,6 +88,10 @@ class Embedder:
         self._image: SentenceTransformer | None = None
         self._text: SentenceTransformer | None = None
         self._lock = threading.RLock()
+        # Queries go ahead of the next ingest batch: an ingest batch waits while a query is waiting.
+        self._turn = threading.Condition(self._lock)
+        self._queries_waiting = 0
+        self._count_lock = threading.Lock()
 
     @property
     def device(self) -> str:
@@ -130,21 +134,37 @@ class Embedder:
     def image_size(self) -> int:
         return _model_input_size(self.image_model())
 
-    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """PIL images (opened by our safe loader; never paths) → (n, dims) float32 unit vectors."""
+    def encode_images(self, images: Sequence[Image.Image], priority: bool = False) -> np.ndarray:
+        """PIL images (opened by our safe loader; never paths) → (n, dims) float32 unit vectors.
+
+        ``priority`` marks an interactive query: it runs before the next ingest batch.
+        """
         if not images:
             return np.zeros((0, self.dims), dtype=np.float32)
-        return self._encode(self.image_model(), list(images), "image")
+        return self._encode(self.image_model(), list(images), "image", priority)
 
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(self.text_model(), list(texts), "text")
+    def encode_texts(self, texts: Sequence[str], priority: bool = False) -> np.ndarray:
+        return self._encode(self.text_model(), list(texts), "text", priority)
 
-    def _encode(self, model: SentenceTransformer, inputs: list, kind: str) -> np.ndarray:
+    def _encode(self, model: SentenceTransformer, inputs: list, kind: str, priority: bool) -> np.ndarray:
         import torch
 
         for observer in call_observers:
             observer(kind)
-        with self._lock, torch.inference_mode():
-            vectors = model.encode(inputs, batch_size=self.batch_size, convert_to_numpy=True,
-                                   normalize_embeddings=True, show_progress_bar=False)
+        if priority:
+            with self._count_lock:
+                self._queries_waiting += 1
+        try:
+            with self._turn:
+                while not priority and self._queries_waiting:
+                    self._turn.wait(0.5)
+                with torch.inference_mode():
+                    vectors = model.encode(inputs, batch_size=self.batch_size, convert_to_numpy=True,
+                                           normalize_embeddings=True, show_progress_bar=False)
+        finally:
+            if priority:
+                with self._count_lock:
+                    self._queries_waiting -= 1
+            with self._turn:
+                self._turn.notify_all()
         return np.asarray(vectors, dtype=np.float32)

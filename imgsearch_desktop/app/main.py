@@ -1,0 +1,89 @@
+"""Start the window: single instance, the worker thread, the welcome on first run, photos given on the command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from imgsearch_desktop import APP_NAME
+from imgsearch_desktop.app.main_window import MainWindow
+from imgsearch_desktop.app.single_instance import InstanceServer, forward_to_running, server_name
+from imgsearch_desktop.app.workers import IndexWorker, start_worker
+
+
+class App:
+    """The running GUI: window, worker and its thread, instance server. Tests build it without exec()."""
+
+    def __init__(self, ctx, photos: list[str], welcome: bool = True) -> None:
+        self.ctx = ctx
+        self.worker = IndexWorker(ctx.store, ctx.embedder, ctx.settings)
+        self.thread = start_worker(self.worker)
+        self.window = MainWindow(self.worker, ctx.embedder, ctx.settings, ctx.dirs)
+        self.server = InstanceServer(server_name(str(ctx.dirs.data)))
+        self.server.photos_received.connect(self.open_photos)
+        self.window.show()
+        if welcome and not ctx.settings.folders and not ctx.dirs.settings_file.exists():
+            QTimer.singleShot(0, self.welcome)
+        self.worker.request_init.emit()  # ES + model load in the background: the window is already up
+        self.open_photos(photos)
+
+    def open_photos(self, photos: list[str]) -> None:
+        for photo in photos[-1:]:  # one query at a time: the last photo given wins
+            self.window.search_path(os.path.abspath(photo))
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def welcome(self) -> None:
+        from platformdirs import user_pictures_dir
+
+        pictures = user_pictures_dir()
+        box = QMessageBox(self.window)
+        box.setWindowTitle("Welcome to imgsearch-desktop")
+        box.setText("Which photos should be searchable?")
+        box.setInformativeText(f"Your photos are indexed on this computer only.\nSuggested: {pictures}")
+        use = box.addButton("Use Pictures", QMessageBox.ButtonRole.AcceptRole)
+        choose = box.addButton("Choose folder…", QMessageBox.ButtonRole.ActionRole)
+        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        folder = None
+        if box.clickedButton() is use:
+            folder = pictures
+        elif box.clickedButton() is choose:
+            folder = QFileDialog.getExistingDirectory(self.window, "Photo folder", os.path.expanduser("~"))
+        self.add_folder(folder)
+
+    def add_folder(self, folder: str | None) -> None:
+        if folder:
+            self.ctx.settings.folders.append(os.path.abspath(folder))
+        self.ctx.settings.save(self.ctx.dirs)
+        self.window.refresh_folders()
+        self.window.reindex()
+
+    def shutdown(self, wait_ms: int = 60_000) -> None:
+        """Stop cleanly: cancel at the next batch boundary, stop watching, end the thread."""
+        self.worker.cancel()
+        self.worker.shutdown()
+        self.thread.quit()
+        self.thread.wait(wait_ms)
+        self.server.server.close()
+
+
+def run_app(ctx, photos: list[str]) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    app.setDesktopFileName(APP_NAME)
+    name = server_name(str(ctx.dirs.data))
+    if forward_to_running(name, [os.path.abspath(p) for p in photos]):
+        print("handed over to the running window")
+        return 0
+    icon = os.path.join(os.path.dirname(__file__), "..", "..", "resources", "icons", "imgsearch-desktop.png")
+    if os.path.exists(icon):
+        app.setWindowIcon(QIcon(icon))
+    gui = App(ctx, photos)
+    app.aboutToQuit.connect(gui.shutdown)
+    return app.exec()

@@ -1,0 +1,87 @@
+"""The hits of the current query as a list model for the icon-mode grid (one model, no widget per thumbnail)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Slot
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+
+from imgsearch_desktop.app.thumbnails import ThumbnailLoader
+from imgsearch_desktop.core.store import Hit, display
+
+HitRole = Qt.ItemDataRole.UserRole + 1
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def placeholder(px: int, text: str = "") -> QPixmap:
+    pm = QPixmap(QSize(px, px))
+    pm.fill(QColor("#eceff1"))
+    if text:
+        painter = QPainter(pm)
+        painter.setPen(QColor("#90a4ae"))
+        painter.drawText(pm.rect(), Qt.AlignmentFlag.AlignCenter, text)
+        painter.end()
+    return pm
+
+
+class ResultsModel(QAbstractListModel):
+    def __init__(self, thumbnails: ThumbnailLoader, icon_px: int = 180, parent=None) -> None:
+        super().__init__(parent)
+        self.hits: list[Hit] = []
+        self.thumbnails = thumbnails
+        self.pixmaps: dict[str, QPixmap] = {}
+        self.icon_px = icon_px
+        # Placeholders as big as the grid's icons, so every cell has its final size before thumbnails arrive.
+        self._loading = placeholder(icon_px)
+        self._broken = placeholder(icon_px, "cannot show")
+        self._rows: dict[str, list[int]] = {}
+        thumbnails.loaded.connect(self._on_thumbnail)
+
+    def set_hits(self, hits: list[Hit]) -> None:
+        self.beginResetModel()
+        self.thumbnails.cancel_pending()
+        self.hits = list(hits)
+        self._rows = {}
+        for row, hit in enumerate(self.hits):
+            self._rows.setdefault(hit.path, []).append(row)
+        self.endResetModel()
+        for path in self._rows:
+            if path not in self.pixmaps:
+                self.thumbnails.request(path)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self.hits)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self.hits):
+            return None
+        hit = self.hits[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{hit.score:.3f}  {hit.image_name}"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.pixmaps.get(hit.path, self._loading)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            size = f"{hit.width}×{hit.height}" if hit.width else ""
+            return f"{display(hit.path)}\n{size}  similarity {hit.score:.4f}"
+        if role == HitRole:
+            return hit
+        return None
+
+    @Slot(str, QImage)
+    def _on_thumbnail(self, path: str, image: QImage) -> None:
+        # Main thread: the only place a QPixmap is made.
+        if image.isNull():
+            self.pixmaps[path] = self._broken
+        else:
+            self.pixmaps[path] = QPixmap.fromImage(image).scaled(
+                self.icon_px, self.icon_px, Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation)
+        for row in self._rows.get(path, []):
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+    def thumbnails_ready(self) -> bool:
+        return all(os.fspath(p) in self.pixmaps for p in self._rows)

@@ -1,0 +1,93 @@
+"""Thumbnails: decoded off the main thread, EXIF-oriented, cached on disk keyed by path + mtime + size.
+
+Workers produce QImages (thread-safe); the results model turns them into QPixmaps on the main thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+from PIL import Image, ImageOps
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage
+
+from imgsearch_desktop.core import images
+
+
+def cache_key(path: str, px: int) -> str | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    raw = os.fsencode(path) + f"|{st.st_mtime_ns}|{st.st_size}|{px}".encode()
+    return hashlib.sha1(raw).hexdigest()
+
+
+def make_thumbnail(path: str, px: int) -> bytes:
+    """JPEG bytes of an EXIF-oriented thumbnail whose longest side is ``px`` (decoded via draft for speed)."""
+    data = images.read_file(path)
+    if Path(path).suffix.lower() in images.RAW_EXTENSIONS:
+        data = images._raw_preview(data)
+    with Image.open(io.BytesIO(data)) as im:
+        if im.width * im.height > images.MAX_PIXELS:
+            raise images.ImageSkipped("too large")
+        if im.format in ("JPEG", "MPO"):
+            im.draft("RGB", (px, px))
+        im.load()
+        oriented = ImageOps.exif_transpose(im) or im
+        rgb = images.to_rgb(oriented)
+        rgb.thumbnail((px, px), Image.Resampling.BICUBIC, reducing_gap=2.0)
+        out = io.BytesIO()
+        rgb.save(out, "JPEG", quality=88)
+        return out.getvalue()
+
+
+class _Signals(QObject):
+    loaded = Signal(str, QImage)
+
+
+class _Job(QRunnable):
+    def __init__(self, loader: ThumbnailLoader, path: str, key: str) -> None:
+        super().__init__()
+        self.loader, self.path, self.key = loader, path, key
+
+    def run(self) -> None:
+        cached = self.loader.cache_dir / f"{self.key}.jpg"
+        try:
+            data = cached.read_bytes() if cached.exists() else None
+            if data is None:
+                data = make_thumbnail(self.path, self.loader.px)
+                tmp = cached.with_suffix(".tmp")
+                tmp.write_bytes(data)
+                tmp.replace(cached)
+            image = QImage.fromData(data, "JPEG")
+        except (images.ImageSkipped, OSError, ValueError):
+            image = QImage()
+        self.loader.signals.loaded.emit(self.path, image)
+
+
+class ThumbnailLoader(QObject):
+    """request(path) → later ``loaded(path, QImage)`` (null QImage when the file can't be shown)."""
+
+    def __init__(self, cache_dir: Path, px: int = 256, threads: int = 2) -> None:
+        super().__init__()
+        self.cache_dir = Path(cache_dir)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.px = px
+        self.pool = QThreadPool()
+        self.pool.setMaxThreadCount(threads)
+        self.signals = _Signals()
+        self.loaded = self.signals.loaded
+
+    def request(self, path: str) -> None:
+        key = cache_key(path, self.px)
+        if key is None:
+            self.signals.loaded.emit(path, QImage())
+            return
+        self.pool.start(_Job(self, path, key))
+
+    def cancel_pending(self) -> None:
+        self.pool.clear()

@@ -1,0 +1,213 @@
+"""Background work for the window: the long-lived indexer on its QThread, and one-off tasks on a thread pool."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+
+from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.core.pipeline import IndexStats
+from imgsearch_desktop.core.watcher import ChangeSet, FolderWatcher
+
+log = logging.getLogger(__name__)
+
+
+class TaskSignals(QObject):
+    result = Signal(object)
+    failed = Signal(str)
+
+
+class Task(QRunnable):
+    """A function run on a QThreadPool; a QRunnable has no signals, so it reports through TaskSignals."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        super().__init__()
+        self.fn = fn
+        self.signals = TaskSignals()
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except UserError as exc:
+            self.signals.failed.emit(str(exc))
+        except Exception as exc:  # a bug: say so plainly instead of dying silently
+            log.exception("background task failed")
+            self.signals.failed.emit(f"unexpected error: {exc}")
+        else:
+            self.signals.result.emit(result)
+
+
+class _Relay(QObject):
+    """Delivers a task's outcome on the thread that started it (a plain lambda would run on the pool thread)."""
+
+    def __init__(self, on_result: Callable[[Any], None], on_error: Callable[[str], None]) -> None:
+        super().__init__()
+        self.on_result, self.on_error = on_result, on_error
+
+    @Slot(object)
+    def result(self, value: Any) -> None:
+        _running.discard(self)
+        self.on_result(value)
+
+    @Slot(str)
+    def failed(self, message: str) -> None:
+        _running.discard(self)
+        self.on_error(message)
+
+
+_running: set[_Relay] = set()  # keeps each relay alive until its task's outcome has been delivered
+
+
+def run_task(fn: Callable[[], Any], on_result: Callable[[Any], None], on_error: Callable[[str], None],
+             pool: QThreadPool | None = None) -> Task:
+    """Run ``fn`` on the pool; ``on_result`` / ``on_error`` are called on the calling thread."""
+    task = Task(fn)
+    relay = _Relay(on_result, on_error)
+    _running.add(relay)
+    task.signals.result.connect(relay.result)
+    task.signals.failed.connect(relay.failed)
+    (pool or QThreadPool.globalInstance()).start(task)
+    return task
+
+
+class IndexWorker(QObject):
+    """Owns the store, the indexer and the folder watcher; lives on its own QThread, one job at a time."""
+
+    ready = Signal(dict)  # {"es": version, "count": n, "dims": d}
+    progress = Signal(int, int, str)  # done, total, note
+    finished = Signal(object)  # IndexStats
+    failed = Signal(str)
+    status = Signal(str)
+    # Requests from the main thread, delivered queued into this object's thread.
+    request_init = Signal()
+    request_reindex = Signal(list)
+    request_changes = Signal(object)
+    request_forget = Signal(list)
+
+    def __init__(self, connect: Callable[[], Any], embedder, settings) -> None:
+        super().__init__()
+        self._connect = connect  # () -> Store, may start the local node
+        self.embedder = embedder
+        self.settings = settings
+        self.store = None
+        self.indexer = None
+        self.watcher: FolderWatcher | None = None
+        self.running = threading.Event()
+        self.running.set()  # cleared = paused
+        self.cancelled = threading.Event()
+        self.busy = threading.Event()
+        self.request_init.connect(self.initialise)
+        self.request_reindex.connect(self.reindex)
+        self.request_changes.connect(self.apply_changes)
+        self.request_forget.connect(self.forget_folders)
+
+    # ----- control, called from the main thread (flags, not signals: the slot may be mid-batch) -----
+    def pause(self) -> None:
+        self.running.clear()
+
+    def resume(self) -> None:
+        self.running.set()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        self.running.set()
+
+    def _progress(self, done: int, total: int, note: str) -> bool:
+        self.progress.emit(done, total, note)
+        while not self.running.wait(0.1):
+            if self.cancelled.is_set():
+                break
+        return not self.cancelled.is_set()
+
+    # ----- jobs, run on the worker thread -----
+    @Slot()
+    def initialise(self) -> None:
+        from imgsearch_desktop.core.pipeline import Indexer
+
+        try:
+            self.status.emit("Starting Elasticsearch…")
+            store = self._connect()
+            self.status.emit("Loading the image model…")
+            dims = self.embedder.dims
+            store.open(self.settings.image_model, dims)
+            self.store, self.indexer = store, Indexer(store, self.embedder)
+            self.ready.emit({"es": store.check_server(), "count": store.count(), "dims": dims})
+        except UserError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:
+            log.exception("start-up failed")
+            self.failed.emit(f"start-up failed: {exc}")
+
+    @Slot(list)
+    def reindex(self, roots: list[str]) -> None:
+        """Reconcile the index with these folders, then watch them."""
+        if self.indexer is None:
+            return
+        self._run(lambda: self.indexer.run(roots, self.settings.excluded, progress=self._progress))
+        self._watch(roots)
+
+    @Slot(object)
+    def apply_changes(self, change: ChangeSet) -> None:
+        if self.indexer is None:
+            return
+        if change is None:  # a watcher error: reconcile everything
+            self.reindex(list(self.settings.folders))
+            return
+        self._run(lambda: self.indexer.apply(change, self.settings.folders))
+
+    def _run(self, job: Callable[[], IndexStats]) -> None:
+        self.cancelled.clear()
+        self.busy.set()
+        started = time.perf_counter()
+        try:
+            stats = job()
+        except UserError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:
+            log.exception("indexing failed")
+            self.failed.emit(f"indexing failed: {exc}")
+        else:
+            stats.seconds = stats.seconds or time.perf_counter() - started
+            self.finished.emit(stats)
+        finally:
+            self.busy.clear()
+
+    def _watch(self, roots: list[str]) -> None:
+        if self.watcher is None:
+            self.watcher = FolderWatcher(self.request_changes.emit,
+                                         on_error=lambda msg: (self.status.emit(msg), self.request_changes.emit(None)))
+            self.watcher.start()
+        wanted = {os.path.abspath(r) for r in roots}
+        for folder in set(self.watcher.folders) - wanted:
+            self.watcher.remove(folder)
+        for folder in wanted:
+            if os.path.isdir(folder):
+                self.watcher.add(folder)
+
+    @Slot(list)
+    def forget_folders(self, folders: list[str]) -> None:
+        """Folders removed in settings: stop watching them and remove their documents."""
+        if self.indexer is None:
+            return
+        for folder in folders:
+            if self.watcher:
+                self.watcher.remove(folder)
+        self._run(lambda: IndexStats(removed=self.indexer.remove_paths(folders)))
+
+    def shutdown(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+
+
+def start_worker(worker: IndexWorker) -> QThread:
+    thread = QThread()
+    thread.setObjectName("indexer")
+    worker.moveToThread(thread)
+    thread.start()
+    return thread

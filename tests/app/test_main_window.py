@@ -1,0 +1,202 @@
+"""The window with real widgets (pytest-qt, offscreen), a real node, tiny models and real files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import elastic_transport
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
+from PySide6.QtWidgets import QApplication
+
+from imgsearch_desktop.core import embedder as embedder_module
+from tests.photos import write_photo
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+
+
+def wait_indexed(qtbot, app, timeout=120_000):
+    with qtbot.waitSignal(app.worker.finished, timeout=timeout) as blocker:
+        pass
+    return blocker.args[0]
+
+
+def start_and_index(qtbot, app):
+    with qtbot.waitSignal(app.worker.finished, timeout=120_000) as blocker:
+        pass
+    return blocker.args[0]
+
+
+def drop_file(window, path: Path) -> None:
+    """What a file manager's drag does: DragEnter (which the window must accept), then the Drop."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(QPoint(300, 300), Qt.DropAction.CopyAction, mime, buttons, mods)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, buttons, mods)
+    QApplication.sendEvent(window, drop)
+    assert drop.isAccepted()
+
+
+def test_drop_paste_and_text_search_fill_the_grid(qtbot, make_app, library):
+    app = make_app([library])
+    stats = start_and_index(qtbot, app)
+    assert stats.indexed == 9
+    window = app.window
+
+    target = library / "2023" / "IMG_0003.jpg"
+    with qtbot.waitSignal(window.results_shown, timeout=30_000):
+        drop_file(window, target)
+    assert window.model.rowCount() == 9 and window.model.hits[0].path == str(target)
+    assert window.model.hits[0].score > 0.999
+    qtbot.waitUntil(window.model.thumbnails_ready, timeout=30_000)  # every thumbnail arrived and painted
+
+    QGuiApplication.clipboard().setImage(QImage(str(library / "scan.png")))
+    with qtbot.waitSignal(window.results_shown, timeout=30_000):
+        window.paste()
+    assert window.model.hits[0].path == str(library / "scan.png")
+
+    window.k_spin.setValue(4)
+    window.search.setText("un chat sur un canapé")
+    with qtbot.waitSignal(window.results_shown, timeout=30_000) as shown:
+        qtbot.keyClick(window.search, Qt.Key.Key_Return)
+    assert shown.args == [4]
+    scores = [h.score for h in window.model.hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_broken_query_image_gives_a_clear_message(qtbot, make_app, library, tmp_path):
+    app = make_app([library])
+    start_and_index(qtbot, app)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0garbage")
+    with qtbot.waitSignal(app.window.query_failed, timeout=30_000) as failed:
+        drop_file(app.window, bad)
+    assert "Cannot search with this image" in failed.args[0] and str(bad) in failed.args[0]
+    assert "Cannot search" in app.window.status_label.text()
+
+
+def test_watched_folder_changes_reach_the_index(qtbot, make_app, library, tmp_path):
+    app = make_app([library])
+    start_and_index(qtbot, app)
+    store = app.worker.store
+    new = write_photo(tmp_path / "incoming.jpg", 4242)
+    shutil.copy(new, library / "2024" / "new.jpg")
+    stats = wait_indexed(qtbot, app, 30_000)
+    assert (stats.indexed, stats.embedded) == (1, 1)
+    assert str(library / "2024" / "new.jpg") in store.indexed_files([str(library)])
+
+    os.rename(library / "2024" / "new.jpg", library / "2023" / "moved.jpg")
+    moved = wait_indexed(qtbot, app, 30_000)
+    assert (moved.moved, moved.embedded) == (1, 0)
+
+    (library / "2023" / "moved.jpg").unlink()
+    removed = wait_indexed(qtbot, app, 30_000)
+    assert removed.removed == 1
+    assert str(library / "2023" / "moved.jpg") not in store.indexed_files([str(library)])
+
+
+def test_no_model_or_es_call_on_the_main_thread(qtbot, make_app, library, monkeypatch):
+    threads: list[tuple[str, threading.Thread]] = []
+    original = elastic_transport.Transport.perform_request
+
+    def recording(self, *args, **kwargs):
+        threads.append(("es", threading.current_thread()))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(elastic_transport.Transport, "perform_request", recording)
+    observer = lambda kind: threads.append((kind, threading.current_thread()))  # noqa: E731
+    embedder_module.call_observers.append(observer)
+    try:
+        app = make_app([library])
+        start_and_index(qtbot, app)
+        with qtbot.waitSignal(app.window.results_shown, timeout=30_000):
+            drop_file(app.window, library / "scan.png")
+        app.window.search.setText("ein Hund am Strand")
+        with qtbot.waitSignal(app.window.results_shown, timeout=30_000):
+            app.window.search_text()
+    finally:
+        embedder_module.call_observers.remove(observer)
+    kinds = {k for k, _ in threads}
+    assert {"es", "image", "text"} <= kinds
+    main = threading.main_thread()
+    assert not [k for k, t in threads if t is main]
+
+
+def test_pause_resume_cancel_and_resume_after_close(qtbot, make_app, tmp_path):
+    root = tmp_path / "many"
+    for i in range(40):
+        write_photo(root / f"p{i:03d}.jpg", 900 + i, size=(200, 150))
+    app = make_app([root], batch_size=4)
+    worker = app.worker
+    with qtbot.waitSignal(worker.progress, timeout=60_000, check_params_cb=lambda d, t, n: d >= 4):
+        pass
+    app.window.toggle_pause()
+    assert "paused" in app.window.status_label.text()
+    qtbot.wait(300)
+    paused_at = worker.store.count() if False else None  # noqa: F841 (count needs a refresh; use progress)
+    seen: list[int] = []
+    worker.progress.connect(lambda d, t, n: seen.append(d))
+    qtbot.wait(1500)
+    assert len(seen) <= 1  # at most the batch that was already running when pause was pressed
+    app.window.toggle_pause()
+    with qtbot.waitSignal(worker.progress, timeout=30_000):
+        pass
+    app.window.cancel_indexing()
+    stats = wait_indexed(qtbot, app, 60_000)
+    assert stats.cancelled and 0 < stats.embedded < 40
+    done_first = stats.embedded
+
+    # Close during indexing is the same cancel; a new start resumes without redoing finished work.
+    app.shutdown()
+    app.window.close()
+    app2 = make_app([root], batch_size=4)
+    app2.ctx.settings.index = app.ctx.settings.index
+    again = start_and_index(qtbot, app2)
+    assert again.unchanged + again.embedded == 40 and again.embedded <= 40 - done_first + 0
+    assert again.unchanged == done_first
+
+
+def test_second_launch_hands_its_photo_to_the_running_window(qtbot, make_app, library, cli_env, isolated_home):
+    app = make_app([library])
+    start_and_index(qtbot, app)
+    photo = library / "2024" / "IMG_0004.jpg"
+    env = {**cli_env, "IMGSEARCH_HOME": str(isolated_home), "QT_QPA_PLATFORM": "offscreen"}
+    with qtbot.waitSignal(app.window.results_shown, timeout=120_000):
+        proc = subprocess.Popen([sys.executable, "-m", "imgsearch_desktop", str(photo)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "handed over to the running window" in out
+    assert app.window.model.hits[0].path == str(photo)
+
+
+@pytest.mark.parametrize("state", ["screens"])
+def test_screenshots(qtbot, make_app, library, tmp_path, state):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    app = make_app([library], batch_size=2)
+    window = app.window
+    window.resize(1200, 780)
+    assert window.grab().save(str(SCREENSHOTS / "main-empty.png"))
+    with qtbot.waitSignal(app.worker.progress, timeout=60_000, check_params_cb=lambda d, t, n: 0 < d < t):
+        pass
+    app.window.toggle_pause()  # hold the "indexing" state still for the picture
+    window._on_progress(app.window.progress.value(), app.window.progress.maximum(), "")
+    assert window.grab().save(str(SCREENSHOTS / "main-indexing.png"))
+    app.window.toggle_pause()
+    start_and_index(qtbot, app)
+    with qtbot.waitSignal(window.results_shown, timeout=30_000):
+        drop_file(window, library / "2024" / "IMG_0000.jpg")
+    qtbot.waitUntil(window.model.thumbnails_ready, timeout=30_000)
+    qtbot.wait(200)
+    assert window.grab().save(str(SCREENSHOTS / "main-results.png"))
+    for name in ("main-empty.png", "main-indexing.png", "main-results.png"):
+        assert QImage(str(SCREENSHOTS / name)).width() >= 1000
