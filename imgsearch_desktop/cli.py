@@ -149,6 +149,7 @@ class Context:
 def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> int:
     from tqdm import tqdm
 
+    from imgsearch_desktop.core.locks import index_lock
     from imgsearch_desktop.core.pipeline import Indexer
     from imgsearch_desktop.core.store import display
 
@@ -164,8 +165,9 @@ def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> in
         return True
 
     try:
-        stats = Indexer(store, embedder).run(paths, excluded=list(excluded) + ctx.settings.excluded,
-                                             progress=progress)
+        with index_lock(ctx.dirs.data, ctx.settings.index, on_wait=lambda msg: print(msg, file=sys.stderr)):
+            stats = Indexer(store, embedder).run(paths, excluded=list(excluded) + ctx.settings.excluded,
+                                                 progress=progress)
     finally:
         bar.close()
     for path, reason in stats.skipped_files:

@@ -20,7 +20,7 @@ class App:
 
     def __init__(self, ctx, photos: list[str], welcome: bool = True) -> None:
         self.ctx = ctx
-        self.worker = IndexWorker(ctx.store, ctx.embedder, ctx.settings)
+        self.worker = IndexWorker(ctx.store, ctx.embedder, ctx.settings, ctx.dirs.data)
         self.thread = start_worker(self.worker)
         self.window = MainWindow(self.worker, ctx.embedder, ctx.settings, ctx.dirs)
         self.server = InstanceServer(server_name(str(ctx.dirs.data)))
@@ -52,6 +52,7 @@ class App:
         folder = None
         if box.clickedButton() is use:
             folder = pictures
+            os.makedirs(folder, exist_ok=True)
         elif box.clickedButton() is choose:
             folder = QFileDialog.getExistingDirectory(self.window, "Photo folder", os.path.expanduser("~"))
         self.add_folder(folder)
@@ -81,9 +82,11 @@ def run_app(ctx, photos: list[str]) -> int:
     if forward_to_running(name, [os.path.abspath(p) for p in photos]):
         print("handed over to the running window")
         return 0
-    icon = os.path.join(os.path.dirname(__file__), "..", "..", "resources", "icons", "imgsearch-desktop.png")
-    if os.path.exists(icon):
-        app.setWindowIcon(QIcon(icon))
+    from imgsearch_desktop.cli import resource_dir
+
+    icon = resource_dir() / "icons" / "imgsearch-desktop.png"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
     gui = App(ctx, photos)
     app.aboutToQuit.connect(gui.shutdown)
     return app.exec()

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from imgsearch_desktop import APP_NAME, __version__
+from imgsearch_desktop import __version__
 from imgsearch_desktop.app.results_model import HitRole, ResultsModel
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import IndexWorker, run_task
@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         self.dirs = dirs
         self.ready = False
         self._pending: list[Query] = []
+        self._last_query: Query | None = None
         self._query_seq = 0
         self._index_started: tuple[float, int] | None = None
         self.last_query_seconds = 0.0
@@ -124,7 +125,9 @@ class MainWindow(QMainWindow):
         self._build()
         self._menus()
         self._connect_worker()
-        geometry = QSettings(APP_NAME, APP_NAME).value("geometry")
+        # Window geometry only (everything else is in Settings); kept under the app's own config dir.
+        self.qsettings = QSettings(str(dirs.config / "window.ini"), QSettings.Format.IniFormat)
+        geometry = self.qsettings.value("geometry")
         if geometry:
             self.restoreGeometry(geometry)
         else:
@@ -325,6 +328,9 @@ class MainWindow(QMainWindow):
         self.pause_button.setText("Pause")
         self.status_label.setText(("Indexing cancelled · " if stats.cancelled else "Up to date · ")
                                   + stats.summary().split(" · ")[0])
+        changed = stats.indexed + stats.moved + stats.removed
+        if changed and self._last_query is not None and len(self.model.hits) < self._last_query.k:
+            self.run(self._last_query)  # the answer was incomplete while the index was still filling up
         if stats.skipped_files:
             self.status_label.setToolTip("\n".join(f"{display(p)}: {r}" for p, r in stats.skipped_files[:50]))
 
@@ -382,6 +388,7 @@ class MainWindow(QMainWindow):
             return
         self._query_seq += 1
         seq = self._query_seq
+        self._last_query = query
         store = self.worker.store
         run_task(lambda: (seq, *run_query(self.embedder, store, query)), self._on_results, self.show_error)
 
@@ -391,7 +398,14 @@ class MainWindow(QMainWindow):
             return  # a newer query was asked meanwhile
         self.last_query_seconds = seconds
         self.model.set_hits(hits)
-        self.stack.setCurrentWidget(self.grid)
+        if hits:
+            self.stack.setCurrentWidget(self.grid)
+        else:
+            indexing = self.progress.isVisible()
+            self.hint.setText("No similar photos yet: indexing is still running, results will appear when it is "
+                              "done." if indexing else "No photos match. Add photo folders in Settings (Ctrl+,), "
+                              "or lower the minimum similarity.")
+            self.stack.setCurrentWidget(self.hint)
         self.query_caption.setText(f"{query.describe()}\n{len(hits)} similar photos · {seconds * 1000:.0f} ms")
         self.results_shown.emit(len(hits))
 
@@ -401,7 +415,11 @@ class MainWindow(QMainWindow):
         self.query_failed.emit(message)
         if not self.isVisible() or os.environ.get("QT_QPA_PLATFORM") == "offscreen":
             return
-        QMessageBox.warning(self, "imgsearch-desktop", message)
+        first, _, details = message.partition("\n")
+        box = QMessageBox(QMessageBox.Icon.Warning, "imgsearch-desktop", first, parent=self)
+        if details:
+            box.setDetailedText(details)
+        box.open()  # not modal-blocking: the app keeps running
 
     # ----- input: drop, paste, open -----
     def dragEnterEvent(self, event) -> None:
@@ -481,7 +499,7 @@ class MainWindow(QMainWindow):
 
     # ----- lifecycle -----
     def closeEvent(self, event) -> None:
-        QSettings(APP_NAME, APP_NAME).setValue("geometry", QByteArray(self.saveGeometry()))
+        self.qsettings.setValue("geometry", QByteArray(self.saveGeometry()))
         self.thumbnails.cancel_pending()
         self.worker.cancel()  # stops at the next batch boundary: what was written stays written
         super().closeEvent(event)

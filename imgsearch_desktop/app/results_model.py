@@ -27,6 +27,17 @@ def placeholder(px: int, text: str = "") -> QPixmap:
     return pm
 
 
+def centred(pixmap: QPixmap, px: int) -> QPixmap:
+    """The picture scaled to fit a px×px cell and centred in it, so captions line up under every thumbnail."""
+    scaled = pixmap.scaled(px, px, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    cell = QPixmap(QSize(px, px))
+    cell.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(cell)
+    painter.drawPixmap((px - scaled.width()) // 2, (px - scaled.height()) // 2, scaled)
+    painter.end()
+    return cell
+
+
 class ResultsModel(QAbstractListModel):
     def __init__(self, thumbnails: ThumbnailLoader, icon_px: int = 180, parent=None) -> None:
         super().__init__(parent)
@@ -76,9 +87,7 @@ class ResultsModel(QAbstractListModel):
         if image.isNull():
             self.pixmaps[path] = self._broken
         else:
-            self.pixmaps[path] = QPixmap.fromImage(image).scaled(
-                self.icon_px, self.icon_px, Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation)
+            self.pixmaps[path] = centred(QPixmap.fromImage(image), self.icon_px)
         for row in self._rows.get(path, []):
             idx = self.index(row)
             self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])

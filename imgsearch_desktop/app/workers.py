@@ -12,10 +12,13 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.core.locks import index_lock
 from imgsearch_desktop.core.pipeline import IndexStats
 from imgsearch_desktop.core.watcher import ChangeSet, FolderWatcher
 
 log = logging.getLogger(__name__)
+# Model loading recurses deeply (transformers' config validation); platform-default thread stacks can be too small.
+THREAD_STACK = 64 * 1024 * 1024
 
 
 class TaskSignals(QObject):
@@ -72,7 +75,10 @@ def run_task(fn: Callable[[], Any], on_result: Callable[[Any], None], on_error: 
     _running.add(relay)
     task.signals.result.connect(relay.result)
     task.signals.failed.connect(relay.failed)
-    (pool or QThreadPool.globalInstance()).start(task)
+    pool = pool or QThreadPool.globalInstance()
+    if pool.stackSize() < THREAD_STACK:
+        pool.setStackSize(THREAD_STACK)
+    pool.start(task)
     return task
 
 
@@ -90,8 +96,9 @@ class IndexWorker(QObject):
     request_changes = Signal(object)
     request_forget = Signal(list)
 
-    def __init__(self, connect: Callable[[], Any], embedder, settings) -> None:
+    def __init__(self, connect: Callable[[], Any], embedder, settings, data_dir=None) -> None:
         super().__init__()
+        self.data_dir = data_dir
         self._connect = connect  # () -> Store, may start the local node
         self.embedder = embedder
         self.settings = settings
@@ -133,7 +140,8 @@ class IndexWorker(QObject):
         try:
             self.status.emit("Starting Elasticsearch…")
             store = self._connect()
-            self.status.emit("Loading the image model…")
+            self.status.emit("Loading the models…")
+            self.embedder.load_both()  # once, here: queries then never pay for (or race on) a model load
             dims = self.embedder.dims
             store.open(self.settings.image_model, dims)
             self.store, self.indexer = store, Indexer(store, self.embedder)
@@ -166,7 +174,11 @@ class IndexWorker(QObject):
         self.busy.set()
         started = time.perf_counter()
         try:
-            stats = job()
+            if self.data_dir is None:
+                stats = job()
+            else:
+                with index_lock(self.data_dir, self.settings.index, on_wait=self.status.emit):
+                    stats = job()
         except UserError as exc:
             self.failed.emit(str(exc))
         except Exception as exc:
@@ -208,6 +220,7 @@ class IndexWorker(QObject):
 def start_worker(worker: IndexWorker) -> QThread:
     thread = QThread()
     thread.setObjectName("indexer")
+    thread.setStackSize(THREAD_STACK)
     worker.moveToThread(thread)
     thread.start()
     return thread

@@ -354,7 +354,8 @@ class LocalNode:
         lines = [f"{k}: {json.dumps(v)}" for k, v in settings.items()]
         (self.conf_dir / "elasticsearch.yml").write_text("# written by imgsearch-desktop\n" + "\n".join(lines) + "\n")
         keystore = self.conf_dir / "elasticsearch.keystore"
-        if not keystore.exists():
+        if not keystore.exists() or not self.password_file.exists():  # a lost password file gets a new keystore
+            keystore.unlink(missing_ok=True)
             self._keystore(home, env, ["create"])
             self._keystore(home, env, ["add", "-x", "-f", "bootstrap.password"], stdin=self.password())
         for d in (self.logs_dir, self.pid_file.parent, self.base / "data"):
@@ -404,7 +405,9 @@ class LocalNode:
         if port is not None:
             return self.url(port)
         home = self.es_home() or self.install(source)
+        self.dirs.data.mkdir(parents=True, exist_ok=True)
         self._make_base()
+        self._stop_orphan(home)
         env = self._es_env(home)
         self._write_config(home, env)
         ports_file = self.logs_dir / "http.ports"
@@ -422,7 +425,8 @@ class LocalNode:
         port = None
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise LocalEsError(f"Elasticsearch exited during start (code {proc.returncode}):\n{self.logs(25)}")
+                raise LocalEsError(f"Elasticsearch exited during start (code {proc.returncode}): "
+                                   f"{self._failure_reason()} — full log: imgsearch-desktop es logs\n{self.logs(25)}")
             if port is None and ports_file.exists():
                 text = ports_file.read_text().strip()
                 if text:
@@ -438,6 +442,19 @@ class LocalNode:
             time.sleep(0.5)
         self.stop()
         raise ElasticsearchUnavailable(f"Elasticsearch did not become healthy within {timeout:.0f}s:\n{self.logs(25)}")
+
+    def _stop_orphan(self, home: Path, timeout: float = 60.0) -> None:
+        """A node of ours still running without its state file (app data wiped, a killed run): stop it first.
+
+        Ours = its pid file, or (Linux) a JVM started with this very ES home, which only this app dir uses.
+        """
+        pids = {p for p in [_read_pid(self.pid_file)] if _pid_alive(p)} | set(_pids_with_arg(f"-Des.path.home={home}"))
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while any(_pid_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
 
     def stop(self, timeout: float = 60.0) -> bool:
         """Stop the node this app started (and only that one). Returns whether one was running."""
@@ -473,6 +490,13 @@ class LocalNode:
                           health=health["status"], disk_total=fs.get("total_in_bytes"),
                           disk_free=fs.get("available_in_bytes"), pid=_read_pid(self.pid_file))
 
+    def _failure_reason(self) -> str:
+        """The line of the console log that says why the node died (ES prints a stack trace after it)."""
+        for line in self.logs(200).splitlines():
+            if "fatal exception" in line or "ERROR:" in line or "Exception:" in line:
+                return line.split("]")[-1].strip()[:300]
+        return "see the log"
+
     def logs(self, lines: int = 50) -> str:
         """The last lines of the node's console output (where start-up errors land)."""
         if not self.console_log.exists():
@@ -489,6 +513,18 @@ def _read_pid(path: Path) -> int | None:
         return int(path.read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def _pids_with_arg(arg: str) -> list[int]:
+    """Processes whose command line holds ``arg`` exactly (Linux /proc; elsewhere none)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*") if Path("/proc/self/cmdline").exists() else []:
+        try:
+            if arg.encode() in entry.joinpath("cmdline").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 def _pid_alive(pid: int | None) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.embedder import Embedder
 from imgsearch_desktop.core.scanner import FileEntry, plan, scan
-from imgsearch_desktop.core.store import Store, display, doc_id, now_iso, path_b64
+from imgsearch_desktop.core.store import IndexedFile, Store, display, doc_id, now_iso, path_b64
 from imgsearch_desktop.core.watcher import ChangeSet
 
 # progress(done, total, note) -> keep going? (False cancels at the next batch boundary)
@@ -109,15 +109,28 @@ class Indexer:
         stats.seconds = time.perf_counter() - started
         return stats
 
-    def index_files(self, entries: Sequence[FileEntry], progress: Progress | None = None) -> IndexStats:
-        """Index these files now (the watcher's created/modified events), vectors reused when content is known."""
+    def index_files(self, entries: Sequence[FileEntry], progress: Progress | None = None,
+                    gone: Sequence[IndexedFile] = ()) -> IndexStats:
+        """Index these files now (the watcher's created/modified events).
+
+        ``gone``: documents of files just deleted. A new file with the content of one of them is that file moved
+        (a move the watcher saw as delete + create): it takes over the document's vector instead of re-embedding.
+        The rest of ``gone`` is removed.
+        """
         started = time.perf_counter()
         stats = IndexStats()
-        known = self.store.indexed_files([e.path for e in entries])
+        known = self.store.indexed_files([e.path for e in entries]) if entries else {}
         todo = [e for e in entries if not (e.path in known and known[e.path].size == e.size
                                            and known[e.path].mtime_ns == e.mtime_ns)]
         stats.unchanged = len(entries) - len(todo)
-        self._process(todo, None, {}, stats, progress or _no_progress, len(todo))
+        gone_by_sha: dict[str, list[IndexedFile]] = {}
+        for doc in gone:
+            gone_by_sha.setdefault(doc.sha256, []).append(doc)
+        self._process(todo, set(gone_by_sha), gone_by_sha, stats, progress or _no_progress, len(todo))
+        leftover = [doc.doc_id for docs in gone_by_sha.values() for doc in docs]
+        if leftover:
+            self._record_errors(self.store.write([], leftover), stats)
+            stats.removed += len(leftover)
         self.store.refresh()
         stats.seconds = time.perf_counter() - started
         return stats
@@ -125,15 +138,14 @@ class Indexer:
     def apply(self, change: ChangeSet, roots: Sequence[str] = ()) -> IndexStats:
         """Apply a watcher change set: re-point moves, drop deletions, (re)index created/modified files."""
         started = time.perf_counter()
-        stats = IndexStats()
+        moved = 0
         changed = set(change.changed)
         for src, dest in change.moved:
-            if not self._repoint(src, dest, roots):
-                changed.add(dest)  # not indexed before (or gone meanwhile): index it as new
+            if self._repoint(src, dest, roots):
+                moved += 1
             else:
-                stats.moved += 1
-        if change.deleted:
-            stats.removed += self.remove_paths(sorted(change.deleted), refresh=False)
+                changed.add(dest)  # not indexed before (or gone meanwhile): index it as new
+        gone = list(self.store.indexed_files(sorted(change.deleted)).values()) if change.deleted else []
         entries = []
         for path in sorted(changed):
             try:
@@ -141,12 +153,8 @@ class Indexer:
             except OSError:
                 continue  # gone again before we got to it
             entries.append(FileEntry(path, _root_of(path, roots), st.st_size, st.st_mtime_ns))
-        if entries:
-            done = self.index_files(entries)
-            for name in ("indexed", "unchanged", "skipped", "embedded", "failed"):
-                setattr(stats, name, getattr(done, name))
-            stats.skipped_files, stats.failures = done.skipped_files, done.failures
-        self.store.refresh()
+        stats = self.index_files(entries, gone=gone)
+        stats.moved += moved
         stats.seconds = time.perf_counter() - started
         return stats
 

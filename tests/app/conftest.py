@@ -9,7 +9,7 @@ import pytest
 
 from imgsearch_desktop.app.main import App
 from imgsearch_desktop.cli import Context
-from tests.photos import write_photo
+from tests.photos import exif_rotated, write_photo
 
 
 @pytest.fixture
@@ -18,6 +18,7 @@ def library(tmp_path):
     for i in range(8):
         write_photo(root / ("2023" if i % 2 else "2024") / f"IMG_{i:04d}.jpg", seed=700 + i, size=(480, 360))
     write_photo(root / "scan.png", seed=777, size=(400, 300))
+    exif_rotated(root / "2024" / "portrait.jpg", seed=778, orientation=6, size=(480, 360))  # shown upright
     return root
 
 
@@ -25,9 +26,9 @@ def library(tmp_path):
 def make_app(qtbot, es_url, tiny_models, isolated_home, es_client):
     apps = []
 
-    def make(folders, batch_size=8, photos=()):
+    def make(folders, batch_size=8, photos=(), index=None):
         args = argparse.Namespace(home=str(isolated_home), es_url=es_url, es_user=None, es_ca_cert=None,
-                                  index=f"gui-{uuid.uuid4().hex[:8]}", image_model=str(tiny_models["clip"]),
+                                  index=index or f"gui-{uuid.uuid4().hex[:8]}", image_model=str(tiny_models["clip"]),
                                   text_model=str(tiny_models["text"]), device="cpu", batch_size=batch_size)
         ctx = Context(args)
         ctx.settings.folders = [str(f) for f in folders]

@@ -12,6 +12,7 @@ import pytest
 from imgsearch_desktop.core.images import load_file
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import doc_id, path_from_source
+from imgsearch_desktop.core.watcher import ChangeSet
 from tests.photos import write_photo
 
 
@@ -153,3 +154,16 @@ def test_cancel_then_resume_does_not_redo_work(store, embedder, tmp_path):
     assert calls[0] == 0 and max(calls) == 4  # progress(done, total, note) reported before cancelling
     second = Indexer(store, embedder, batch_size=4).run([root])
     assert (second.unchanged, second.embedded, second.indexed) == (4, 6, 6) and len(docs(store)) == 10
+
+
+def test_move_seen_as_delete_plus_create_keeps_the_vector(store, embedder, library):
+    """Watchers can report a move as two unrelated events; the content hash still recognises it."""
+    indexer = Indexer(store, embedder)
+    indexer.run([library])
+    src, dest = library / "home" / "photo2.jpg", library / "trip" / "renamed.jpg"
+    before = docs(store)[str(src)]
+    os.rename(src, dest)
+    stats = indexer.apply(ChangeSet(changed={str(dest)}, deleted={str(src)}), [str(library)])
+    assert (stats.moved, stats.embedded, stats.removed) == (1, 0, 0)
+    after = docs(store)
+    assert str(src) not in after and after[str(dest)]["image_embedding"] == before["image_embedding"]

@@ -110,3 +110,20 @@ def test_es_start_prints_a_usable_url_and_status(cli_env, tmp_path, es_archive):
 ])
 def test_first_word_that_is_not_a_command_is_a_photo(argv, expected):
     assert normalise_argv(argv) == expected
+
+
+def test_cli_index_waits_for_the_window_holding_the_index_lock(cli_env, tmp_path):
+    from imgsearch_desktop.core.locks import index_lock
+
+    pics = tmp_path / "p"
+    write_photo(pics / "a.jpg", 1)
+    data_dir = AppDirs.resolve(cli_env["IMGSEARCH_HOME"]).data
+    with index_lock(data_dir, cli_env["IMGSEARCH_INDEX"]):  # what the window's indexer holds while it writes
+        proc = subprocess.Popen([sys.executable, "-m", "imgsearch_desktop", "index", str(pics)], env=cli_env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=20)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    assert "another imgsearch-desktop process is indexing" in err
+    assert out.strip().splitlines()[-1].startswith("indexed 1,")

@@ -1,0 +1,27 @@
+"""One writer per index across processes: the window's indexer and a CLI `index` take turns instead of racing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+
+@contextmanager
+def index_lock(data_dir: Path, index: str, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the per-index write lock; tells ``on_wait`` once if another process holds it, then waits."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(data_dir / f"index-{re.sub(r'[^A-Za-z0-9_.-]', '_', index)}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait:
+            on_wait(f"another imgsearch-desktop process is indexing {index!r}; waiting for it to finish…")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
