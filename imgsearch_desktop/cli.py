@@ -18,7 +18,7 @@ from imgsearch_desktop import APP_NAME, __version__
 from imgsearch_desktop.config import AppDirs, Settings
 from imgsearch_desktop.core.errors import UserError
 
-SUBCOMMANDS = ("gui", "index", "search", "watch", "es", "self-test")
+SUBCOMMANDS = ("gui", "index", "search", "dupes", "watch", "es", "self-test")
 VALUE_OPTIONS = ("--es-url", "--index", "--image-model", "--text-model", "--home", "--es-user", "--es-ca-cert",
                  "--device", "--batch-size")
 
@@ -67,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="date_from", help="taken on or after (YYYY-MM-DD)")
     p.add_argument("--to", dest="date_to", help="taken on or before (YYYY-MM-DD)")
     p.add_argument("--format", action="append", default=[], help="only this format, e.g. JPEG (repeatable)")
+
+    p = add("dupes", "duplicate groups: identical files, the same picture, or similar shots")
+    p.add_argument("--level", choices=["exact", "near", "similar"], default="near")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="cosine similarity for --level similar (default 0.9)")
+    p.add_argument("--folder", action="append", default=[], help="only photos under this folder (repeatable)")
+    p.add_argument("--reference", action="append", default=[],
+                   help="reference folder: its photos are always kept (repeatable)")
+    p.add_argument("--json", action="store_true", help="JSON Lines, one group a line")
 
     p = add("watch", "index, then keep the index in step with the folders until Ctrl+C")
     p.add_argument("paths", nargs="+", metavar="PATH")
@@ -208,6 +217,34 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dupes(ctx: Context, args: argparse.Namespace) -> int:
+    from imgsearch_desktop.core.dupes import SIMILAR_COSINE, DupeFinder, NotDuplicates
+
+    store = ctx.store()
+    store.check_server()  # read through the alias as it stands: no model needed to compare stored vectors
+    store.index = ctx.settings.index
+    finder = DupeFinder(store, references=args.reference + ctx.settings.references,
+                        not_duplicates=NotDuplicates(ctx.dirs.data / "not-duplicates.json"))
+    threshold = args.threshold if args.threshold is not None else SIMILAR_COSINE
+    groups = finder.scan(args.level, threshold, folders=args.folder)
+    for group in groups:
+        if args.json:
+            print(json.dumps(group.as_json(), ensure_ascii=False))
+            continue
+        print(f"{group.level} · {len(group.members)} files · {group.wasted_bytes / 1e6:.1f} MB to free")
+        for m in group.members:
+            print(f"  {m.score:7.4f}  {m.relation:<14}  {display_path(m.photo.path)}")
+    if not args.json:
+        print(f"{len(groups)} groups, {sum(g.wasted_bytes for g in groups) / 1e6:.1f} MB in copies", file=sys.stderr)
+    return 0
+
+
+def display_path(path: str) -> str:
+    from imgsearch_desktop.core.store import display
+
+    return display(path)
+
+
 def cmd_es(ctx: Context, args: argparse.Namespace) -> int:
     from imgsearch_desktop.core.local_es import LocalNode
 
@@ -308,6 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_index(ctx, args.paths, args.exclude)
         if command == "search":
             return cmd_search(ctx, args)
+        if command == "dupes":
+            return cmd_dupes(ctx, args)
         if command == "es":
             return cmd_es(ctx, args)
         if command == "self-test":

@@ -56,6 +56,7 @@ class Settings:
 
     folders: list[str] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)  # reference folders: never suggested for deletion
     es_url: str = ""  # empty = the managed local node
     es_user: str = ""
     es_ca_cert: str = ""

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download; set before huggingface_hub is imported
+# The trash (send2trash) and file keyrings live under XDG_DATA_HOME, read at import time: never the real one.
+# (This module is imported twice — by pytest and as tests.conftest — so the directory is made once.)
+if "IMGSEARCH_TEST_XDG" not in os.environ:
+    os.environ["IMGSEARCH_TEST_XDG"] = tempfile.mkdtemp(prefix="imgsearch-test-xdg-")
+os.environ["XDG_DATA_HOME"] = os.environ["IMGSEARCH_TEST_XDG"]
 from pathlib import Path
 
 import platformdirs

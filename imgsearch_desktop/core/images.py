@@ -199,8 +199,16 @@ def open_query_image(path: str | Path, target: int) -> LoadedImage:
         raise ImageSkipped(f"{path}: {exc}") from None
 
 
+PHASH_SIZE = 16  # a 16×16 DCT hash = 256 bits; see perceptual_hash
+
+
 def perceptual_hash(im: Image.Image) -> str:
-    """64-bit DCT perceptual hash as 16 hex chars (stored as an ES bit vector for near-duplicate search)."""
+    """256-bit DCT perceptual hash as 64 hex chars (stored as an ES ``bit`` vector for near-duplicate search).
+
+    Why 256 bits and not the usual 64: measured on textured test photos, the 64-bit hash puts a 90% crop as close
+    as 2 bits to the original, overlapping resized/recompressed copies (≤ 2 bits); at 256 bits same-picture copies
+    stay ≤ 6 bits while a 90% crop is ≥ 50 bits away.
+    """
     import imagehash
 
-    return str(imagehash.phash(im))
+    return str(imagehash.phash(im, hash_size=PHASH_SIZE))

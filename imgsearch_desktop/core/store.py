@@ -25,6 +25,7 @@ from imgsearch_desktop import APP_NAME
 from imgsearch_desktop.core.errors import ElasticsearchUnavailable, IndexConflict, UserError
 
 SCHEMA_VERSION = 1
+PHASH_BITS = 256
 MIN_SERVER = (8, 12)
 RESCORE_SINCE = (8, 18)  # knn.rescore_vector: exact float re-ranking of int8-quantised candidates
 SOURCE_FIELDS = ["path", "path_b64", "image_id", "image_name", "relative_path", "folder", "size", "mtime_ns",
@@ -178,8 +179,8 @@ def mapping(dims: int, model: str) -> dict:
             "height": {"type": "integer"},
             "format": {"type": "keyword"},
             "taken_at": {"type": "date"},
-            "phash": {"type": "dense_vector", "element_type": "bit", "dims": 64, "index": True,
-                      "similarity": "l2_norm"},
+            "phash": {"type": "dense_vector", "element_type": "bit", "dims": PHASH_BITS, "index": True,
+                      "similarity": "l2_norm"},  # l2_norm on bits = Hamming distance
             "indexed_at": {"type": "date"},
         },
     }

@@ -41,7 +41,7 @@ def test_mapping_meta_and_dims_from_model(store, embedder):
     props = body["mappings"]["properties"]
     vec = props["image_embedding"]
     assert (vec["dims"], vec["similarity"], vec["index_options"]["type"]) == (TINY_DIMS, "cosine", "int8_hnsw")
-    assert props["phash"]["element_type"] == "bit" and props["phash"]["dims"] == 64
+    assert props["phash"]["element_type"] == "bit" and props["phash"]["dims"] == 256
     for keyword in ("image_id", "image_name", "relative_path", "path", "folder", "sha256", "format"):
         assert props[keyword]["type"] == "keyword"
     settings = store.client.indices.get_settings(index=store.alias)[index_name]["settings"]["index"]

@@ -127,3 +127,22 @@ def test_cli_index_waits_for_the_window_holding_the_index_lock(cli_env, tmp_path
     assert proc.returncode == 0
     assert "another imgsearch-desktop process is indexing" in err
     assert out.strip().splitlines()[-1].startswith("indexed 1,")
+
+
+def test_dupes_json_lines(cli_env, tmp_path):
+    pics = tmp_path / "dupes"
+    write_photo(pics / "a.jpg", 5, size=(400, 300), quality=95)
+    (pics / "copy").mkdir()
+    (pics / "copy" / "a-copy.jpg").write_bytes((pics / "a.jpg").read_bytes())
+    write_photo(pics / "other.jpg", 6)
+    assert run(cli_env, "index", str(pics)).returncode == 0
+    out = run(cli_env, "dupes", "--level", "exact", "--json")
+    assert out.returncode == 0, out.stderr
+    (line,) = out.stdout.splitlines()
+    group = json.loads(line)
+    assert group["level"] == "exact" and group["keep"] in {str(pics / "a.jpg"), str(pics / "copy" / "a-copy.jpg")}
+    assert sorted(f["path"] for f in group["files"]) == [str(pics / "a.jpg"), str(pics / "copy" / "a-copy.jpg")]
+    assert all(set(f) == {"path", "size", "width", "height", "score"} for f in group["files"])
+    assert all(f["score"] > 0.999 and (f["width"], f["height"]) == (400, 300) for f in group["files"])
+    human = run(cli_env, "dupes", "--folder", str(pics / "copy"))
+    assert human.returncode == 0 and "0 groups" in human.stderr  # one copy alone under that folder: no group
