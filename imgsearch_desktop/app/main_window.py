@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence, QPixmap
@@ -38,6 +37,7 @@ from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import IndexWorker, run_task
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.pipeline import IndexStats
+from imgsearch_desktop.core.query import Query, QueryResult, run_query
 from imgsearch_desktop.core.store import Filters, Hit, display
 
 README_URL = "https://github.com/imgsearch-desktop/imgsearch-desktop#readme"
@@ -51,47 +51,11 @@ QLineEdit#search { padding: 7px 10px; font-size: 15px; border: 1px solid #cfd8dc
 QLabel#hint { color: #78909c; font-size: 17px; border: 2px dashed #b0bec5; border-radius: 12px; padding: 40px; }
 QLabel#queryCaption { color: #455a64; }
 QLabel#sectionTitle { font-weight: bold; color: #37474f; }
+QLabel#copies { background: #fff8e1; border: 1px solid #ffe082; border-radius: 6px; padding: 8px; color: #5d4037; }
 QListView { background: white; border: 1px solid #e0e0e0; border-radius: 6px; }
 QListView::item { color: #263238; }
 QListView::item:selected { background: #e3f2fd; color: #0d47a1; border-radius: 4px; }
 """
-
-
-@dataclass
-class Query:
-    """What the user asked: a photo file, image data (paste/drop), a sentence, or an indexed photo."""
-
-    path: str | None = None
-    image_bytes: bytes | None = None
-    text: str | None = None
-    k: int = 50
-    min_score: float | None = None
-    filters: Filters = field(default_factory=Filters)
-
-    def describe(self) -> str:
-        if self.text is not None:
-            return f"“{self.text}”"
-        return os.path.basename(self.path) if self.path else "pasted image"
-
-
-def run_query(embedder, store, query: Query) -> tuple[Query, list[Hit], float]:
-    """Worker thread: decode → embed → kNN. Returns the hits and the seconds it took."""
-    started = time.perf_counter()
-    if query.text is not None:
-        vector = embedder.encode_texts([query.text], priority=True)[0]
-    else:
-        try:
-            if query.path is not None:
-                loaded = images.open_query_image(query.path, embedder.image_size)
-            else:
-                loaded = images.decode(query.image_bytes or b"", embedder.image_size, name="pasted image")
-        except images.ImageSkipped as exc:
-            from imgsearch_desktop.core.errors import UserError
-
-            raise UserError(f"Cannot search with this image: {exc}") from None
-        vector = embedder.encode_images([loaded.image], priority=True)[0]
-    hits = store.knn(vector, k=query.k, filters=query.filters, min_score=query.min_score)
-    return query, hits, time.perf_counter() - started
 
 
 def qimage_bytes(image: QImage) -> bytes:
@@ -114,6 +78,7 @@ class MainWindow(QMainWindow):
         self.ready = False
         self._pending: list[Query] = []
         self._last_query: Query | None = None
+        self.last_result: QueryResult | None = None
         self._query_seq = 0
         self._index_started: tuple[float, int] | None = None
         self.last_query_seconds = 0.0
@@ -219,8 +184,17 @@ class MainWindow(QMainWindow):
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.customContextMenuRequested.connect(self._context_menu)
         self.grid.doubleClicked.connect(lambda idx: self.open_external(idx.data(HitRole).path))
+        self.copies_banner = QLabel()
+        self.copies_banner.setObjectName("copies")
+        self.copies_banner.hide()
+        results_page = QWidget()
+        results_layout = QVBoxLayout(results_page)
+        results_layout.setContentsMargins(0, 0, 0, 0)
+        results_layout.addWidget(self.copies_banner)
+        results_layout.addWidget(self.grid, 1)
+        self.results_page = results_page
         self.stack.addWidget(self.hint)
-        self.stack.addWidget(self.grid)
+        self.stack.addWidget(results_page)
         splitter.addWidget(side)
         splitter.addWidget(self.stack)
         splitter.setStretchFactor(1, 1)
@@ -255,6 +229,8 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Re-scan folders", self.reindex, QKeySequence("F5"))
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        tools_menu = self.menuBar().addMenu("&Tools")
+        self._action(tools_menu, "Find &duplicates…", self.open_duplicates, QKeySequence("Ctrl+D"))
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Documentation (README)", self.open_help, QKeySequence.StandardKey.HelpContents)
         self._action(help_menu, "&About", self.about)
@@ -390,16 +366,19 @@ class MainWindow(QMainWindow):
         seq = self._query_seq
         self._last_query = query
         store = self.worker.store
-        run_task(lambda: (seq, *run_query(self.embedder, store, query)), self._on_results, self.show_error)
+        run_task(lambda: (seq, run_query(self.embedder, store, query)), self._on_results, self.show_error)
 
-    def _on_results(self, result: tuple[int, Query, list[Hit], float]) -> None:
-        seq, query, hits, seconds = result
+    def _on_results(self, outcome: tuple[int, QueryResult]) -> None:
+        seq, result = outcome
         if seq != self._query_seq:
             return  # a newer query was asked meanwhile
+        query, hits, seconds = result.query, result.hits, result.seconds
         self.last_query_seconds = seconds
-        self.model.set_hits(hits)
+        self.last_result = result
+        self.model.set_hits(hits, result.relations, result.best)
+        self._show_copies(result)
         if hits:
-            self.stack.setCurrentWidget(self.grid)
+            self.stack.setCurrentWidget(self.results_page)
         else:
             indexing = self.progress.isVisible()
             self.hint.setText("No similar photos yet: indexing is still running, results will appear when it is "
@@ -408,6 +387,19 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.hint)
         self.query_caption.setText(f"{query.describe()}\n{len(hits)} similar photos · {seconds * 1000:.0f} ms")
         self.results_shown.emit(len(hits))
+
+    def _show_copies(self, result: QueryResult) -> None:
+        """Above the grid: the dropped photo's duplicates, and which copy is the best version."""
+        copies = result.copies
+        if len(copies) < 2:
+            self.copies_banner.hide()
+            return
+        best = result.hits[result.best]
+        kinds = sorted({result.relations[i] for i in copies})
+        self.copies_banner.setText(
+            f"<b>{len(copies)} copies of this picture</b> ({', '.join(kinds)}) · best version: "
+            f"{best.image_name} — {best.width}×{best.height}, {(best.size or 0) / 1e6:.1f} MB")
+        self.copies_banner.show()
 
     @Slot(str)
     def show_error(self, message: str) -> None:
@@ -484,6 +476,16 @@ class MainWindow(QMainWindow):
                           f"<b>imgsearch-desktop {__version__}</b><br>"
                           f"Image model: {self.settings.image_model}<br>Text model: {self.settings.text_model}<br>"
                           f"{self.status_label.text()}")
+
+    def open_duplicates(self):
+        from imgsearch_desktop.app.dupes_view import DupesView
+
+        if not self.ready or self.worker.store is None:
+            self.status_label.setText("Duplicates can be searched once the index is ready")
+            return None
+        view = DupesView(self.worker.store, self.settings, self.dirs, self)
+        view.show()
+        return view
 
     def open_settings(self) -> None:
         from imgsearch_desktop.app.settings_dialog import SettingsDialog

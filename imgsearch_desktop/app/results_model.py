@@ -42,6 +42,8 @@ class ResultsModel(QAbstractListModel):
     def __init__(self, thumbnails: ThumbnailLoader, icon_px: int = 180, parent=None) -> None:
         super().__init__(parent)
         self.hits: list[Hit] = []
+        self.relations: list[str] = []
+        self.best: int | None = None
         self.thumbnails = thumbnails
         self.pixmaps: dict[str, QPixmap] = {}
         self.icon_px = icon_px
@@ -51,10 +53,12 @@ class ResultsModel(QAbstractListModel):
         self._rows: dict[str, list[int]] = {}
         thumbnails.loaded.connect(self._on_thumbnail)
 
-    def set_hits(self, hits: list[Hit]) -> None:
+    def set_hits(self, hits: list[Hit], relations: list[str] = (), best: int | None = None) -> None:
         self.beginResetModel()
         self.thumbnails.cancel_pending()
         self.hits = list(hits)
+        self.relations = list(relations)
+        self.best = best
         self._rows = {}
         for row, hit in enumerate(self.hits):
             self._rows.setdefault(hit.path, []).append(row)
@@ -71,7 +75,11 @@ class ResultsModel(QAbstractListModel):
             return None
         hit = self.hits[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{hit.score:.3f}  {hit.image_name}"
+            label = f"{hit.score:.3f}  {hit.image_name}"
+            relation = self.relations[index.row()] if index.row() < len(self.relations) else "similar shot"
+            if relation != "similar shot":
+                label += f"\n{relation}" + ("  ★ best version" if index.row() == self.best else "")
+            return label
         if role == Qt.ItemDataRole.DecorationRole:
             return self.pixmaps.get(hit.path, self._loading)
         if role == Qt.ItemDataRole.ToolTipRole:

@@ -122,13 +122,28 @@ def under(path: str, folders: Iterable[str]) -> bool:
     return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
-def pick_keeper(photos: Sequence[Photo], references: Sequence[str] = ()) -> Photo:
-    """Reference-folder photos first; then most pixels, least compressed (bytes per pixel, lossless), oldest."""
-    def rank(p: Photo):
-        bpp = p.size / p.pixels if p.pixels else 0.0
-        return (under(p.path, references), p.pixels, p.format in LOSSLESS, bpp, -p.mtime_ns, p.path)
+def keeper_rank(p, references: Sequence[str] = ()) -> tuple:
+    """Reference-folder photos first; then most pixels, least compressed (lossless, bytes per pixel), oldest.
 
-    return max(photos, key=rank)
+    ``p`` is anything with path, width, height, size, format and mtime_ns (a Photo or a search Hit).
+    """
+    pixels = (p.width or 0) * (p.height or 0)
+    bpp = (p.size or 0) / pixels if pixels else 0.0
+    return (under(p.path, references), pixels, p.format in LOSSLESS, bpp, -(p.mtime_ns or 0), p.path)
+
+
+def pick_keeper(photos: Sequence[Photo], references: Sequence[str] = ()) -> Photo:
+    return max(photos, key=lambda p: keeper_rank(p, references))
+
+
+def relation_to_query(hit, query_sha256: str | None, query_phash: str | None, near_bits: int = NEAR_BITS,
+                      near_cosine: float = NEAR_COSINE) -> str:
+    """How a search hit relates to the dropped photo: identical file, same picture, or similar shot."""
+    if query_sha256 and hit.sha256 == query_sha256:
+        return "identical file"
+    if query_phash and hit.phash and hamming(query_phash, hit.phash) <= near_bits and hit.score >= near_cosine:
+        return "same picture"
+    return "similar shot"
 
 
 class DupeFinder:

@@ -29,7 +29,7 @@ PHASH_BITS = 256
 MIN_SERVER = (8, 12)
 RESCORE_SINCE = (8, 18)  # knn.rescore_vector: exact float re-ranking of int8-quantised candidates
 SOURCE_FIELDS = ["path", "path_b64", "image_id", "image_name", "relative_path", "folder", "size", "mtime_ns",
-                 "width", "height", "format", "taken_at", "sha256"]
+                 "width", "height", "format", "taken_at", "sha256", "phash"]
 
 
 # ---------------------------------------------------------------- paths ↔ documents
@@ -120,6 +120,9 @@ class Hit:
     taken_at: str | None = None
     size: int | None = None
     folder: str | None = None
+    sha256: str | None = None
+    phash: str | None = None
+    mtime_ns: int | None = None
 
     def as_json(self) -> dict:
         return {"path": display(self.path), "score": round(self.score, 6), "image_id": self.image_id,
@@ -413,7 +416,8 @@ def _hit(h: dict) -> Hit:
     return Hit(path=path_from_source(src), score=cosine_from_score(h["_score"]), image_id=src.get("image_id", h["_id"]),
                image_name=src.get("image_name", ""), relative_path=src.get("relative_path", ""),
                width=src.get("width"), height=src.get("height"), format=src.get("format"),
-               taken_at=src.get("taken_at"), size=src.get("size"), folder=src.get("folder"))
+               taken_at=src.get("taken_at"), size=src.get("size"), folder=src.get("folder"),
+               sha256=src.get("sha256"), phash=src.get("phash"), mtime_ns=src.get("mtime_ns"))
 
 
 def now_iso() -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import elastic_transport
 import pytest
+from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
@@ -201,3 +202,77 @@ def test_screenshots(qtbot, make_app, library, tmp_path, state):
     assert window.grab().save(str(SCREENSHOTS / "main-results.png"))
     for name in ("main-empty.png", "main-indexing.png", "main-results.png"):
         assert QImage(str(SCREENSHOTS / name)).width() >= 1000
+
+
+def test_drop_shows_the_photos_copies_and_the_best_version(qtbot, make_app, tmp_path):
+    root = tmp_path / "lib"
+    orig = write_photo(root / "orig.jpg", 31, size=(640, 480), quality=90)
+    shutil.copyfile(orig, root / "copy.jpg")
+    Image.open(orig).save(root / "lossless.png")
+    Image.open(orig).resize((320, 240)).save(root / "small.jpg", quality=70)
+    for i in range(3):
+        write_photo(root / f"other{i}.jpg", 40 + i)
+    app = make_app([root])
+    start_and_index(qtbot, app)
+    with qtbot.waitSignal(app.window.results_shown, timeout=30_000):
+        drop_file(app.window, orig)
+    result = app.window.last_result
+    relation = {Path(h.path).name: r for h, r in zip(result.hits, result.relations, strict=True)}
+    assert relation["orig.jpg"] == relation["copy.jpg"] == "identical file"
+    assert relation["lossless.png"] == relation["small.jpg"] == "same picture"
+    assert {relation[f"other{i}.jpg"] for i in range(3)} == {"similar shot"}
+    assert Path(result.hits[result.best].path).name == "lossless.png"  # most pixels, least compressed
+    assert app.window.copies_banner.isVisibleTo(app.window)
+    assert "4 copies" in app.window.copies_banner.text() and "lossless.png" in app.window.copies_banner.text()
+    best_row = app.window.model.index(result.best)
+    assert "★ best version" in best_row.data(Qt.ItemDataRole.DisplayRole)
+
+
+def test_duplicates_view_review_keep_not_duplicate_and_trash(qtbot, make_app, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    root = tmp_path / "lib"
+    orig = write_photo(root / "orig.jpg", 51, size=(640, 480), quality=90)
+    shutil.copyfile(orig, root / "copy.jpg")
+    Image.open(orig).resize((320, 240)).save(root / "small.jpg", quality=70)
+    Image.open(orig).save(root / "lossless.png")
+    for i in range(3):
+        write_photo(root / f"other{i}.jpg", 60 + i)
+    app = make_app([root])
+    start_and_index(qtbot, app)
+    view = app.window.open_duplicates()
+    with qtbot.waitSignal(view.scanned, timeout=60_000) as scanned:
+        view.scan()
+    assert scanned.args == [1]
+    SCREENSHOTS.mkdir(exist_ok=True)
+    assert view.grab().save(str(SCREENSHOTS / "duplicates.png"))
+    (group,) = view.groups
+    assert group.keep.path == str(root / "lossless.png")
+    top = view.tree.topLevelItem(0)
+    rows = {Path(top.child(i).text(0)).name: top.child(i) for i in range(top.childCount())}
+    assert set(rows) == {"orig.jpg", "copy.jpg", "small.jpg", "lossless.png"}
+
+    view.keep_item(rows["orig.jpg"])  # the user prefers the original JPEG
+    assert view.groups[0].keep.path == str(orig)
+    top = view.tree.topLevelItem(0)
+    rows = {Path(top.child(i).text(0)).name: top.child(i) for i in range(top.childCount())}
+    view.not_a_duplicate(rows["small.jpg"])
+    names = [Path(m.photo.path).name for m in view.groups[0].members]
+    assert names[0] == "orig.jpg" and sorted(names[1:]) == ["copy.jpg", "lossless.png"]
+
+    export = tmp_path / "groups.csv"
+    view.export(export)
+    assert export.read_text().count("\n") == 4  # header + 3 members
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(view.trashed, timeout=30_000) as trashed:
+        view.confirm_trash()
+    assert trashed.args == [2] and "Move 2 files" in asked[0]
+    assert orig.exists() and not (root / "copy.jpg").exists() and not (root / "lossless.png").exists()
+    trash = Path(os.environ["XDG_DATA_HOME"]) / "Trash" / "files"
+    assert {"copy.jpg", "lossless.png"} <= set(os.listdir(trash))
+    assert "trashed" in view.log.toPlainText() and view.groups == []
+    with qtbot.waitSignal(view.scanned, timeout=60_000) as rescanned:
+        view.scan()
+    assert rescanned.args == [0]  # small.jpg stays apart: remembered as "not a duplicate"
