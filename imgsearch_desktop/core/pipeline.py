@@ -139,13 +139,17 @@ class Indexer:
         """Apply a watcher change set: re-point moves, drop deletions, (re)index created/modified files."""
         started = time.perf_counter()
         moved = 0
-        changed = set(change.changed)
+        changed, deleted = set(change.changed), set(change.deleted)
         for src, dest in change.moved:
             if self._repoint(src, dest, roots):
                 moved += 1
-            else:
-                changed.add(dest)  # not indexed before (or gone meanwhile): index it as new
-        gone = list(self.store.indexed_files(sorted(change.deleted)).values()) if change.deleted else []
+            else:  # not indexed as it is now (new, changed before the move, or gone again): index afresh
+                changed.add(dest)
+                deleted.add(src)
+        # Events can arrive out of order within a burst: what exists on disk now is never "deleted".
+        deleted = {p for p in deleted if not os.path.lexists(p)}
+        gone = [d for d in self.store.indexed_files(sorted(deleted)).values()
+                if not os.path.lexists(d.path)] if deleted else []
         entries = []
         for path in sorted(changed):
             try:
@@ -165,8 +169,8 @@ class Indexer:
             st = os.stat(dest)
         except OSError:
             return False
-        if old is None or old.get("size") != st.st_size:
-            return False
+        if old is None or (old.get("size"), old.get("mtime_ns")) != (st.st_size, st.st_mtime_ns):
+            return False  # a rename keeps size and mtime; anything else means the content may have changed
         entry = FileEntry(dest, _root_of(dest, roots), st.st_size, st.st_mtime_ns)
         doc = make_doc(entry, old["sha256"], old["image_embedding"], old.get("phash"), old.get("width"),
                        old.get("height"), old.get("format"), old.get("taken_at"))

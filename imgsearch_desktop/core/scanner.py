@@ -6,6 +6,7 @@ nested roots — is listed once (same ``(st_dev, st_ino)``). Hidden and excluded
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -75,7 +76,8 @@ def scan(roots: Iterable[str | os.PathLike[str]], excluded: Iterable[str] = ()) 
                 elif entry.is_symlink() and not os.path.exists(entry.path) and is_supported_path(entry.name):
                     result.skipped.append((entry.path, "broken symlink or symlink loop"))
             except OSError as exc:
-                result.skipped.append((entry.path, f"unreadable: {exc.strerror}"))
+                reason = "symlink loop" if exc.errno == errno.ELOOP else f"unreadable: {exc.strerror}"
+                result.skipped.append((entry.path, reason))
 
     for raw in roots:
         root = os.path.abspath(os.fspath(raw))

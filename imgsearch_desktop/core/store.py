@@ -200,8 +200,11 @@ class Store:
     """One image index (an alias over a versioned concrete index) on one cluster."""
 
     def __init__(self, client: Elasticsearch, alias: str, retry_for: float = 120.0,
-                 on_wait: Callable[[str], None] | None = None) -> None:
+                 on_wait: Callable[[str], None] | None = None, bulk_retries: int = 5,
+                 bulk_backoff: float = 1.0) -> None:
         self.client = client
+        self.bulk_retries = bulk_retries  # item-level 429s (busy node, flood-stage block) retried with backoff
+        self.bulk_backoff = bulk_backoff
         self.alias = alias
         self.index = alias  # the concrete index; set by open()
         self.migrate_from: str | None = None  # an older index of ours (other model/schema) still behind the alias
@@ -308,9 +311,9 @@ class Store:
 
         def run() -> list[tuple[str, str]]:
             errors = []
-            for ok, item in helpers.streaming_bulk(self.client, actions, chunk_size=500, max_retries=5,
-                                                   initial_backoff=1, raise_on_error=False,
-                                                   raise_on_exception=True):
+            for ok, item in helpers.streaming_bulk(self.client, actions, chunk_size=500,
+                                                   max_retries=self.bulk_retries, initial_backoff=self.bulk_backoff,
+                                                   raise_on_error=False, raise_on_exception=True):
                 op, result = next(iter(item.items()))
                 if not ok and not (op == "delete" and result.get("status") == 404):
                     error = result.get("error", {})

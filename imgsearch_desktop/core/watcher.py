@@ -124,9 +124,10 @@ class FolderWatcher:
                     p.changed.discard(src)
                     self._add_tree(dest)
                 elif is_supported_path(dest) and not _ignored(dest):
-                    if src in p.changed:  # created and moved within one burst: just index the destination
+                    if src in p.changed:  # created/modified, then moved within one burst: index the destination
                         p.changed.discard(src)
                         p.changed.add(dest)
+                        p.deleted.add(src)  # and drop whatever the index still has at the old path
                     else:
                         p.moved.append((src, dest))
                 elif is_supported_path(src):

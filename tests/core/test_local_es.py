@@ -87,3 +87,28 @@ def test_download_without_any_checksum_is_refused(tmp_path, http_server):
     with pytest.raises(LocalEsError, match="no checksum"):
         download(f"{http_server}/mystery.zip", tmp_path / "cache")
     assert not (tmp_path / "cache").exists()  # refused before anything was fetched
+
+
+def test_remote_clusters_verify_tls_and_secrets_stay_out_of_files_and_urls(tmp_path, monkeypatch):
+    from imgsearch_desktop.config import AppDirs, Settings
+    from imgsearch_desktop.core.store import Connection
+
+    conn = Connection("https://search.example:9200", user="elastic", password="s3cret-pw")
+    client = conn.client()
+    node = next(iter(client.transport.node_pool.all()))
+    assert node.config.verify_certs is True  # certificate verification is never switched off
+    assert "s3cret-pw" not in conn.redacted() and conn.redacted() == "https://search.example:9200"
+    dirs = AppDirs.resolve(tmp_path)
+    monkeypatch.setenv("IMGSEARCH_ES_PASSWORD", "s3cret-pw")
+    settings = Settings.load(dirs)
+    settings.es_url = "https://search.example:9200"
+    settings.save(dirs)
+    assert "s3cret-pw" not in dirs.settings_file.read_text()
+
+
+def test_no_shell_is_ever_given_a_path():
+    """Paths from the index reach only argument lists and QDesktopServices, never a shell command line."""
+    package = Path(__file__).resolve().parents[2] / "imgsearch_desktop"
+    offenders = [str(p) for p in package.rglob("*.py")
+                 if any(s in p.read_text() for s in ("shell=True", "os.system(", "os.popen("))]
+    assert offenders == []

@@ -167,3 +167,48 @@ def test_move_seen_as_delete_plus_create_keeps_the_vector(store, embedder, libra
     assert (stats.moved, stats.embedded, stats.removed) == (1, 0, 0)
     after = docs(store)
     assert str(src) not in after and after[str(dest)]["image_embedding"] == before["image_embedding"]
+
+
+def test_every_bad_kind_is_skipped_with_its_reason_and_good_ones_indexed_once(store, embedder, tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "mixed"
+    good = [write_photo(root / f"good{i}.jpg", 40 + i) for i in range(3)]
+    good.append(write_photo(root / "big24mp.jpg", 49, size=(6000, 4000), quality=80))  # 24 MP
+    cmyk = root / "cmyk.jpg"
+    Image.new("CMYK", (120, 90), (0, 200, 200, 0)).save(cmyk)
+    good.append(cmyk)
+    deep = root / "deep16.png"
+    Image.fromarray(np.tile(np.linspace(0, 65535, 128, dtype=np.uint16), (64, 1))).save(deep)
+    good.append(deep)
+    bad = {
+        "empty.jpg": (b"", "empty file"),
+        "text.jpg": (b"hello, not a photo", "not an image"),
+        "noise.png": (np.random.default_rng(3).bytes(2048), "not an image"),
+        "cut.jpg": (good[0].read_bytes()[:2000], "truncated"),
+    }
+    for name, (data, _reason) in bad.items():
+        (root / name).write_bytes(data)
+    os.symlink(root / "loop.jpg", root / "loop.jpg")
+    os.link(good[1], root / "hardlink-of-good1.jpg")
+    stats = Indexer(store, embedder).run([root])
+    reasons = {os.path.basename(p): r for p, r in stats.skipped_files}
+    for name, (_data, reason) in bad.items():
+        assert reason in reasons[name], (name, reasons.get(name))
+    assert "loop" in reasons["loop.jpg"]
+    indexed = docs(store)
+    assert len(indexed) == len(good) == stats.indexed  # the hard link is the same file: indexed once
+    assert indexed[str(good[3])]["width"] == 6000 and indexed[str(good[3])]["height"] == 4000
+
+
+def test_file_deleted_between_scan_and_decode_is_skipped(store, embedder, tmp_path):
+    from imgsearch_desktop.core.scanner import scan
+
+    root = tmp_path / "vanishing"
+    keep = write_photo(root / "stays.jpg", 1)
+    gone = write_photo(root / "goes.jpg", 2)
+    entries = scan([root]).files
+    gone.unlink()
+    stats = Indexer(store, embedder).index_files(entries)
+    assert stats.indexed == 1 and stats.skipped_files == [(str(gone), stats.skipped_files[0][1])]
+    assert "vanished" in stats.skipped_files[0][1] and str(keep) in docs(store)

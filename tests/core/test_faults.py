@@ -1,0 +1,123 @@
+"""Faults on a real node of its own: Elasticsearch stopped mid-index, a read-only index, a model change, SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+
+from imgsearch_desktop.config import AppDirs
+from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.core.local_es import LocalNode
+from imgsearch_desktop.core.pipeline import Indexer
+from imgsearch_desktop.core.store import Connection, Store
+from imgsearch_desktop.devtools.random_models import build_clip
+from tests.photos import write_photo
+
+
+@pytest.fixture(scope="module")
+def own_node(tmp_path_factory, es_archive):
+    """A node these tests may stop and restart without disturbing the session's shared one."""
+    node = LocalNode(AppDirs.resolve(tmp_path_factory.mktemp("fault-es")))
+    node.install(str(es_archive))
+    url = node.start()
+    yield node, url
+    node.uninstall()
+
+
+def folder_of(tmp_path, n: int, name: str = "photos", size=(160, 120)):
+    root = tmp_path / name
+    for i in range(n):
+        write_photo(root / f"p{i:03d}.jpg", 1000 + i, size=size)
+    return root
+
+
+def test_es_stopped_mid_index_is_retried_and_nothing_is_lost_or_doubled(own_node, embedder, tmp_path):
+    node, url = own_node
+    waits: list[str] = []
+    store = Store(Connection(url).client(request_timeout=10), f"fault-{uuid.uuid4().hex[:8]}", retry_for=180,
+                  on_wait=waits.append)
+    store.open(embedder.image_model_name, embedder.dims)
+    root = folder_of(tmp_path, 24)
+    restarted = threading.Event()
+
+    def progress(done: int, total: int, note: str) -> bool:
+        if done >= 8 and not restarted.is_set() and not waits:
+            node.stop()  # Elasticsearch goes away between two batches…
+            threading.Thread(target=lambda: (time.sleep(3), node.start(), restarted.set()), daemon=True).start()
+        return True
+
+    stats = Indexer(store, embedder, batch_size=4).run([root], progress=progress)
+    assert restarted.is_set() and any("Elasticsearch unavailable" in w for w in waits)
+    assert (stats.indexed, stats.failed) == (24, 0)
+    assert store.count() == 24  # deterministic ids: a retried batch overwrites, never duplicates
+    store.drop()
+
+
+def test_read_only_index_is_reported_with_what_to_do(own_node, embedder, tmp_path):
+    _node, url = own_node
+    client = Connection(url).client()
+    store = Store(client, f"ro-{uuid.uuid4().hex[:8]}", bulk_retries=1, bulk_backoff=0.2)
+    store.open(embedder.image_model_name, embedder.dims)
+    client.indices.put_settings(index=store.index, settings={"index.blocks.read_only_allow_delete": True})
+    root = folder_of(tmp_path, 3)
+    with pytest.raises(UserError, match=r"read-only .*Free disk space"):
+        Indexer(store, embedder).run([root])
+    client.indices.put_settings(index=store.index, settings={"index.blocks.read_only_allow_delete": None})
+    stats = Indexer(store, embedder).run([root])
+    assert stats.indexed == 3 and store.count() == 3
+    store.drop()
+
+
+def test_model_change_reembeds_into_a_new_index_behind_the_alias(es_client, embedder, tmp_path):
+    alias = f"model-{uuid.uuid4().hex[:8]}"
+    root = folder_of(tmp_path, 5)
+    old = Store(es_client, alias)
+    old.open(embedder.image_model_name, embedder.dims)
+    Indexer(old, embedder).run([root])
+    from imgsearch_desktop.core.embedder import Embedder
+
+    other = build_clip(tmp_path / "clip16", dims=16, seed=5)
+    emb16 = Embedder(str(other), str(other), device="cpu")
+    new = Store(es_client, alias)
+    new.open(str(other), emb16.dims)
+    assert new.migrate_from == old.index and list(es_client.indices.get_alias(name=alias)) == [old.index]
+    stats = Indexer(new, emb16).run([root])
+    assert (stats.indexed, stats.embedded, stats.unchanged) == (5, 5, 0)  # never reuses the other model's vectors
+    assert list(es_client.indices.get_alias(name=alias)) == [new.index]
+    assert not es_client.indices.exists(index=old.index)
+    mapping = es_client.indices.get_mapping(index=alias)[new.index]["mappings"]
+    assert mapping["_meta"]["dims"] == 16 and mapping["properties"]["image_embedding"]["dims"] == 16
+    new.drop()
+
+
+def test_sigkill_mid_index_resumes_without_redoing_work(cli_env, es_client, tmp_path):
+    root = folder_of(tmp_path, 48, size=(320, 240))
+    env = {**cli_env, "IMGSEARCH_BATCH_SIZE": "4"}
+    proc = subprocess.Popen([sys.executable, "-m", "imgsearch_desktop", "index", str(root)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    alias = env["IMGSEARCH_INDEX"]
+    deadline = time.monotonic() + 120
+    count = 0
+    while time.monotonic() < deadline and count < 12:
+        time.sleep(0.05)
+        if es_client.indices.exists_alias(name=alias):
+            es_client.indices.refresh(index=alias)
+            count = es_client.count(index=alias)["count"]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    es_client.indices.refresh(index=alias)
+    written = es_client.count(index=alias)["count"]
+    assert 12 <= written < 48, "the kill must land mid-run"
+    out = subprocess.run([sys.executable, "-m", "imgsearch_desktop", "index", str(root)], env=env,
+                         capture_output=True, text=True, timeout=300)
+    summary = out.stdout.strip().splitlines()[-1]
+    assert summary.startswith(f"indexed {48 - written}, unchanged {written}, moved 0, removed 0, skipped 0"), summary
+    es_client.indices.refresh(index=alias)
+    assert es_client.count(index=alias)["count"] == 48
