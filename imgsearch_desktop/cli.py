@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from imgsearch_desktop import APP_NAME, __version__
 from imgsearch_desktop.config import AppDirs, Settings
@@ -219,6 +220,7 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_dupes(ctx: Context, args: argparse.Namespace) -> int:
     from imgsearch_desktop.core.dupes import SIMILAR_COSINE, DupeFinder, NotDuplicates
+    from imgsearch_desktop.core.store import display
 
     store = ctx.store()
     store.check_server()  # read through the alias as it stands: no model needed to compare stored vectors
@@ -233,16 +235,10 @@ def cmd_dupes(ctx: Context, args: argparse.Namespace) -> int:
             continue
         print(f"{group.level} · {len(group.members)} files · {group.wasted_bytes / 1e6:.1f} MB to free")
         for m in group.members:
-            print(f"  {m.score:7.4f}  {m.relation:<14}  {display_path(m.photo.path)}")
+            print(f"  {m.score:7.4f}  {m.relation:<14}  {display(m.photo.path)}")
     if not args.json:
         print(f"{len(groups)} groups, {sum(g.wasted_bytes for g in groups) / 1e6:.1f} MB in copies", file=sys.stderr)
     return 0
-
-
-def display_path(path: str) -> str:
-    from imgsearch_desktop.core.store import display
-
-    return display(path)
 
 
 def cmd_es(ctx: Context, args: argparse.Namespace) -> int:
@@ -326,13 +322,38 @@ def cmd_gui(ctx: Context, photos: Sequence[str]) -> int:
     return run_app(ctx, list(photos))
 
 
-def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> int:
-    from imgsearch_desktop.core.watcher import watch_forever
+def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> NoReturn:
+    """Index, then apply the watcher's change sets until Ctrl+C (this thread is the one writer)."""
+    import queue
 
-    code = cmd_index(ctx, paths, excluded)
-    print("watching for changes (Ctrl+C to stop)…", file=sys.stderr)
-    watch_forever(ctx, paths, list(excluded) + ctx.settings.excluded)
-    return code
+    from imgsearch_desktop.core.locks import index_lock
+    from imgsearch_desktop.core.pipeline import Indexer
+    from imgsearch_desktop.core.store import display
+    from imgsearch_desktop.core.watcher import FolderWatcher
+
+    roots = [os.path.abspath(p) for p in paths]
+    changes: queue.Queue = queue.Queue()
+    watcher = FolderWatcher(changes.put, on_error=lambda msg: (print(msg, file=sys.stderr), changes.put(None)))
+    watcher.start(roots)  # before the first index: a change made meanwhile is queued, not missed
+    try:
+        cmd_index(ctx, paths, excluded)
+        sys.stdout.flush()  # line by line from here on, also into a pipe (`watch … | tee log`)
+        store = ctx.store(on_wait=lambda msg: print(msg, file=sys.stderr))
+        store.open(ctx.settings.image_model, ctx.embedder.dims)
+        indexer = Indexer(store, ctx.embedder)
+        print("watching for changes (Ctrl+C to stop)…", file=sys.stderr)
+        while True:
+            change = changes.get()
+            with index_lock(ctx.dirs.data, ctx.settings.index):
+                if change is None:  # an observer error: reconcile with a full scan
+                    stats = indexer.run(roots, list(excluded) + ctx.settings.excluded)
+                else:
+                    stats = indexer.apply(change, roots)
+            for path, reason in stats.skipped_files:
+                print(f"skipped {display(path)}: {reason}")
+            print(stats.summary(), flush=True)
+    finally:
+        watcher.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,7 +30,7 @@ def make_thumbnail(path: str, px: int) -> bytes:
     """JPEG bytes of an EXIF-oriented thumbnail whose longest side is ``px`` (decoded via draft for speed)."""
     data = images.read_file(path)
     if Path(path).suffix.lower() in images.RAW_EXTENSIONS:
-        data = images._raw_preview(data)
+        data = images.raw_preview(data)
     with Image.open(io.BytesIO(data)) as im:
         if im.width * im.height > images.MAX_PIXELS:
             raise images.ImageSkipped("too large")

@@ -157,8 +157,8 @@ class IndexWorker(QObject):
         """Reconcile the index with these folders, then watch them."""
         if self.indexer is None:
             return
+        self._watch(roots)  # first: changes made while the scan runs are queued behind it, not missed
         self._run(lambda: self.indexer.run(roots, self.settings.excluded, progress=self._progress))
-        self._watch(roots)
 
     @Slot(object)
     def apply_changes(self, change: ChangeSet) -> None:

@@ -164,7 +164,7 @@ class DupeFinder:
         fields = ["path", "path_b64", "sha256", "size", "width", "height", "mtime_ns", "format", "phash",
                   "image_embedding"]
         out = {}
-        for hit in self.store._scan(query, fields, page=500):
+        for hit in self.store.scan_docs(query, fields, page=500):
             s = hit["_source"]
             out[hit["_id"]] = Photo(hit["_id"], path_from_source(s), s.get("sha256", ""), s.get("size") or 0,
                                     s.get("width") or 0, s.get("height") or 0, s.get("mtime_ns") or 0,

@@ -96,7 +96,7 @@ def load_file(path: str | Path, target: int) -> LoadedFile:
 def decode(data: bytes, target: int, name: str = "") -> LoadedImage:
     """Decode image bytes to an RGB image whose shortest side is ``target`` (never upscaled)."""
     if Path(name).suffix.lower() in RAW_EXTENSIONS:
-        data = _raw_preview(data)
+        data = raw_preview(data)
     try:
         with Image.open(io.BytesIO(data)) as im:
             if im.format not in PILLOW_FORMATS:
@@ -116,7 +116,7 @@ def decode(data: bytes, target: int, name: str = "") -> LoadedImage:
         raise ImageSkipped(f"corrupt image: {exc}") from None
 
 
-def _raw_preview(data: bytes) -> bytes:
+def raw_preview(data: bytes) -> bytes:
     try:
         with rawpy.imread(io.BytesIO(data)) as raw:
             thumb = raw.extract_thumb()

@@ -185,13 +185,13 @@ class Indexer:
         return len(known)
 
     # ----- the pipeline -----
-    def _prepare(self, entry: FileEntry, known_shas: set[str] | None, target: int) -> _Item:
+    def _prepare(self, entry: FileEntry, known_shas: set[str], target: int) -> _Item:
         """Worker thread: read once, hash, and decode unless the same content is already indexed."""
         item = _Item(entry)
         try:
             data = images.read_file(entry.path)
             item.sha256 = hashlib.sha256(data).hexdigest()
-            if known_shas is not None and item.sha256 in known_shas:
+            if item.sha256 in known_shas:
                 return item
             item.loaded = images.decode(data, target, name=entry.path)
             item.phash = images.perceptual_hash(item.loaded.image)
@@ -199,7 +199,7 @@ class Indexer:
             item.skip = str(exc)
         return item
 
-    def _prepared(self, todo: Sequence[FileEntry], known_shas: set[str] | None) -> Iterator[_Item]:
+    def _prepared(self, todo: Sequence[FileEntry], known_shas: set[str]) -> Iterator[_Item]:
         """Items in order, decoded ``lookahead`` ahead of the consumer by a thread pool (bounded memory)."""
         target = self.embedder.image_size
         pending: deque[Future[_Item]] = deque()
@@ -216,7 +216,7 @@ class Indexer:
                 for fut in pending:
                     fut.cancel()
 
-    def _process(self, todo: Sequence[FileEntry], known_shas: set[str] | None, gone_by_sha: dict,
+    def _process(self, todo: Sequence[FileEntry], known_shas: set[str], gone_by_sha: dict,
                  stats: IndexStats, progress: Progress, total: int) -> None:
         done = total - len(todo) - sum(len(v) for v in gone_by_sha.values())
         batch: list[_Item] = []

@@ -332,7 +332,7 @@ class Store:
         self._retrying(lambda: self.client.indices.refresh(index=self.index), "refresh")
 
     # ----- reads -----
-    def _scan(self, query: dict, source: list[str], page: int = 2000) -> Iterator[dict]:
+    def scan_docs(self, query: dict, source: list[str], page: int = 2000) -> Iterator[dict]:
         """Every matching document, via point-in-time + search_after (no scroll contexts left behind)."""
         pit = self.client.open_point_in_time(index=self.index, keep_alive="2m")["id"]
         try:
@@ -357,7 +357,7 @@ class Store:
             should += [{"term": {"path": display(root)}}, {"prefix": {"path": display(root).rstrip("/") + "/"}}]
         query = {"bool": {"should": should, "minimum_should_match": 1}} if should else {"match_none": {}}
         out = {}
-        for hit in self._scan(query, ["path", "path_b64", "size", "mtime_ns", "sha256"]):
+        for hit in self.scan_docs(query, ["path", "path_b64", "size", "mtime_ns", "sha256"]):
             src = hit["_source"]
             path = path_from_source(src)
             out[path] = IndexedFile(hit["_id"], path, src.get("size", -1), src.get("mtime_ns", -1),

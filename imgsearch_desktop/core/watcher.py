@@ -187,26 +187,3 @@ class FolderWatcher:
                 self._sizes.pop(path, None)
         return growing
 
-
-def watch_forever(ctx, paths: list[str], excluded: list[str]) -> None:
-    """``imgsearch-desktop watch``: apply change sets until Ctrl+C (the CLI's one-writer loop)."""
-    import queue
-
-    from imgsearch_desktop.core.pipeline import Indexer
-
-    embedder = ctx.embedder
-    store = ctx.store()
-    store.open(ctx.settings.image_model, embedder.dims)
-    indexer = Indexer(store, embedder)
-    changes: queue.Queue[ChangeSet | None] = queue.Queue()
-    watcher = FolderWatcher(changes.put, on_error=lambda msg: (print(msg), changes.put(None)))
-    watcher.start(paths)
-    try:
-        while True:
-            change = changes.get()
-            if change is None:  # an observer error: reconcile with a full scan
-                print(indexer.run(paths, excluded).summary(), flush=True)
-                continue
-            print(indexer.apply(change).summary(), flush=True)
-    finally:
-        watcher.stop()

@@ -146,3 +146,28 @@ def test_dupes_json_lines(cli_env, tmp_path):
     assert all(f["score"] > 0.999 and (f["width"], f["height"]) == (400, 300) for f in group["files"])
     human = run(cli_env, "dupes", "--folder", str(pics / "copy"))
     assert human.returncode == 0 and "0 groups" in human.stderr  # one copy alone under that folder: no group
+
+
+def test_watch_indexes_then_follows_changes_until_ctrl_c(cli_env, tmp_path):
+    import queue
+    import signal
+    import threading
+
+    pics = tmp_path / "watched"
+    write_photo(pics / "first.jpg", 1)
+    proc = subprocess.Popen([sys.executable, "-m", "imgsearch_desktop", "watch", str(pics)], env=cli_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line.strip()) for line in proc.stdout], daemon=True).start()
+    try:
+        assert lines.get(timeout=120).startswith("indexed 1, unchanged 0")
+        write_photo(tmp_path / "staging.jpg", 2)
+        (tmp_path / "staging.jpg").rename(pics / "second.jpg")
+        assert lines.get(timeout=60).startswith("indexed 1, unchanged 0")
+        (pics / "first.jpg").rename(pics / "renamed.jpg")
+        assert ", moved 1," in lines.get(timeout=60)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    err = proc.stderr.read()
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
