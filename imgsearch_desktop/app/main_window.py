@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 import time
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QBuffer, QByteArray, QDate, QIODevice, QSettings, QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
+    QDateEdit,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -142,6 +144,20 @@ class MainWindow(QMainWindow):
         self.refresh_folders()
         filters.addWidget(self.folder_combo)
         filters.addWidget(self.format_combo)
+        filters.addSpacing(12)
+        self.date_filter = QCheckBox("Taken from")
+        self.date_from = QDateEdit(QDate.currentDate().addYears(-1))
+        self.date_to = QDateEdit(QDate.currentDate())
+        for edit in (self.date_from, self.date_to):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setEnabled(False)
+        self.date_filter.toggled.connect(self.date_from.setEnabled)
+        self.date_filter.toggled.connect(self.date_to.setEnabled)
+        filters.addWidget(self.date_filter)
+        filters.addWidget(self.date_from)
+        filters.addWidget(QLabel("to"))
+        filters.addWidget(self.date_to)
         filters.addStretch(1)
         outer.addLayout(filters)
 
@@ -327,6 +343,9 @@ class MainWindow(QMainWindow):
         folder = self.folder_combo.currentData()
         fmt = self.format_combo.currentText()
         filters = Filters(folders=[folder] if folder else [], formats=[] if fmt == FORMATS[0] else [fmt])
+        if self.date_filter.isChecked():  # EXIF date taken; photos without one are left out while this is on
+            filters.date_from = self.date_from.date().toString("yyyy-MM-dd")
+            filters.date_to = self.date_to.date().toString("yyyy-MM-dd") + "T23:59:59"
         threshold = self.threshold.value() / 100 or None
         return Query(k=self.k_spin.value(), min_score=threshold, filters=filters, **kwargs)
 

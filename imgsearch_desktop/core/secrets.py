@@ -21,7 +21,7 @@ def _keyring():
 
 def storage_description() -> str:
     kr = _keyring()
-    return f"OS keyring ({type(kr.get_keyring()).__name__})" if kr else "a private file (0600) in the app's data dir"
+    return f"the keyring ({type(kr.get_keyring()).__name__})" if kr else "a private file (0600) in the app's data dir"
 
 
 def _file(data_dir: Path) -> Path:

@@ -393,8 +393,12 @@ class Store:
         return np.asarray(hits[0]["_source"]["image_embedding"], dtype=np.float32) if hits else None
 
     def knn(self, vector: np.ndarray, k: int = 20, filters: Filters | None = None,
-            num_candidates: int | None = None, min_score: float | None = None) -> list[Hit]:
-        """Nearest photos by cosine similarity, best first; ``min_score`` is a cosine threshold."""
+            num_candidates: int | None = None, min_score: float | None = None,
+            rescore: bool | None = None) -> list[Hit]:
+        """Nearest photos by cosine similarity, best first; ``min_score`` is a cosine threshold.
+
+        ``rescore``: re-rank the int8 candidates on the float vectors (default: when the server has it).
+        """
         num_candidates = num_candidates or min(10_000, max(100, 4 * k))
         knn: dict = {"field": "image_embedding", "query_vector": [float(x) for x in vector], "k": k,
                      "num_candidates": max(num_candidates, k)}
@@ -403,7 +407,7 @@ class Store:
             knn["filter"] = clauses
         if min_score is not None:
             knn["similarity"] = float(min_score)  # cosine similarity threshold, applied by ES to candidates
-        if self.server_version >= RESCORE_SINCE:
+        if self.server_version >= RESCORE_SINCE if rescore is None else rescore:
             knn["rescore_vector"] = {"oversample": 3.0}
         try:
             resp = self.client.search(index=self.index, knn=knn, size=k, source=SOURCE_FIELDS)

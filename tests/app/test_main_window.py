@@ -276,3 +276,28 @@ def test_duplicates_view_review_keep_not_duplicate_and_trash(qtbot, make_app, tm
     with qtbot.waitSignal(view.scanned, timeout=60_000) as rescanned:
         view.scan()
     assert rescanned.args == [0]  # small.jpg stays apart: remembered as "not a duplicate"
+
+
+def test_filters_narrow_the_grid(qtbot, make_app, library):
+    from PySide6.QtCore import QDate
+
+    app = make_app([library])
+    start_and_index(qtbot, app)
+    window = app.window
+    window.format_combo.setCurrentText("PNG")
+    with qtbot.waitSignal(window.results_shown, timeout=30_000) as shown:
+        drop_file(window, library / "2023" / "IMG_0001.jpg")
+    assert shown.args == [1] and window.model.hits[0].path == str(library / "scan.png")
+    window.format_combo.setCurrentIndex(0)
+    window.folder_combo.addItem("2023", str(library / "2023"))
+    window.folder_combo.setCurrentIndex(window.folder_combo.count() - 1)
+    with qtbot.waitSignal(window.results_shown, timeout=30_000) as shown:
+        drop_file(window, library / "2024" / "IMG_0000.jpg")
+    assert shown.args == [4] and all("/2023/" in h.path for h in window.model.hits)
+    window.folder_combo.setCurrentIndex(0)
+    window.date_filter.setChecked(True)  # only the EXIF-dated portrait (2021-07-14) has a date taken
+    window.date_from.setDate(QDate(2021, 7, 1))
+    window.date_to.setDate(QDate(2021, 7, 31))
+    with qtbot.waitSignal(window.results_shown, timeout=30_000) as shown:
+        drop_file(window, library / "2024" / "IMG_0000.jpg")
+    assert shown.args == [1] and window.model.hits[0].path == str(library / "2024" / "portrait.jpg")

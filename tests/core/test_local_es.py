@@ -112,3 +112,25 @@ def test_no_shell_is_ever_given_a_path():
     offenders = [str(p) for p in package.rglob("*.py")
                  if any(s in p.read_text() for s in ("shell=True", "os.system(", "os.popen("))]
     assert offenders == []
+
+
+def test_secrets_use_the_keyring_else_a_private_file(tmp_path):
+    import keyring
+    from keyring.backends.fail import Keyring as FailKeyring
+
+    from imgsearch_desktop.core import secrets
+
+    secrets.set_secret(tmp_path, "es:https://cluster:9200", "api-key-123")  # keyrings.alt backend in tests
+    assert keyring.get_password(secrets.SERVICE, "es:https://cluster:9200") == "api-key-123"
+    assert secrets.get_secret(tmp_path, "es:https://cluster:9200") == "api-key-123"
+    assert not (tmp_path / "secrets.json").exists()
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FailKeyring())  # a machine without any keyring backend
+    try:
+        secrets.set_secret(tmp_path, "es:https://other:9200", "pw-456")
+        assert secrets.get_secret(tmp_path, "es:https://other:9200") == "pw-456"
+        assert "0600" in secrets.storage_description()
+    finally:
+        keyring.set_keyring(previous)
+    assert stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode) == 0o600
