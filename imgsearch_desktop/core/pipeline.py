@@ -89,19 +89,14 @@ class Indexer:
         work = plan(scanned.files, indexed)
         stats.unchanged = work.unchanged
         known_shas = {doc.sha256 for doc in indexed.values() if doc.sha256}
-        gone_by_sha = {}
-        for doc in work.gone:
-            gone_by_sha.setdefault(doc.sha256, []).append(doc)
+        gone_by_sha = _by_sha(work.gone)
         total = len(work.todo) + len(work.gone)
         if not progress(0, total, "scanned"):
             stats.cancelled = True
         else:
             self._process(work.todo, known_shas, gone_by_sha, stats, progress, total)
         if not stats.cancelled:
-            leftover = [doc.doc_id for docs in gone_by_sha.values() for doc in docs]
-            if leftover:
-                self._record_errors(self.store.write([], leftover), stats)
-                stats.removed += len(leftover)
+            self._remove_gone(gone_by_sha, stats)
             progress(total, total, "done")
             if self.store.migrate_from:
                 self.store.finish_migration()
@@ -119,18 +114,12 @@ class Indexer:
         """
         started = time.perf_counter()
         stats = IndexStats()
-        known = self.store.indexed_files([e.path for e in entries]) if entries else {}
-        todo = [e for e in entries if not (e.path in known and known[e.path].size == e.size
-                                           and known[e.path].mtime_ns == e.mtime_ns)]
-        stats.unchanged = len(entries) - len(todo)
-        gone_by_sha: dict[str, list[IndexedFile]] = {}
-        for doc in gone:
-            gone_by_sha.setdefault(doc.sha256, []).append(doc)
-        self._process(todo, set(gone_by_sha), gone_by_sha, stats, progress or _no_progress, len(todo))
-        leftover = [doc.doc_id for docs in gone_by_sha.values() for doc in docs]
-        if leftover:
-            self._record_errors(self.store.write([], leftover), stats)
-            stats.removed += len(leftover)
+        known = self.store.files_at([e.path for e in entries])
+        work = plan(list(entries), known)  # work.gone is empty: every known path is among the entries
+        stats.unchanged = work.unchanged
+        gone_by_sha = _by_sha(gone)
+        self._process(work.todo, set(gone_by_sha), gone_by_sha, stats, progress or _no_progress, len(work.todo))
+        self._remove_gone(gone_by_sha, stats)
         self.store.refresh()
         stats.seconds = time.perf_counter() - started
         return stats
@@ -279,11 +268,25 @@ class Indexer:
         stats.indexed += sum(1 for d in written if d["_id"] not in moved_ids)
         return len(batch) + len(deletes)
 
+    def _remove_gone(self, gone_by_sha: dict[str, list[IndexedFile]], stats: IndexStats) -> None:
+        """Delete the documents of files that are gone and were not found again under a new name."""
+        leftover = [doc.doc_id for docs in gone_by_sha.values() for doc in docs]
+        if leftover:
+            self._record_errors(self.store.write([], leftover), stats)
+            stats.removed += len(leftover)
+
     @staticmethod
     def _record_errors(errors: list[tuple[str, str]], stats: IndexStats) -> list[tuple[str, str]]:
         stats.failed += len(errors)
         stats.failures.extend(errors)
         return errors
+
+
+def _by_sha(docs: Iterable[IndexedFile]) -> dict[str, list[IndexedFile]]:
+    out: dict[str, list[IndexedFile]] = {}
+    for doc in docs:
+        out.setdefault(doc.sha256, []).append(doc)
+    return out
 
 
 def _root_of(path: str, roots: Sequence[str]) -> str:
