@@ -136,7 +136,7 @@ class Context:
         from imgsearch_desktop.core.local_es import LocalNode
 
         node = LocalNode(self.dirs)
-        if node._alive_port() is None:
+        if node.running_port() is None:
             print("starting the local Elasticsearch node…", file=sys.stderr)
         return Connection(node.start())
 

@@ -295,8 +295,7 @@ class LocalNode:
     def _make_base(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
         if self.owner is not None:
-            for parent in [self.base.parent]:
-                parent.chmod(0o755)
+            self.base.parent.chmod(0o755)  # the node's user must traverse it
             os.chown(self.base, *self.owner)
         self.base.chmod(0o700)
 
@@ -387,7 +386,7 @@ class LocalNode:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read())
 
-    def _alive_port(self) -> int | None:
+    def running_port(self) -> int | None:
         if not self.state_file.exists():
             return None
         state = json.loads(self.state_file.read_text())
@@ -401,7 +400,7 @@ class LocalNode:
 
     def start(self, timeout: float = 180.0, source: str | None = None) -> str:
         """Start the node (installing it first if needed) and wait until it is healthy; returns its URL."""
-        port = self._alive_port()
+        port = self.running_port()
         if port is not None:
             return self.url(port)
         home = self.es_home() or self.install(source)
@@ -479,7 +478,7 @@ class LocalNode:
 
     def status(self) -> NodeStatus:
         installed = self.es_home() is not None
-        port = self._alive_port()
+        port = self.running_port()
         if port is None:
             return NodeStatus(running=False, installed=installed)
         health = self._request(port, "/_cluster/health")
