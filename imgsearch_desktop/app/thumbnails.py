@@ -53,8 +53,11 @@ class _Job(QRunnable):
     def __init__(self, loader: ThumbnailLoader, path: str, key: str) -> None:
         super().__init__()
         self.loader, self.path, self.key = loader, path, key
+        self.generation = loader.generation
 
     def run(self) -> None:
+        if self.generation != self.loader.generation:
+            return  # asked for by a query that has been replaced meanwhile
         cached = self.loader.cache_dir / f"{self.key}.jpg"
         try:
             data = cached.read_bytes() if cached.exists() else None
@@ -81,6 +84,7 @@ class ThumbnailLoader(QObject):
         self.pool.setMaxThreadCount(threads)
         self.signals = _Signals()
         self.loaded = self.signals.loaded
+        self.generation = 0
 
     def request(self, path: str) -> None:
         key = cache_key(path, self.px)
@@ -90,4 +94,6 @@ class ThumbnailLoader(QObject):
         self.pool.start(_Job(self, path, key))
 
     def cancel_pending(self) -> None:
-        self.pool.clear()
+        # Jobs not started yet see the new generation and return at once. (QThreadPool.clear() would delete
+        # Python-owned runnables from C++, which crashed a test run.)
+        self.generation += 1
