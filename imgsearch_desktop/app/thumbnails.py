@@ -10,7 +10,7 @@ import io
 import os
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
@@ -27,22 +27,13 @@ def cache_key(path: str, px: int) -> str | None:
 
 
 def make_thumbnail(path: str, px: int) -> bytes:
-    """JPEG bytes of an EXIF-oriented thumbnail whose longest side is ``px`` (decoded via draft for speed)."""
-    data = images.read_file(path)
-    if Path(path).suffix.lower() in images.RAW_EXTENSIONS:
-        data = images.raw_preview(data)
-    with Image.open(io.BytesIO(data)) as im:
-        if im.width * im.height > images.MAX_PIXELS:
-            raise images.ImageSkipped("too large")
-        if im.format in ("JPEG", "MPO"):
-            im.draft("RGB", (px, px))
-        im.load()
-        oriented = ImageOps.exif_transpose(im) or im
-        rgb = images.to_rgb(oriented)
-        rgb.thumbnail((px, px), Image.Resampling.BICUBIC, reducing_gap=2.0)
-        out = io.BytesIO()
-        rgb.save(out, "JPEG", quality=88)
-        return out.getvalue()
+    """JPEG bytes of an EXIF-oriented thumbnail whose longest side is ``px``, through the same safe loader as
+    indexing (format allowlist, size cap, draft decode, RAW previews)."""
+    image = images.load_file(path, px).loaded.image  # shortest side px
+    image.thumbnail((px, px), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=88)
+    return out.getvalue()
 
 
 class _Signals(QObject):

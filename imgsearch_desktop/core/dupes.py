@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imgsearch_desktop.core.store import Store, display, path_from_source
+from imgsearch_desktop.core.store import Filters, Store, display, path_from_source
 
 LEVELS = ("exact", "near", "similar")
 # Defaults, and where they come from (README "Duplicates"):
@@ -159,8 +159,8 @@ class DupeFinder:
         self.neighbours = neighbours
 
     def photos(self, folders: Sequence[str] = ()) -> dict[str, Photo]:
-        query = {"bool": {"should": [{"prefix": {"path": display(f).rstrip("/") + "/"}} for f in folders],
-                          "minimum_should_match": 1}} if folders else {"match_all": {}}
+        clauses = Filters(folders=list(folders)).clauses()
+        query = {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
         fields = ["path", "path_b64", "sha256", "size", "width", "height", "mtime_ns", "format", "phash",
                   "image_embedding"]
         out = {}
@@ -225,8 +225,7 @@ class DupeFinder:
     def _neighbours(self, chunk: Sequence[Photo], level: str, threshold: float,
                     folders: Sequence[str]) -> list[list[str]]:
         """One kNN per photo, sent together with _msearch: on the phash for near, on the CLIP vector for similar."""
-        filt = [{"bool": {"should": [{"prefix": {"path": display(os.path.abspath(f)).rstrip("/") + "/"}}
-                                     for f in folders], "minimum_should_match": 1}}] if folders else []
+        filt = Filters(folders=[os.path.abspath(f) for f in folders]).clauses()
         body: list[dict] = []
         for p in chunk:
             if level == "near" and not p.phash:

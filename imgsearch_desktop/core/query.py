@@ -5,7 +5,6 @@ Runs on a worker thread; the GUI and benchmarks call it, the CLI has its own thi
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -54,9 +53,8 @@ def run_query(embedder, store, query: Query) -> QueryResult:
     else:
         try:
             if query.path is not None:
-                data = images.read_file(query.path)
-                sha256 = hashlib.sha256(data).hexdigest()
-                loaded = images.decode(data, embedder.image_size, name=query.path)
+                read = images.load_file(query.path, embedder.image_size)
+                loaded, sha256 = read.loaded, read.sha256
             else:
                 loaded = images.decode(query.image_bytes or b"", embedder.image_size, name="pasted image")
         except images.ImageSkipped as exc:
