@@ -83,7 +83,6 @@ class MainWindow(QMainWindow):
         self.last_result: QueryResult | None = None
         self._query_seq = 0
         self._index_started: tuple[float, int] | None = None
-        self.last_query_seconds = 0.0
         self.setWindowTitle("imgsearch-desktop")
         self.setAcceptDrops(True)
         self.setStyleSheet(STYLE)
@@ -392,7 +391,6 @@ class MainWindow(QMainWindow):
         if seq != self._query_seq:
             return  # a newer query was asked meanwhile
         query, hits, seconds = result.query, result.hits, result.seconds
-        self.last_query_seconds = seconds
         self.last_result = result
         self.model.set_hits(hits, result.relations, result.best)
         self._show_copies(result)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Slot
@@ -101,4 +100,4 @@ class ResultsModel(QAbstractListModel):
             self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
     def thumbnails_ready(self) -> bool:
-        return all(os.fspath(p) in self.pixmaps for p in self._rows)
+        return all(p in self.pixmaps for p in self._rows)

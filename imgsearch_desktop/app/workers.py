@@ -108,7 +108,6 @@ class IndexWorker(QObject):
         self.running = threading.Event()
         self.running.set()  # cleared = paused
         self.cancelled = threading.Event()
-        self.busy = threading.Event()
         self.request_init.connect(self.initialise)
         self.request_reindex.connect(self.reindex)
         self.request_changes.connect(self.apply_changes)
@@ -171,7 +170,6 @@ class IndexWorker(QObject):
 
     def _run(self, job: Callable[[], IndexStats]) -> None:
         self.cancelled.clear()
-        self.busy.set()
         started = time.perf_counter()
         try:
             if self.data_dir is None:
@@ -187,8 +185,6 @@ class IndexWorker(QObject):
         else:
             stats.seconds = stats.seconds or time.perf_counter() - started
             self.finished.emit(stats)
-        finally:
-            self.busy.clear()
 
     def _watch(self, roots: list[str]) -> None:
         if self.watcher is None:

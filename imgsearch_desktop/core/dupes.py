@@ -254,6 +254,3 @@ class DupeFinder:
             relation = {"exact": "identical file", "near": "same picture"}.get(kind, "similar shot")
             members.append(Member(p, float(keep.vector @ p.vector), relation))
         return Group(level, keep, members)
-
-    def is_reference(self, path: str) -> bool:
-        return under(path, self.references)
