@@ -148,7 +148,7 @@ def main() -> int:
     # The seed's loop: full decode, one image per encode, one document per request.
     store = Store(client, f"bench-seed-{uuid.uuid4().hex[:8]}")
     store.open(clip, embedder.dims)
-    model = embedder.image_model()
+    model = embedder.image_encoder().model
 
     def seed_loop() -> None:
         for f in files[:args.seed_n]:

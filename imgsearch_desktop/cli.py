@@ -18,6 +18,7 @@ from typing import NoReturn
 from imgsearch_desktop import APP_NAME, __version__
 from imgsearch_desktop.config import AppDirs, Settings
 from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.frozen import resource_dir, restore_child_environment
 
 SUBCOMMANDS = ("gui", "index", "search", "dupes", "watch", "es", "self-test")
 VALUE_OPTIONS = ("--es-url", "--index", "--image-model", "--text-model", "--home", "--es-user", "--es-ca-cert",
@@ -165,7 +166,7 @@ def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> in
 
     embedder = ctx.embedder
     store = ctx.store(on_wait=lambda msg: print(msg, file=sys.stderr))
-    store.open(ctx.settings.image_model, embedder.dims)
+    store.open(embedder.model_id, embedder.dims)
     bar = tqdm(total=0, unit="img", file=sys.stderr, dynamic_ncols=True, disable=None)
 
     def progress(done: int, total: int, note: str) -> bool:
@@ -204,7 +205,7 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
         vector = embedder.encode_texts([args.text])[0]
         dims = len(vector)
     store = ctx.store()
-    store.open(ctx.settings.image_model, dims, create=False)
+    store.open(ctx.embedder.model_id, dims, create=False)
     filters = Filters(folders=[os.path.abspath(f) for f in args.folder], date_from=args.date_from,
                       date_to=args.date_to, formats=args.format)
     hits = store.knn(vector, k=args.k, filters=filters, min_score=args.min_score)
@@ -266,11 +267,6 @@ def cmd_es(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def resource_dir() -> Path:
-    frozen = getattr(sys, "_MEIPASS", None)
-    return Path(frozen) / "resources" if frozen else Path(__file__).resolve().parent.parent / "resources"
-
-
 def cmd_self_test(ctx: Context) -> int:
     import numpy as np
 
@@ -279,14 +275,14 @@ def cmd_self_test(ctx: Context) -> int:
 
     embedder = ctx.embedder
     embedder.load_both()
-    print(f"models: ok ({embedder.dims}-d, device {embedder.device})")
+    print(f"models: ok ({embedder.dims}-d, {embedder.backend} on {embedder.device})")
     conn = ctx.connection()
     store = Store(conn.client(), f"{ctx.settings.index}-selftest-{uuid.uuid4().hex[:8]}")
     print(f"elasticsearch: ok ({store.check_server()} at {conn.redacted()})")
     samples = sorted((resource_dir() / "samples").glob("*.jpg"))
     if len(samples) < 3:
         raise UserError(f"bundled samples missing under {resource_dir() / 'samples'}")
-    store.open(ctx.settings.image_model, embedder.dims)
+    store.open(embedder.model_id, embedder.dims)
     try:
         stats = Indexer(store, embedder).run([str(s) for s in samples[:3]])
         if stats.indexed != 3:
@@ -304,6 +300,7 @@ def cmd_self_test(ctx: Context) -> int:
     finally:
         store.client.indices.delete(index=store.index, ignore_unavailable=True)
     print("cleanup: ok (throwaway index deleted)")
+    print(f"formats: {_formats_check(samples[0], embedder.image_size)}")
     print("self-test passed")
     return 0
 
@@ -312,6 +309,25 @@ def _sample_image(path: Path, size: int):
     from imgsearch_desktop.core import images
 
     return images.open_query_image(path, size).image
+
+
+def _formats_check(sample: Path, size: int) -> str:
+    """The optional formats this build reads: HEIC by a round trip through pillow-heif, RAW by LibRaw's version."""
+    import io
+
+    from imgsearch_desktop.core import images
+
+    found = ["JPEG, PNG, WebP, GIF, BMP, TIFF, AVIF"]
+    if images.HEIF:
+        buffer = io.BytesIO()
+        _sample_image(sample, size).save(buffer, format="HEIF", quality=80)
+        decoded = images.decode(buffer.getvalue(), size, name="self-test.heic")
+        found.append(f"HEIC (round trip {decoded.width}×{decoded.height} ok)")
+    else:
+        found.append("no HEIC (pillow-heif not installed)")
+    found.append(f"RAW previews (LibRaw {'.'.join(map(str, images.rawpy.libraw_version))})" if images.rawpy
+                 else "no RAW (rawpy not installed)")
+    return ", ".join(found)
 
 
 def cmd_gui(ctx: Context, photos: Sequence[str]) -> int:
@@ -339,7 +355,7 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
         cmd_index(ctx, paths, excluded)
         sys.stdout.flush()  # line by line from here on, also into a pipe (`watch … | tee log`)
         store = ctx.store(on_wait=lambda msg: print(msg, file=sys.stderr))
-        store.open(ctx.settings.image_model, ctx.embedder.dims)
+        store.open(ctx.embedder.model_id, ctx.embedder.dims)
         indexer = Indexer(store, ctx.embedder)
         print("watching for changes (Ctrl+C to stop)…", file=sys.stderr)
         while True:
@@ -357,6 +373,7 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    restore_child_environment()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(normalise_argv(argv))
     command = "self-test" if args.self_test else (args.command or "gui")

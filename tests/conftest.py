@@ -27,7 +27,8 @@ from imgsearch_desktop.devtools.random_models import build_clip, build_multiling
 TINY_DIMS = 32  # deliberately not 512: nothing may assume the real model's size
 
 ENV_VARS = ("IMGSEARCH_ES_URL", "IMGSEARCH_INDEX", "IMGSEARCH_IMAGE_MODEL", "IMGSEARCH_TEXT_MODEL",
-            "IMGSEARCH_HOME", "IMGSEARCH_ES_PASSWORD", "IMGSEARCH_ES_API_KEY", "IMGSEARCH_DEVICE")
+            "IMGSEARCH_HOME", "IMGSEARCH_ES_PASSWORD", "IMGSEARCH_ES_API_KEY", "IMGSEARCH_DEVICE",
+            "IMGSEARCH_MODEL_DIR")
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +68,16 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
         "text": build_multilingual_text(root / "text", dims=TINY_DIMS),
         "text16": build_multilingual_text(root / "text16", dims=16),
     }
+
+
+@pytest.fixture(scope="session")
+def onnx_models(tiny_models, tmp_path_factory) -> dict[str, dict[str, Path]]:
+    """The tiny models exported to ONNX by the packaging exporter, fp32 and int8."""
+    from imgsearch_desktop.devtools.onnx_export import export_pair
+
+    root = tmp_path_factory.mktemp("onnx")
+    return {kind: export_pair(str(tiny_models["clip"]), str(tiny_models["text"]), root / kind, int8=kind == "int8")
+            for kind in ("fp32", "int8")}
 
 
 @pytest.fixture(scope="session")

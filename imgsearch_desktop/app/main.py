@@ -13,6 +13,7 @@ from imgsearch_desktop import APP_NAME
 from imgsearch_desktop.app.main_window import MainWindow
 from imgsearch_desktop.app.single_instance import InstanceServer, forward_to_running, server_name
 from imgsearch_desktop.app.workers import IndexWorker, start_worker
+from imgsearch_desktop.frozen import resource_dir
 
 
 class App:
@@ -82,8 +83,6 @@ def run_app(ctx, photos: list[str]) -> int:
     if forward_to_running(name, [os.path.abspath(p) for p in photos]):
         print("handed over to the running window")
         return 0
-    from imgsearch_desktop.cli import resource_dir
-
     icon = resource_dir() / "icons" / "imgsearch-desktop.png"
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))

@@ -1,23 +1,22 @@
-"""The two CLIP towers, through sentence-transformers: images (CLIP ViT-B/32) and text (multilingual, same space).
+"""The two CLIP towers: images (CLIP ViT-B/32) and text (multilingual, same space), on torch or ONNX Runtime.
 
-Images never go through the multilingual model. Models load by hub name (downloaded and cached) or from a local
-folder, once, and are shared. Vectors come back float32 and L2-normalised.
+Images never go through the multilingual model. Each tower loads once, lazily, through ``encoders.open_encoder``
+(hub name, sentence-transformers folder, or ONNX export) and is shared. Vectors come back float32, L2-normalised.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from imgsearch_desktop.core.errors import ModelNotFound, UserError
+from imgsearch_desktop.core.encoders import Encoder, open_encoder
+from imgsearch_desktop.core.errors import UserError
 
 if TYPE_CHECKING:
     from PIL import Image
-    from sentence_transformers import SentenceTransformer
 
 # Tests record the thread of every model call (the GUI must never embed on its main thread).
 call_observers: list[Callable[[str], None]] = []
@@ -25,56 +24,6 @@ call_observers: list[Callable[[str], None]] = []
 
 class ModelMismatch(UserError):
     pass
-
-
-def pick_device(preference: str = "auto") -> str:
-    import torch
-
-    if preference not in ("auto", ""):
-        return preference
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def load_model(name_or_path: str, device: str) -> SentenceTransformer:
-    """Load a sentence-transformers model by hub name or local folder; ModelNotFound with a clear message."""
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # "Loading weights" bars; hub downloads keep their own progress
-    hf_logging.set_verbosity_error()
-    local = Path(name_or_path).expanduser()
-    looks_local = name_or_path.startswith((".", "/", "~")) or local.exists()
-    if looks_local and not (local / "modules.json").exists():
-        raise ModelNotFound(f"model folder not found or not a sentence-transformers model: {name_or_path}")
-    source = str(local) if looks_local else name_or_path
-    try:
-        try:  # a hub name already in the local cache loads without touching the network
-            model = SentenceTransformer(source, device=device, local_files_only=True)
-        except (OSError, ValueError):
-            if looks_local:
-                raise
-            model = SentenceTransformer(source, device=device)  # first run: download into the HF cache
-    except (OSError, ValueError) as exc:
-        raise ModelNotFound(f"could not load model {name_or_path!r}: {str(exc).splitlines()[0]}") from exc
-    model.eval()
-    return model
-
-
-def _model_input_size(model: SentenceTransformer, default: int = 224) -> int:
-    """The image tower's input resolution (the processor's crop size), so decoding can stop there."""
-    first = model[0]
-    processor = getattr(first, "processor", None) or getattr(first, "tokenizer", None)
-    image_processor = getattr(processor, "image_processor", None)
-    crop = getattr(image_processor, "crop_size", None)
-    if isinstance(crop, dict) and crop.get("height"):
-        return int(crop["height"])
-    config = getattr(getattr(first, "model", None), "config", None)
-    vision = getattr(config, "vision_config", None)
-    return int(getattr(vision, "image_size", default))
 
 
 class Embedder:
@@ -85,54 +34,61 @@ class Embedder:
         self.text_model_name = text_model
         self.device_preference = device
         self.batch_size = batch_size
-        self._image: SentenceTransformer | None = None
-        self._text: SentenceTransformer | None = None
+        self._image: Encoder | None = None
+        self._text: Encoder | None = None
         self._lock = threading.RLock()
         # Queries go ahead of the next ingest batch: an ingest batch waits while a query is waiting.
         self._turn = threading.Condition(self._lock)
         self._queries_waiting = 0
         self._count_lock = threading.Lock()
 
-    @property
-    def device(self) -> str:
-        return pick_device(self.device_preference)
-
-    def image_model(self) -> SentenceTransformer:
+    def image_encoder(self) -> Encoder:
         with self._lock:
             if self._image is None:
-                self._image = load_model(self.image_model_name, self.device)
+                self._image = open_encoder(self.image_model_name, "image", self.device_preference)
                 self._check_pair()
             return self._image
 
-    def text_model(self) -> SentenceTransformer:
+    def text_encoder(self) -> Encoder:
         with self._lock:
             if self._text is None:
-                self._text = load_model(self.text_model_name, self.device)
+                self._text = open_encoder(self.text_model_name, "text", self.device_preference)
                 self._check_pair()
             return self._text
 
     def load_both(self) -> None:
-        self.image_model()
-        self.text_model()
+        self.image_encoder()
+        self.text_encoder()
 
     def _check_pair(self) -> None:
         if self._image is None or self._text is None:
             return
-        image_dims = self._image.get_embedding_dimension()
-        text_dims = self._text.get_embedding_dimension()
-        if image_dims != text_dims:
+        if self._image.dims != self._text.dims:
             raise ModelMismatch(
-                f"the text model {self.text_model_name!r} gives {text_dims}-d vectors but the image model "
-                f"{self.image_model_name!r} gives {image_dims}-d: pick a text model trained into the same space "
-                f"(e.g. clip-ViT-B-32-multilingual-v1 for clip-ViT-B-32)")
+                f"the text model {self.text_model_name!r} gives {self._text.dims}-d vectors but the image model "
+                f"{self.image_model_name!r} gives {self._image.dims}-d: pick a text model trained into the same "
+                f"space (e.g. clip-ViT-B-32-multilingual-v1 for clip-ViT-B-32)")
 
     @property
     def dims(self) -> int:
-        return int(self.image_model().get_embedding_dimension())
+        return self.image_encoder().dims
 
     @property
     def image_size(self) -> int:
-        return _model_input_size(self.image_model())
+        return self.image_encoder().image_size
+
+    @property
+    def model_id(self) -> str:
+        """The index's model identity: the source model (an fp32 ONNX export shares its torch model's index)."""
+        return self.image_encoder().model_id
+
+    @property
+    def device(self) -> str:
+        return self.image_encoder().device
+
+    @property
+    def backend(self) -> str:
+        return self.image_encoder().backend
 
     def encode_images(self, images: Sequence[Image.Image], priority: bool = False) -> np.ndarray:
         """PIL images (opened by our safe loader; never paths) → (n, dims) float32 unit vectors.
@@ -141,14 +97,12 @@ class Embedder:
         """
         if not images:
             return np.zeros((0, self.dims), dtype=np.float32)
-        return self._encode(self.image_model(), list(images), "image", priority)
+        return self._encode(self.image_encoder(), list(images), "image", priority)
 
     def encode_texts(self, texts: Sequence[str], priority: bool = False) -> np.ndarray:
-        return self._encode(self.text_model(), list(texts), "text", priority)
+        return self._encode(self.text_encoder(), list(texts), "text", priority)
 
-    def _encode(self, model: SentenceTransformer, inputs: list, kind: str, priority: bool) -> np.ndarray:
-        import torch
-
+    def _encode(self, encoder: Encoder, inputs: list, kind: str, priority: bool) -> np.ndarray:
         for observer in call_observers:
             observer(kind)
         if priority:
@@ -158,13 +112,11 @@ class Embedder:
             with self._turn:
                 while not priority and self._queries_waiting:
                     self._turn.wait(0.5)
-                with torch.inference_mode():
-                    vectors = model.encode(inputs, batch_size=self.batch_size, convert_to_numpy=True,
-                                           normalize_embeddings=True, show_progress_bar=False)
+                vectors = encoder.encode(inputs, self.batch_size)
         finally:
             if priority:
                 with self._count_lock:
                     self._queries_waiting -= 1
             with self._turn:
                 self._turn.notify_all()
-        return np.asarray(vectors, dtype=np.float32)
+        return vectors

@@ -314,10 +314,7 @@ class LocalNode:
         return self.password_file.read_text().strip()
 
     def _es_env(self, home: Path) -> dict[str, str]:
-        env = dict(os.environ)
-        # A frozen (PyInstaller) app rewrites LD_LIBRARY_PATH for itself; Java must get the user's original one.
-        if "LD_LIBRARY_PATH_ORIG" in env:
-            env["LD_LIBRARY_PATH"] = env["LD_LIBRARY_PATH_ORIG"]
+        env = dict(os.environ)  # in the packaged app, with LD_LIBRARY_PATH already the user's (frozen.py)
         java = find_java(home)
         if java:
             env["ES_JAVA_HOME"] = java

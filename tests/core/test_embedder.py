@@ -41,6 +41,6 @@ def test_mismatched_pair_is_refused(tiny_models):
 def test_missing_models_give_a_clear_error(tmp_path, monkeypatch, tiny_models):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelNotFound, match="not found"):
-        Embedder(str(tmp_path / "nope"), str(tiny_models["text"]), device="cpu").image_model()
+        Embedder(str(tmp_path / "nope"), str(tiny_models["text"]), device="cpu").image_encoder()
     with pytest.raises(ModelNotFound, match="could not load"):
-        Embedder("sentence-transformers/no-such-model-here", str(tiny_models["text"]), device="cpu").image_model()
+        Embedder("sentence-transformers/no-such-model-here", str(tiny_models["text"]), device="cpu").image_encoder()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -66,12 +67,17 @@ def test_exit_codes(cli_env, tmp_path):
     assert out.returncode == 1 and str(broken) in out.stderr and "Traceback" not in out.stderr
 
 
-def test_self_test(cli_env):
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_self_test(cli_env, onnx_models, backend):
+    if backend == "onnx":  # the settings keep the model names; the exports in the model dir are used for them
+        cli_env = {**cli_env, "IMGSEARCH_MODEL_DIR": str(onnx_models["fp32"]["image"].parent)}
     out = run(cli_env, "self-test")
     assert out.returncode == 0, out.stderr
     steps = out.stdout.splitlines()
     assert [s.split(":")[0] for s in steps[:-1]] == ["models", "elasticsearch", "index", "image search",
-                                                      "text search", "cleanup"]
+                                                      "text search", "cleanup", "formats"]
+    assert f"{backend} on cpu" in steps[0]
+    assert re.search(r"HEIC \(round trip \d+×\d+ ok\)", steps[-2]) and "RAW previews (LibRaw" in steps[-2]
     assert steps[-1] == "self-test passed"
 
 

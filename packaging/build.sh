@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Build the packaged app from a clean checkout: dist/imgsearch-desktop/ (one folder) + an archive of it.
+#
+#   packaging/build.sh [lean|full] [--models DIR | --export [--int8]] [--no-archive] [--smoke-test]
+#
+#   lean (default)  ONNX Runtime, Pillow (+HEIC, RAW), PySide6-Essentials: no torch, no sentence-transformers.
+#   full            torch + sentence-transformers too (GPU capable; several GB: PyPI's Linux torch brings CUDA).
+#   --models DIR    bundle ONNX exports made by packaging/export_onnx.py (DIR/image, DIR/text)
+#   --export        export the configured models first (needs the development .venv and the models, e.g. in the
+#                   Hugging Face cache); --int8 quantises them
+#   --smoke-test    run packaging/smoke_test.sh on the result
+#
+# Each flavour builds in its own virtualenv (build/venv-FLAVOR) with only what it bundles, so nothing from the
+# development environment leaks in. Python: $PYTHON or python3 (3.11+).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+flavor=lean models="" export=0 int8=0 archive=1 smoke=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    lean|full) flavor=$1 ;;
+    --models) models=$(realpath "$2"); shift ;;
+    --export) export=1 ;;
+    --int8) int8=1 ;;
+    --no-archive) archive=0 ;;
+    --smoke-test) smoke=1 ;;
+    *) echo "usage: $0 [lean|full] [--models DIR | --export [--int8]] [--no-archive] [--smoke-test]" >&2; exit 2 ;;
+  esac
+  shift
+done
+start=$(date +%s)
+
+if [ "$export" = 1 ]; then
+  models=$PWD/build/models-$([ "$int8" = 1 ] && echo int8 || echo fp32)
+  echo "build: exporting the models to $models"
+  .venv/bin/python packaging/export_onnx.py --out "$models" $([ "$int8" = 1 ] && echo --int8)
+fi
+if [ -n "$models" ] && { [ ! -f "$models/image/imgsearch-onnx.json" ] || [ ! -f "$models/text/imgsearch-onnx.json" ]; }; then
+  echo "build: $models does not hold image/ and text/ exports (packaging/export_onnx.py)" >&2; exit 2
+fi
+
+venv=build/venv-$flavor
+stamp=$venv/.installed-$(sha256sum < pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "build: preparing $venv"
+  rm -rf "$venv"
+  "${PYTHON:-python3}" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  if [ "$flavor" = lean ]; then
+    # The app's own dependencies minus the torch stack, plus ONNX Runtime and the tokenizers library.
+    "$venv/bin/python" - > build/requirements-lean.txt <<'EOF'
+import re, tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+heavy = {"torch", "transformers", "sentence-transformers"}
+for req in project["dependencies"] + project["optional-dependencies"]["formats"]:
+    if re.split(r"[<>=!~\[ ;]", req, maxsplit=1)[0].lower() not in heavy:
+        print(req)
+print("tokenizers>=0.20")
+EOF
+    "$venv/bin/python" -m pip install -q -r build/requirements-lean.txt pyinstaller
+    "$venv/bin/python" -m pip install -q --no-deps .
+  else
+    "$venv/bin/python" -m pip install -q ".[formats]" pyinstaller
+  fi
+  touch "$stamp"
+fi
+
+echo "build: PyInstaller ($flavor)"
+rm -rf dist/imgsearch-desktop
+IMGSEARCH_BUNDLE_FLAVOR=$flavor IMGSEARCH_BUNDLE_MODELS=$models \
+  "$venv/bin/pyinstaller" --noconfirm --log-level WARN --distpath dist --workpath "build/pyinstaller-$flavor" \
+  packaging/imgsearch-desktop.spec
+
+app=dist/imgsearch-desktop
+models_mb=0
+[ -d "$app/_internal/resources/models" ] && models_mb=$(du -sm "$app/_internal/resources/models" | cut -f1)
+total_mb=$(du -sm "$app" | cut -f1)
+echo "build: $app: ${total_mb} MB ($((total_mb - models_mb)) MB without models, ${models_mb} MB of models)"
+
+if [ "$archive" = 1 ]; then
+  name=imgsearch-desktop-$flavor-$(uname -s | tr A-Z a-z)-$(uname -m).tar.gz
+  tar -C dist -czf "dist/$name" imgsearch-desktop
+  echo "build: dist/$name: $(du -sm "dist/$name" | cut -f1) MB"
+fi
+echo "build: done in $(( $(date +%s) - start )) s"
+if [ "$smoke" = 1 ]; then
+  bash packaging/smoke_test.sh "$app"
+fi
