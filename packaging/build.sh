@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the packaged app from a clean checkout: dist/imgsearch-desktop/ (one folder) + an archive of it.
+# Build the packaged app from a clean checkout: dist/FLAVOR/imgsearch-desktop/ (one folder) + an archive of it.
 #
 #   packaging/build.sh [lean|full] [--models DIR | --export [--int8]] [--no-archive] [--smoke-test]
 #
@@ -66,12 +66,13 @@ EOF
 fi
 
 echo "build: PyInstaller ($flavor)"
-rm -rf dist/imgsearch-desktop
+rm -rf "dist/$flavor"
 IMGSEARCH_BUNDLE_FLAVOR=$flavor IMGSEARCH_BUNDLE_MODELS=$models \
-  "$venv/bin/pyinstaller" --noconfirm --log-level WARN --distpath dist --workpath "build/pyinstaller-$flavor" \
-  packaging/imgsearch-desktop.spec
+  "$venv/bin/pyinstaller" --noconfirm --log-level ERROR --distpath "dist/$flavor" \
+  --workpath "build/pyinstaller-$flavor" packaging/imgsearch-desktop.spec
 
-app=dist/imgsearch-desktop
+app=dist/$flavor/imgsearch-desktop
+cp packaging/install.sh "$app/install.sh"  # menu entry + icon for "Open with"
 models_mb=0
 [ -d "$app/_internal/resources/models" ] && models_mb=$(du -sm "$app/_internal/resources/models" | cut -f1)
 total_mb=$(du -sm "$app" | cut -f1)
@@ -79,10 +80,10 @@ echo "build: $app: ${total_mb} MB ($((total_mb - models_mb)) MB without models, 
 
 if [ "$archive" = 1 ]; then
   name=imgsearch-desktop-$flavor-$(uname -s | tr A-Z a-z)-$(uname -m).tar.gz
-  tar -C dist -czf "dist/$name" imgsearch-desktop
+  tar -C "dist/$flavor" -czf "dist/$name" imgsearch-desktop
   echo "build: dist/$name: $(du -sm "dist/$name" | cut -f1) MB"
 fi
 echo "build: done in $(( $(date +%s) - start )) s"
 if [ "$smoke" = 1 ]; then
-  bash packaging/smoke_test.sh "$app"
+  bash packaging/smoke_test.sh "$app" "$flavor"
 fi

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The packaged app as a user runs it: from another directory, with no Python on PATH and no development tree.
 #
-#   packaging/smoke_test.sh [dist/imgsearch-desktop]
+#   packaging/smoke_test.sh [dist/lean/imgsearch-desktop [lean|full]]
 #
 # Elasticsearch: $IMGSEARCH_ES_URL when set; otherwise the bundle installs and starts its own managed node (from
 # $ES_ARCHIVE, default: the archive the tests cached, else Maven) and stops it at the end. Models: the bundle's.
 set -euo pipefail
-app=$(realpath "${1:-dist/imgsearch-desktop}")
+app=$(realpath "${1:-dist/lean/imgsearch-desktop}")
+flavor=${2:-lean}
 exe=$app/imgsearch-desktop
 internal=$app/_internal
 [ -x "$exe" ] || { echo "smoke: no executable at $exe (run packaging/build.sh)" >&2; exit 2; }
@@ -28,7 +29,7 @@ manifest_source() { sed -n 's/.*"source": "\(.*\)".*/\1/p' "$internal/resources/
 
 echo "smoke: $(run --version)"
 for heavy in torch transformers sentence_transformers nvidia triton; do
-  if [ -e "$internal/$heavy" ]; then echo "smoke: FAIL: $heavy is in the lean bundle" >&2; exit 1; fi
+  if [ "$flavor" = lean ] && [ -e "$internal/$heavy" ]; then echo "smoke: FAIL: $heavy in the lean bundle" >&2; exit 1; fi
 done
 if [ -d "$internal/resources/models" ]; then  # select the bundled models by their source names
   export IMGSEARCH_IMAGE_MODEL IMGSEARCH_TEXT_MODEL
@@ -56,4 +57,11 @@ if [ "$rc" != 124 ] || grep -q Traceback "$work/gui.log"; then
   echo "smoke: FAIL: the window exited with $rc:" >&2; cat "$work/gui.log" >&2; exit 1
 fi
 echo "smoke: window ran 20 s offscreen without an error"
+# The menu entry: installed for this (throwaway) user with an Exec line naming this bundle.
+XDG_DATA_HOME=$work/xdg "$app/install.sh" >/dev/null
+entry=$work/xdg/applications/imgsearch-desktop.desktop
+grep -qx "Exec=\"$app/imgsearch-desktop\" %F" "$entry" && grep -q "^MimeType=image/jpeg;" "$entry" \
+  || { echo "smoke: FAIL: bad menu entry:" >&2; cat "$entry" >&2; exit 1; }
+if command -v desktop-file-validate >/dev/null; then desktop-file-validate "$entry"; fi
+echo "smoke: menu entry ok ($(grep ^Exec= "$entry"))"
 echo "smoke: passed"

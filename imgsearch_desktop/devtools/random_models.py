@@ -108,3 +108,25 @@ def build_multilingual_text(folder: str | Path, *, dims: int = 32, hidden: int =
     dense = Dense(transformer.get_embedding_dimension(), dims, bias=False, activation_function=torch.nn.Identity())
     SentenceTransformer(modules=[transformer, pooling, dense], device="cpu").save(str(folder))
     return folder
+
+
+def main() -> None:
+    """``python -m imgsearch_desktop.devtools.random_models OUT``: tiny models in OUT/torch, ONNX exports in OUT/onnx
+    (what CI bundles into the packaged app it smoke-tests)."""
+    import argparse
+
+    from imgsearch_desktop.devtools.onnx_export import export_pair
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--dims", type=int, default=32)
+    args = ap.parse_args()
+    out = args.out.absolute()
+    clip = build_clip(out / "torch" / "clip", dims=args.dims)
+    text = build_multilingual_text(out / "torch" / "text", dims=args.dims)
+    for kind, folder in export_pair(str(clip), str(text), out / "onnx").items():
+        print(f"{kind}: {folder}")
+
+
+if __name__ == "__main__":
+    main()
