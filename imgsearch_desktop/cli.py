@@ -312,7 +312,7 @@ def _sample_image(path: Path, size: int):
 
 
 def _formats_check(sample: Path, size: int) -> str:
-    """The optional formats this build reads: HEIC by a round trip through pillow-heif, RAW by LibRaw's version."""
+    """The optional formats this build reads: HEIC by a round trip through pillow-heif, RAW by the bundled DNG."""
     import io
 
     from imgsearch_desktop.core import images
@@ -325,8 +325,12 @@ def _formats_check(sample: Path, size: int) -> str:
         found.append(f"HEIC (round trip {decoded.width}×{decoded.height} ok)")
     else:
         found.append("no HEIC (pillow-heif not installed)")
-    found.append(f"RAW previews (LibRaw {'.'.join(map(str, images.rawpy.libraw_version))})" if images.rawpy
-                 else "no RAW (rawpy not installed)")
+    if images.rawpy:
+        raw = images.load_file(sample.parent / "camera-raw.dng", size).loaded
+        libraw = ".".join(map(str, images.rawpy.libraw_version))
+        found.append(f"camera RAW previews (LibRaw {libraw}: camera-raw.dng {raw.width}×{raw.height} ok)")
+    else:
+        found.append("no camera RAW (rawpy not installed)")
     return ", ".join(found)
 
 

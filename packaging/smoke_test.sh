@@ -44,8 +44,11 @@ if [ -z "${IMGSEARCH_ES_URL:-}" ]; then
 fi
 
 t0=$(date +%s)
-run self-test | sed 's/^/smoke: /'
+run self-test > "$work/self-test.log"
+sed 's/^/smoke: /' "$work/self-test.log"
 echo "smoke: self-test took $(( $(date +%s) - t0 )) s"
+grep -q "HEIC (round trip .* ok)" "$work/self-test.log" && grep -q "camera-raw.dng .* ok" "$work/self-test.log" \
+  || { echo "smoke: FAIL: HEIC or camera RAW does not work in this bundle" >&2; exit 1; }
 
 # The window: starts offscreen and keeps running (killed after 20 s) instead of crashing.
 set +e

@@ -184,7 +184,7 @@ def to_rgb(im: Image.Image) -> Image.Image:
 
 def _taken_at(exif: Image.Exif) -> str | None:
     raw = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)  # DateTimeOriginal, else DateTime
-    if not isinstance(raw, str):
+    if not isinstance(raw, str) or raw.startswith("1970:01:01 00:00:00"):  # epoch zero: LibRaw's "no date"
         return None
     try:
         return datetime.strptime(raw.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S").isoformat()

@@ -13,7 +13,7 @@ from PIL import Image
 
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.images import ImageSkipped, load_file
-from tests.photos import exif_rotated, picture, write_photo
+from tests.photos import exif_rotated, picture, write_dng, write_photo
 
 TARGET = 64
 
@@ -148,6 +148,21 @@ def test_heic_loads_when_extra_installed(tmp_path):
         pytest.skip("pillow-heif not installed")
     path = write_photo(tmp_path / "p.heic", 7, fmt="HEIF")
     assert load_file(path, TARGET).loaded.format == "HEIF"
+
+
+def test_camera_raw_uses_its_embedded_preview(tmp_path):
+    if images.rawpy is None:
+        pytest.skip("rawpy not installed")
+    dng = write_dng(tmp_path / "IMG_0001.DNG", 11)
+    loaded = load_file(dng, TARGET).loaded
+    assert (loaded.width, loaded.height) == (320, 240) and loaded.image.mode == "RGB"
+    assert loaded.taken_at is None  # LibRaw stamps its preview with the epoch: not a date the photo was taken
+    jpeg = load_file(write_photo(tmp_path / "same.jpg", 11, quality=85), TARGET).loaded
+    assert images.perceptual_hash(loaded.image) == images.perceptual_hash(jpeg.image)  # the same picture
+    broken = tmp_path / "broken.nef"
+    broken.write_bytes(dng.read_bytes()[:200])
+    with pytest.raises(ImageSkipped, match="camera RAW without a readable preview"):
+        load_file(broken, TARGET)
 
 
 def test_perceptual_hash_is_256_bits():

@@ -77,7 +77,8 @@ def test_self_test(cli_env, onnx_models, backend):
     assert [s.split(":")[0] for s in steps[:-1]] == ["models", "elasticsearch", "index", "image search",
                                                       "text search", "cleanup", "formats"]
     assert f"{backend} on cpu" in steps[0]
-    assert re.search(r"HEIC \(round trip \d+×\d+ ok\)", steps[-2]) and "RAW previews (LibRaw" in steps[-2]
+    assert re.search(r"HEIC \(round trip \d+×\d+ ok\)", steps[-2])
+    assert re.search(r"camera RAW previews \(LibRaw [\d.]+: camera-raw.dng 640×427 ok\)", steps[-2])
     assert steps[-1] == "self-test passed"
 
 
