@@ -9,14 +9,17 @@ Reported (all measured in this run, same process and threads):
   D  per-image draft decode time on one core
   C  2-core ceiling = 1 / (1/P + D/2)  (decode split over two cores, the model on the rest of the time)
   pipeline marginal img/s: two folder sizes timed, start-up cancels out
-  seed loop: open the full image, encode one, index one document
+  seed loop: open the full image, encode one, index one document (torch)
+P, C and the pipeline for each backend: torch fp32 (sentence-transformers) and onnx-int8 (ONNX Runtime, the
+packaged app's; exported with packaging/export_onnx.py's code) by default; onnx-fp32 on request.
 
-    .venv/bin/python benchmarks/ingest.py [--small 48 --large 144 --seed-n 24]
+    .venv/bin/python benchmarks/ingest.py [--small 48 --large 144 --seed-n 24 --backends torch,onnx-int8]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import os
 import sys
@@ -88,12 +91,34 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def onnx_export(clip: str, text: str, int8: bool) -> dict[str, Path]:
+    """The models exported by packaging/export_onnx.py's code, cached (re-exported when the sources differ)."""
+    from imgsearch_desktop.core.encoders import read_manifest
+    from imgsearch_desktop.devtools.onnx_export import export_pair
+
+    out = CACHE / "models" / ("onnx-int8" if int8 else "onnx-fp32")
+    folders = {"image": out / "image", "text": out / "text"}
+    sources = [(read_manifest(folders[kind]) or {}).get("source") for kind in ("image", "text")]
+    if sources != [clip, text]:
+        export_pair(clip, text, out, int8=int8)
+    return folders
+
+
+def embedder_for(backend: str, clip: str, text: str, batch: int) -> Embedder:
+    """torch (sentence-transformers, fp32) or onnx-fp32 / onnx-int8 (ONNX Runtime, the packaged app's)."""
+    if backend == "torch":
+        return Embedder(clip, text, device="cpu", batch_size=batch)
+    folders = onnx_export(clip, text, int8=backend == "onnx-int8")
+    return Embedder(str(folders["image"]), str(folders["text"]), device="cpu", batch_size=batch)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", type=int, default=48)
     ap.add_argument("--large", type=int, default=144)
     ap.add_argument("--seed-n", type=int, default=24, help="images for the (slow) seed loop")
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--backends", default="torch,onnx-int8", help="torch, onnx-fp32, onnx-int8 (comma-separated)")
     ap.add_argument("--es-url", default=os.environ.get("IMGSEARCH_ES_URL"))
     args = ap.parse_args()
 
@@ -101,8 +126,8 @@ def main() -> int:
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
     clip, text = full_size_models()
-    embedder = Embedder(clip, text, device="cpu", batch_size=args.batch)
-    size = embedder.image_size
+    embedders = {b: embedder_for(b, clip, text, args.batch) for b in args.backends.split(",")}
+    size = next(iter(embedders.values())).image_size
     folder = photo_folder(args.large)
     files = sorted(folder.glob("*.jpg"))
     print(f"{len(files)} JPEGs, {np.mean([f.stat().st_size for f in files]) / 1e6:.1f} MB avg, model input {size}px")
@@ -110,24 +135,23 @@ def main() -> int:
     url = args.es_url or LocalNode(AppDirs.resolve(CACHE / "home")).start()
     client = Connection(url).client(request_timeout=120)
 
-    # P: pure model on pre-decoded 224 px images, batch 32 (warm-up first).
-    pre = [images.load_file(f, size).loaded.image for f in files[:64]]
-    pre = [im.resize((size, size)) for im in pre]
-    embedder.encode_images(pre[:8])
-    t = timed(lambda: embedder.encode_images(pre))
-    p_rate = len(pre) / t
-
     # D: draft decode per image on one core (read + decode + orient + resize, as the pipeline does).
     datas = [f.read_bytes() for f in files[:24]]
-    t = timed(lambda: [images.decode(d, size) for d in datas])
-    d_time = t / len(datas)
+    d_time = timed(lambda: [images.decode(d, size) for d in datas]) / len(datas)
     t_full = timed(lambda: [Image.open(io.BytesIO(d)).convert("RGB") for d in datas[:8]]) / 8
-    ceiling = 1.0 / (1.0 / p_rate + d_time / 2)
+    rows = [("draft decode D (1 core)", f"{d_time * 1000:.1f} ms", f"full decode {t_full * 1000:.0f} ms")]
+    pre = [images.load_file(f, size).loaded.image for f in files[:64]]
+    pre = [im.resize((size, size)) for im in pre]
+    # Profile: the other per-image work of the pipeline, on one core (the decode threads do it beside D).
+    t_read = timed(lambda: [images.read_file(f) for f in files[:24]]) / 24
+    t_sha = timed(lambda: [hashlib.sha256(d).hexdigest() for d in datas]) / len(datas)
+    t_phash = timed(lambda: [images.perceptual_hash(im) for im in pre]) / len(pre)
+    rows.append(("other work per image (1 core): read / sha256 / phash",
+                 f"{t_read * 1000:.1f} / {t_sha * 1000:.1f} / {t_phash * 1000:.1f} ms", ""))
 
-    # Pipeline: marginal rate between two folder sizes.
-    def pipeline_seconds(n: int) -> float:
+    def pipeline_seconds(embedder: Embedder, n: int) -> float:
         store = Store(client, f"bench-{uuid.uuid4().hex[:8]}")
-        store.open(clip, embedder.dims)
+        store.open(embedder.model_id, embedder.dims)
         src = subset(n, "pipe")
         try:
             start = time.perf_counter()
@@ -141,14 +165,44 @@ def main() -> int:
                 f.unlink()
             src.rmdir()
 
-    t_small = pipeline_seconds(args.small)
-    t_large = pipeline_seconds(args.large)
-    marginal = (args.large - args.small) / (t_large - t_small)
+    def bulk_ms_per_doc(embedder: Embedder) -> float:
+        """Elasticsearch's share: writing finished documents (real vectors) through the store, per document."""
+        store = Store(client, f"bench-{uuid.uuid4().hex[:8]}")
+        store.open(embedder.model_id, embedder.dims)
+        docs = [{"_id": str(i), "image_id": str(i), "image_name": f"{i}.jpg", "relative_path": f"{i}.jpg",
+                 "path": f"/bench/{i}.jpg", "image_embedding": [float(x) for x in vector]}
+                for i, vector in enumerate(embedder.encode_images(pre))]
+        try:
+            return timed(lambda: store.write(docs)) * 1000 / len(docs)
+        finally:
+            store.drop()
 
-    # The seed's loop: full decode, one image per encode, one document per request.
+    marginals: dict[str, float] = {}
+    for backend, embedder in embedders.items():
+        # P: pure model on pre-decoded images at the model's input size, batch 32 (warm-up first).
+        embedder.encode_images(pre[:8])
+        p_rate = len(pre) / timed(lambda e=embedder: e.encode_images(pre))
+        ceiling = 1.0 / (1.0 / p_rate + d_time / 2)
+        t_small = pipeline_seconds(embedder, args.small)
+        t_large = pipeline_seconds(embedder, args.large)
+        marginals[backend] = (args.large - args.small) / (t_large - t_small)
+        write_ms = bulk_ms_per_doc(embedder)
+        rows += [
+            (f"{backend}: pure model P (224 px, batch {args.batch})", f"{p_rate:.1f} img/s", ""),
+            (f"{backend}: 2-core ceiling C = 1/(1/P + D/2)", f"{ceiling:.1f} img/s", ""),
+            (f"{backend}: pipeline, marginal ({args.small}→{args.large})", f"{marginals[backend]:.1f} img/s",
+             f"{marginals[backend] / ceiling:.2f} × C"),
+            (f"{backend}: where a pipeline image's time goes (core-ms)",
+             f"decode {d_time * 1000:.0f} + read/hash/phash {(t_read + t_sha + t_phash) * 1000:.0f} + model "
+             f"{2000 / p_rate:.0f} (2 cores) + ES bulk {write_ms:.1f} (wall)",
+             f"capacity {2000 / ((d_time + t_read + t_sha + t_phash) * 1000 + 2000 / p_rate + write_ms):.1f} img/s"),
+        ]
+
+    # The seed's loop: full decode, one image per encode (torch), one document per request.
+    torch_embedder = embedders.get("torch") or embedder_for("torch", clip, text, args.batch)
     store = Store(client, f"bench-seed-{uuid.uuid4().hex[:8]}")
-    store.open(clip, embedder.dims)
-    model = embedder.image_encoder().model
+    store.open(torch_embedder.model_id, torch_embedder.dims)
+    model = torch_embedder.image_encoder().model
 
     def seed_loop() -> None:
         for f in files[:args.seed_n]:
@@ -160,15 +214,8 @@ def main() -> int:
 
     seed_rate = args.seed_n / timed(seed_loop)
     store.drop()
-
-    rows = [
-        ("pure model P (224 px, batch 32)", f"{p_rate:.1f} img/s", ""),
-        ("draft decode D (1 core)", f"{d_time * 1000:.1f} ms", f"full decode {t_full * 1000:.0f} ms"),
-        ("2-core ceiling C = 1/(1/P + D/2)", f"{ceiling:.1f} img/s", ""),
-        (f"pipeline, marginal ({args.small}→{args.large})", f"{marginal:.1f} img/s",
-         f"{marginal / ceiling:.2f} × C"),
-        (f"seed loop ({args.seed_n} imgs)", f"{seed_rate:.1f} img/s", f"pipeline = {marginal / seed_rate:.1f} × seed"),
-    ]
+    rows.append((f"seed loop, torch ({args.seed_n} imgs)", f"{seed_rate:.1f} img/s",
+                 ", ".join(f"{b} pipeline = {m / seed_rate:.1f} × seed" for b, m in marginals.items())))
     width = max(len(r[0]) for r in rows)
     print()
     print(f"| {'measure'.ljust(width)} | value | ratio |")

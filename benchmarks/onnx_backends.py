@@ -14,14 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
-from ingest import CACHE, full_size_models, photo_folder, timed
+from ingest import CACHE, full_size_models, onnx_export, photo_folder, timed
 
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.embedder import Embedder
-from imgsearch_desktop.devtools.onnx_export import export_pair
 from imgsearch_desktop.devtools.random_models import build_multilingual_text
 
 SENTENCES = ["a dog running on the beach", "un chat noir dormant sur un canapé", "ein rotes Auto vor dem Haus",
@@ -33,15 +31,6 @@ def text_model_full_size() -> str:
     if not (folder / "modules.json").exists():
         build_multilingual_text(folder, dims=512, hidden=768, layers=6, heads=12)
     return str(folder)
-
-
-def exported(clip: str, text: str, int8: bool) -> tuple[dict[str, Path], float]:
-    out = CACHE / "models" / ("onnx-int8" if int8 else "onnx-fp32")
-    if (out / "text" / "imgsearch-onnx.json").exists() and (out / "image" / "imgsearch-onnx.json").exists():
-        return {"image": out / "image", "text": out / "text"}, float("nan")
-    start = time.perf_counter()
-    folders = export_pair(clip, text, out, int8=int8)
-    return folders, time.perf_counter() - start
 
 
 def size_mb(folder: Path) -> float:
@@ -63,27 +52,25 @@ def main() -> int:
     pre = [im.resize((size, size)) for im in photos]
     print(f"cpus {os.cpu_count()}, {len(pre)} images at {size}px, batch {args.batch}")
 
-    backends = {"torch fp32": (torch_embedder, float("nan"), None)}
+    backends = {"torch fp32": (torch_embedder, None)}
     for int8 in (False, True):
-        folders, seconds = exported(clip, text, int8)
-        name = "onnx int8" if int8 else "onnx fp32"
+        folders = onnx_export(clip, text, int8)
         embedder = Embedder(str(folders["image"]), str(folders["text"]), device="cpu", batch_size=args.batch)
-        backends[name] = (embedder, seconds, folders)
+        backends["onnx int8" if int8 else "onnx fp32"] = (embedder, folders)
 
     reference_images = torch_embedder.encode_images(photos[:16])
     reference_texts = torch_embedder.encode_texts(SENTENCES)
     rows = []
     rates: dict[str, float] = {}
-    for name, (embedder, seconds, folders) in backends.items():
+    for name, (embedder, folders) in backends.items():
         embedder.encode_images(pre[:8])  # warm-up
         rates[name] = len(pre) / timed(lambda e=embedder: e.encode_images(pre))
         img_cos = (embedder.encode_images(photos[:16]) * reference_images).sum(1)
         txt_cos = (embedder.encode_texts(SENTENCES) * reference_texts).sum(1)
         sizes = f"image {size_mb(folders['image']):.0f} MB, text {size_mb(folders['text']):.0f} MB" if folders else ""
-        export = f"export {seconds:.0f} s" if seconds == seconds else ""
         rows.append((name, f"{rates[name]:.1f} img/s", f"{rates[name] / rates['torch fp32']:.2f} × torch",
                      f"{img_cos.min():.5f} / {img_cos.mean():.5f}", f"{txt_cos.min():.5f} / {txt_cos.mean():.5f}",
-                     "; ".join(s for s in (sizes, export) if s)))
+                     sizes))
 
     head = ("backend", "P (pure model)", "ratio", "image cos min/mean", "text cos min/mean", "files")
     print()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Slot
@@ -13,6 +14,10 @@ from imgsearch_desktop.core.store import Hit, display
 HitRole = Qt.ItemDataRole.UserRole + 1
 
 Index = QModelIndex | QPersistentModelIndex
+
+# Pixmaps kept in memory: the current results plus recent queries' (≈ 130 KB each at 180 px). Older ones come back
+# from the on-disk thumbnail cache in about a millisecond, so memory stays flat however many queries are run.
+MAX_PIXMAPS = 600
 
 
 def placeholder(px: int, text: str = "") -> QPixmap:
@@ -44,7 +49,7 @@ class ResultsModel(QAbstractListModel):
         self.relations: list[str] = []
         self.best: int | None = None
         self.thumbnails = thumbnails
-        self.pixmaps: dict[str, QPixmap] = {}
+        self.pixmaps: OrderedDict[str, QPixmap] = OrderedDict()  # least recently shown first
         self.icon_px = icon_px
         # Placeholders as big as the grid's icons, so every cell has its final size before thumbnails arrive.
         self._loading = placeholder(icon_px)
@@ -63,8 +68,18 @@ class ResultsModel(QAbstractListModel):
             self._rows.setdefault(hit.path, []).append(row)
         self.endResetModel()
         for path in self._rows:
-            if path not in self.pixmaps:
+            if path in self.pixmaps:
+                self.pixmaps.move_to_end(path)
+            else:
                 self.thumbnails.request(path)
+        self._evict()
+
+    def _evict(self) -> None:
+        for path in list(self.pixmaps):
+            if len(self.pixmaps) <= MAX_PIXMAPS:
+                break
+            if path not in self._rows:
+                del self.pixmaps[path]
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
         return 0 if parent.isValid() else len(self.hits)
@@ -95,6 +110,7 @@ class ResultsModel(QAbstractListModel):
             self.pixmaps[path] = self._broken
         else:
             self.pixmaps[path] = centred(QPixmap.fromImage(image), self.icon_px)
+        self._evict()
         for row in self._rows.get(path, []):
             idx = self.index(row)
             self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])

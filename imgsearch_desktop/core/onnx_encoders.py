@@ -31,6 +31,9 @@ def _session(model_file: Path, device: str):
     threads = os.environ.get("IMGSEARCH_ONNX_THREADS")
     if threads:
         options.intra_op_num_threads = int(threads)
+    # Idle ONNX Runtime threads would spin between batches, taking the cores the decode threads need
+    # (benchmarks/ingest.py, int8: pipeline 0.80 × C spinning, 0.84 × C without).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     available = ort.get_available_providers()
     providers = ["CPUExecutionProvider"]
     if device in ("auto", "cuda") and "CUDAExecutionProvider" in available:
