@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-from ingest import CACHE, full_size_models, onnx_export
+from ingest import CACHE, full_size_models, onnx_export, print_table
 from PIL import Image
 
 from imgsearch_desktop.config import AppDirs
@@ -106,6 +106,7 @@ def main() -> int:
     client = Connection(url).client(request_timeout=60)
     base = {**os.environ, "IMGSEARCH_ES_URL": url, "HF_HUB_OFFLINE": "1"}
     rows = []
+    aliases = []
 
     clip, text = full_size_models()
     onnx = onnx_export(clip, text, int8=True)
@@ -113,13 +114,15 @@ def main() -> int:
                                             "onnx int8 (full-size models)": (str(onnx["image"]),
                                                                               str(onnx["text"]))}.items():
         home = CACHE / f"mem-home-{uuid.uuid4().hex[:6]}"
+        aliases.append(f"bench-mem-{uuid.uuid4().hex[:6]}")
         env = {**base, "IMGSEARCH_HOME": str(home), "IMGSEARCH_IMAGE_MODEL": image_model,
-               "IMGSEARCH_TEXT_MODEL": text_model, "IMGSEARCH_INDEX": f"bench-mem-{uuid.uuid4().hex[:6]}"}
+               "IMGSEARCH_TEXT_MODEL": text_model, "IMGSEARCH_INDEX": aliases[-1]}
         rows.append((f"window idle, {name}", f"{idle_rss(env, args.idle_seconds):.0f} MB RSS"))
 
     folder = small_photos(args.n)
     tiny_clip, tiny_text = tiny_models()
     index = f"bench-mem-{uuid.uuid4().hex[:6]}"
+    aliases.append(index)
     env = {**base, "IMGSEARCH_HOME": str(CACHE / f"mem-home-{uuid.uuid4().hex[:6]}"), "IMGSEARCH_INDEX": index,
            "IMGSEARCH_IMAGE_MODEL": tiny_clip, "IMGSEARCH_TEXT_MODEL": tiny_text}
     start = time.perf_counter()
@@ -145,14 +148,10 @@ def main() -> int:
         ("app RSS max; growth from 25% to the end", f"{rss.max():.0f} MB; {rss[-1] - quarter:+.0f} MB"),
         ("Elasticsearch heap used: median / max while indexing", f"{np.median(heap):.0f} / {heap.max():.0f} MB"),
     ]
-    for alias in (index,):
+    for alias in aliases:
         for name in client.indices.get(index=f"{alias}-*"):
             client.indices.delete(index=name)
-    width = max(len(r[0]) for r in rows)
-    print(f"| {'measure'.ljust(width)} | value |")
-    print(f"|{'-' * (width + 2)}|---|")
-    for name, value in rows:
-        print(f"| {name.ljust(width)} | {value} |")
+    print_table(("measure", "value"), rows)
     return 0
 
 

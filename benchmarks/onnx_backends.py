@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from ingest import CACHE, full_size_models, onnx_export, photo_folder, timed
+from ingest import CACHE, full_size_models, onnx_export, photo_folder, print_table, timed
 
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.embedder import Embedder
@@ -64,7 +64,7 @@ def main() -> int:
     rates: dict[str, float] = {}
     for name, (embedder, folders) in backends.items():
         embedder.encode_images(pre[:8])  # warm-up
-        rates[name] = len(pre) / timed(lambda e=embedder: e.encode_images(pre))
+        rates[name] = len(pre) / timed(lambda e=embedder: e.image_encoder().encode(pre, args.batch))
         img_cos = (embedder.encode_images(photos[:16]) * reference_images).sum(1)
         txt_cos = (embedder.encode_texts(SENTENCES) * reference_texts).sum(1)
         sizes = f"image {size_mb(folders['image']):.0f} MB, text {size_mb(folders['text']):.0f} MB" if folders else ""
@@ -72,12 +72,7 @@ def main() -> int:
                      f"{img_cos.min():.5f} / {img_cos.mean():.5f}", f"{txt_cos.min():.5f} / {txt_cos.mean():.5f}",
                      sizes))
 
-    head = ("backend", "P (pure model)", "ratio", "image cos min/mean", "text cos min/mean", "files")
-    print()
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_table(("backend", "P (pure model)", "ratio", "image cos min/mean", "text cos min/mean", "files"), rows)
     return 0
 
 

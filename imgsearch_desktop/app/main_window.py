@@ -88,6 +88,8 @@ class MainWindow(QMainWindow):
         self.setStyleSheet(STYLE)
         self.thumbnails = ThumbnailLoader(dirs.cache / "thumbnails", px=256)
         self.model = ResultsModel(self.thumbnails, ICON_PX, self)
+        self._query_preview: str | None = None
+        self.thumbnails.loaded.connect(self._on_preview)
         self._build()
         self._menus()
         self._connect_worker()
@@ -349,10 +351,19 @@ class MainWindow(QMainWindow):
         return Query(k=self.k_spin.value(), min_score=threshold, filters=filters, **kwargs)
 
     def search_path(self, path: str) -> None:
-        self._show_query_image(QPixmap(path), os.path.basename(path), display(path))
+        # The photo itself may be 50 MP: its preview is decoded off the main thread, like the results' thumbnails.
+        self._query_preview = path
+        self._show_query_image(QPixmap(), os.path.basename(path), display(path))
+        self.thumbnails.request(path, urgent=True)
         self.run(self.current_query(path=path))
 
+    @Slot(str, QImage)
+    def _on_preview(self, path: str, image: QImage) -> None:
+        if path == self._query_preview and not image.isNull():
+            self._show_query_image(QPixmap.fromImage(image), os.path.basename(path), display(path))
+
     def search_image_data(self, image: QImage) -> None:
+        self._query_preview = None
         self._show_query_image(QPixmap.fromImage(image), "pasted image", "")
         self.run(self.current_query(image_bytes=qimage_bytes(image)))
 
@@ -360,6 +371,7 @@ class MainWindow(QMainWindow):
         text = self.search.text().strip()
         if not text:
             return
+        self._query_preview = None
         self.query_image.clear()
         self.query_image.setText(f"“{text}”")
         self.query_image.setWordWrap(True)
@@ -383,6 +395,7 @@ class MainWindow(QMainWindow):
         self._query_seq += 1
         seq = self._query_seq
         self._last_query = query
+        self.thumbnails.cancel_pending()  # the last results' thumbnails must not slow this query down
         store = self.worker.store
         run_task(lambda: (seq, run_query(self.embedder, store, query)), self._on_results, self.show_error)
 

@@ -41,13 +41,13 @@ class _Signals(QObject):
 
 
 class _Job(QRunnable):
-    def __init__(self, loader: ThumbnailLoader, path: str, key: str) -> None:
+    def __init__(self, loader: ThumbnailLoader, path: str, key: str, keep: bool) -> None:
         super().__init__()
-        self.loader, self.path, self.key = loader, path, key
+        self.loader, self.path, self.key, self.keep = loader, path, key, keep
         self.generation = loader.generation
 
     def run(self) -> None:
-        if self.generation != self.loader.generation:
+        if not self.keep and self.generation != self.loader.generation:
             return  # asked for by a query that has been replaced meanwhile
         cached = self.loader.cache_dir / f"{self.key}.jpg"
         try:
@@ -77,12 +77,13 @@ class ThumbnailLoader(QObject):
         self.loaded = self.signals.loaded
         self.generation = 0
 
-    def request(self, path: str) -> None:
+    def request(self, path: str, urgent: bool = False) -> None:
+        """``urgent``: ahead of the queue and never cancelled (the query photo's own preview)."""
         key = cache_key(path, self.px)
         if key is None:
             self.signals.loaded.emit(path, QImage())
             return
-        self.pool.start(_Job(self, path, key))
+        self.pool.start(_Job(self, path, key, keep=urgent), 1 if urgent else 0)
 
     def cancel_pending(self) -> None:
         # Jobs not started yet see the new generation and return at once. (QThreadPool.clear() would delete

@@ -17,6 +17,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
 from imgsearch_desktop.core import embedder as embedder_module
+from imgsearch_desktop.core import images as images_module
 from tests.photos import write_photo
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
@@ -118,6 +119,13 @@ def test_no_model_or_es_call_on_the_main_thread(qtbot, make_app, library, monkey
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(elastic_transport.Transport, "perform_request", recording)
+    decode = images_module.decode
+
+    def recording_decode(*args, **kwargs):  # every image decode: query photo, its preview, thumbnails, indexing
+        threads.append(("decode", threading.current_thread()))
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(images_module, "decode", recording_decode)
     observer = lambda kind: threads.append((kind, threading.current_thread()))  # noqa: E731
     embedder_module.call_observers.append(observer)
     try:
@@ -125,13 +133,14 @@ def test_no_model_or_es_call_on_the_main_thread(qtbot, make_app, library, monkey
         start_and_index(qtbot, app)
         with qtbot.waitSignal(app.window.results_shown, timeout=30_000):
             drop_file(app.window, library / "scan.png")
+        qtbot.waitUntil(lambda: not app.window.query_image.pixmap().isNull(), timeout=10_000)  # its preview
         app.window.search.setText("ein Hund am Strand")
         with qtbot.waitSignal(app.window.results_shown, timeout=30_000):
             app.window.search_text()
     finally:
         embedder_module.call_observers.remove(observer)
     kinds = {k for k, _ in threads}
-    assert {"es", "image", "text"} <= kinds
+    assert {"es", "image", "text", "decode"} <= kinds
     main = threading.main_thread()
     assert not [k for k, t in threads if t is main]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -44,3 +47,23 @@ def test_missing_models_give_a_clear_error(tmp_path, monkeypatch, tiny_models):
         Embedder(str(tmp_path / "nope"), str(tiny_models["text"]), device="cpu").image_encoder()
     with pytest.raises(ModelNotFound, match="could not load"):
         Embedder("sentence-transformers/no-such-model-here", str(tiny_models["text"]), device="cpu").image_encoder()
+
+
+def test_a_query_goes_ahead_of_a_long_ingest_batch(embedder):
+    """An interactive query waits for one slice of an ingest batch, not for the whole batch."""
+    pictures = [picture(i % 16) for i in range(400)]
+    finished: dict[str, float] = {}
+
+    def ingest() -> None:
+        vectors = embedder.encode_images(pictures)
+        finished["ingest"] = time.perf_counter()
+        finished["count"] = len(vectors)
+
+    thread = threading.Thread(target=ingest)
+    thread.start()
+    time.sleep(0.1)
+    embedder.encode_images([picture(99)], priority=True)
+    finished["query"] = time.perf_counter()
+    thread.join()
+    assert finished["count"] == 400
+    assert finished["query"] < finished["ingest"]
