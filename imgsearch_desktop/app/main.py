@@ -68,6 +68,7 @@ class App:
     def shutdown(self, wait_ms: int = 60_000) -> None:
         """Stop cleanly: cancel at the next batch boundary, stop watching, end the thread."""
         self.worker.cancel()
+        self.window.thumbnails.shutdown()
         self.worker.shutdown()
         self.thread.quit()
         self.thread.wait(wait_ms)

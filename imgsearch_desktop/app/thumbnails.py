@@ -85,6 +85,11 @@ class ThumbnailLoader(QObject):
             return
         self.pool.start(_Job(self, path, key, keep=urgent), 1 if urgent else 0)
 
+    def shutdown(self, wait_ms: int = 5000) -> None:
+        """Before the window goes: drop what has not started and let running jobs finish (they emit into it)."""
+        self.cancel_pending()
+        self.pool.waitForDone(wait_ms)
+
     def cancel_pending(self) -> None:
         # Jobs not started yet see the new generation and return at once. (QThreadPool.clear() would delete
         # Python-owned runnables from C++, which crashed a test run.)
