@@ -205,7 +205,7 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
         vector = embedder.encode_texts([args.text])[0]
         dims = len(vector)
     store = ctx.store()
-    store.open(ctx.embedder.model_id, dims, create=False)
+    store.open(embedder.model_id, dims, create=False)
     filters = Filters(folders=[os.path.abspath(f) for f in args.folder], date_from=args.date_from,
                       date_to=args.date_to, formats=args.format)
     hits = store.knn(vector, k=args.k, filters=filters, min_score=args.min_score)

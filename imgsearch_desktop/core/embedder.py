@@ -46,22 +46,20 @@ class Embedder:
         self._count_lock = threading.Lock()
 
     def image_encoder(self) -> Encoder:
-        if self._image is not None:  # loaded: no lock, or a query would queue behind a running ingest slice
-            return self._image
-        with self._lock:
-            if self._image is None:
-                self._image = open_encoder(self.image_model_name, "image", self.device_preference)
-                self._check_pair()
-            return self._image
+        # Once loaded, read without the lock: a query must not queue behind a running ingest slice.
+        return self._image or self._load("image")
 
     def text_encoder(self) -> Encoder:
-        if self._text is not None:
-            return self._text
+        return self._text or self._load("text")
+
+    def _load(self, kind: str) -> Encoder:
         with self._lock:
-            if self._text is None:
-                self._text = open_encoder(self.text_model_name, "text", self.device_preference)
+            attr = f"_{kind}"
+            if getattr(self, attr) is None:
+                name = self.image_model_name if kind == "image" else self.text_model_name
+                setattr(self, attr, open_encoder(name, kind, self.device_preference))
                 self._check_pair()
-            return self._text
+            return getattr(self, attr)
 
     def load_both(self) -> None:
         self.image_encoder()
