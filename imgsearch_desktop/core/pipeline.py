@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,6 +30,21 @@ Progress = Callable[[int, int, str], bool]
 
 def _no_progress(done: int, total: int, note: str) -> bool:
     return True
+
+
+BACKGROUND_NICE = 10
+
+
+def background_priority() -> None:
+    """Lower this thread's CPU priority (Linux threads are scheduled one by one): indexing's decode threads yield to
+    what the user waits for — a query, thumbnails, the window, other apps — and still get every idle cycle."""
+    if sys.platform != "linux":
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), BACKGROUND_NICE))
+    except OSError:
+        pass
 
 
 @dataclass
@@ -193,7 +210,8 @@ class Indexer:
         target = self.embedder.image_size
         pending: deque[Future[_Item]] = deque()
         it = iter(todo)
-        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode") as pool:
+        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode",
+                                initializer=background_priority) as pool:
             try:
                 for entry in it:
                     pending.append(pool.submit(self._prepare, entry, known_shas, target))

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from imgsearch_desktop.core import images as images_module
 from imgsearch_desktop.core.images import load_file
-from imgsearch_desktop.core.pipeline import Indexer
+from imgsearch_desktop.core.pipeline import BACKGROUND_NICE, Indexer
 from imgsearch_desktop.core.store import doc_id, path_from_source
 from imgsearch_desktop.core.watcher import ChangeSet
 from tests.photos import write_photo
@@ -212,3 +215,19 @@ def test_file_deleted_between_scan_and_decode_is_skipped(store, embedder, tmp_pa
     stats = Indexer(store, embedder).index_files(entries)
     assert stats.indexed == 1 and stats.skipped_files == [(str(gone), stats.skipped_files[0][1])]
     assert "vanished" in stats.skipped_files[0][1] and str(keep) in docs(store)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are a Linux feature")
+def test_decoding_runs_at_background_priority(store, embedder, library, monkeypatch):
+    """Indexing's decode threads are niced: a query, thumbnails and the window get the CPU first."""
+    seen: list[int] = []
+    decode = images_module.decode
+
+    def recording(*args, **kwargs):
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(images_module, "decode", recording)
+    assert Indexer(store, embedder).run([str(library)]).indexed > 0
+    assert seen and min(seen) >= BACKGROUND_NICE
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < BACKGROUND_NICE  # the caller is untouched
