@@ -98,7 +98,8 @@ def test_model_change_reembeds_into_a_new_index_behind_the_alias(es_client, embe
 
 
 def test_sigkill_mid_index_resumes_without_redoing_work(cli_env, es_client, tmp_path):
-    root = folder_of(tmp_path, 48, size=(320, 240))
+    total = 160  # enough that the kill lands mid-run however fast indexing gets
+    root = folder_of(tmp_path, total, size=(320, 240))
     env = {**cli_env, "IMGSEARCH_BATCH_SIZE": "4"}
     proc = subprocess.Popen([sys.executable, "-m", "imgsearch_desktop", "index", str(root)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -114,10 +115,11 @@ def test_sigkill_mid_index_resumes_without_redoing_work(cli_env, es_client, tmp_
     proc.wait()
     es_client.indices.refresh(index=alias)
     written = es_client.count(index=alias)["count"]
-    assert 12 <= written < 48, "the kill must land mid-run"
+    assert 12 <= written < total, "the kill must land mid-run"
     out = subprocess.run([sys.executable, "-m", "imgsearch_desktop", "index", str(root)], env=env,
                          capture_output=True, text=True, timeout=300)
     summary = out.stdout.strip().splitlines()[-1]
-    assert summary.startswith(f"indexed {48 - written}, unchanged {written}, moved 0, removed 0, skipped 0"), summary
+    expected = f"indexed {total - written}, unchanged {written}, moved 0, removed 0, skipped 0"
+    assert summary.startswith(expected), summary
     es_client.indices.refresh(index=alias)
-    assert es_client.count(index=alias)["count"] == 48
+    assert es_client.count(index=alias)["count"] == total
