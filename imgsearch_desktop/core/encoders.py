@@ -71,11 +71,7 @@ def find_export(name: str, kind: str) -> Path | None:
 def open_encoder(name_or_path: str, kind: str, device: str = "auto") -> Encoder:
     """The encoder for ``kind`` from a hub name, a sentence-transformers folder or an ONNX export folder."""
     local = Path(name_or_path).expanduser()
-    if read_manifest(local) is not None:
-        from imgsearch_desktop.core.onnx_encoders import open_onnx
-
-        return open_onnx(local, kind, device)
-    export = find_export(name_or_path, kind)
+    export = local if read_manifest(local) is not None else find_export(name_or_path, kind)
     if export is not None:
         from imgsearch_desktop.core.onnx_encoders import open_onnx
 
