@@ -58,7 +58,7 @@ for req in project["dependencies"] + project["optional-dependencies"]["formats"]
 print("tokenizers>=0.20")
 EOF
     "$venv/bin/python" -m pip install -q -r build/requirements-lean.txt pyinstaller
-    "$venv/bin/python" -m pip install -q --no-deps .
+    "$venv/bin/python" -m pip install -q --no-deps .  # for its metadata: the spec bundles the checkout's code
   else
     "$venv/bin/python" -m pip install -q ".[formats]" pyinstaller
   fi

@@ -29,7 +29,8 @@ def cache_key(path: str, px: int) -> str | None:
 def make_thumbnail(path: str, px: int) -> bytes:
     """JPEG bytes of an EXIF-oriented thumbnail whose longest side is ``px``, through the same safe loader as
     indexing (format allowlist, size cap, draft decode, RAW previews)."""
-    image = images.load_file(path, px).loaded.image  # shortest side px
+    # read + decode, not load_file: a thumbnail has no use for load_file's content hash (~4 ms on a 12 MP JPEG)
+    image = images.decode(images.read_file(path), px, name=path).image  # shortest side px
     image.thumbnail((px, px), Image.Resampling.BICUBIC, reducing_gap=2.0)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=88)

@@ -40,7 +40,7 @@ class Embedder:
         self._image: Encoder | None = None
         self._text: Encoder | None = None
         self._lock = threading.RLock()
-        # Queries go ahead of the next ingest batch: an ingest batch waits while a query is waiting.
+        # Queries go ahead of the next ingest slice: an ingest slice waits while a query is waiting.
         self._turn = threading.Condition(self._lock)
         self._queries_waiting = 0
         self._count_lock = threading.Lock()

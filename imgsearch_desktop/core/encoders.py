@@ -58,24 +58,25 @@ def read_manifest(folder: Path) -> dict | None:
         return None
 
 
-def find_export(name: str, kind: str) -> Path | None:
-    """An ONNX export of the model ``name`` (its source name) for ``kind`` ('image'/'text') in the model dirs."""
+def find_export(name: str, kind: str) -> tuple[Path, dict] | None:
+    """An ONNX export (folder, manifest) of the model ``name`` (its source name) for ``kind`` in the model dirs."""
     for root in model_dirs():
         for folder in sorted(root.glob("*")) if root.is_dir() else []:
             manifest = read_manifest(folder)
             if manifest and manifest.get("kind") == kind and manifest.get("source") == name:
-                return folder
+                return folder, manifest
     return None
 
 
 def open_encoder(name_or_path: str, kind: str, device: str = "auto") -> Encoder:
     """The encoder for ``kind`` from a hub name, a sentence-transformers folder or an ONNX export folder."""
     local = Path(name_or_path).expanduser()
-    export = local if read_manifest(local) is not None else find_export(name_or_path, kind)
+    manifest = read_manifest(local)
+    export = (local, manifest) if manifest is not None else find_export(name_or_path, kind)
     if export is not None:
         from imgsearch_desktop.core.onnx_encoders import open_onnx
 
-        return open_onnx(export, kind, device)
+        return open_onnx(*export, kind, device)
     return TorchEncoder(name_or_path, device)
 
 

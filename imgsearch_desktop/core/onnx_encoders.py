@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from imgsearch_desktop.core.encoders import Encoder, normalise, read_manifest
+from imgsearch_desktop.core.encoders import Encoder, normalise
 from imgsearch_desktop.core.errors import ModelNotFound
 
 
@@ -48,8 +48,6 @@ class OnnxEncoder:
     backend = "onnx"
 
     def __init__(self, folder: Path, manifest: dict, device: str) -> None:
-        self.folder = folder
-        self.manifest = manifest
         self.session = _session(folder / manifest.get("file", "model.onnx"), device)
         self.device = "cuda" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"
         self.dims = int(manifest["dims"])
@@ -115,8 +113,7 @@ class OnnxTextEncoder(OnnxEncoder):
         return self.session.run([self.output], {k: v for k, v in feeds.items() if k in self.inputs})[0]
 
 
-def open_onnx(folder: Path, kind: str, device: str = "auto") -> Encoder:
-    manifest = read_manifest(folder) or {}
+def open_onnx(folder: Path, manifest: dict, kind: str, device: str = "auto") -> Encoder:
     if manifest.get("kind") != kind:
         raise ModelNotFound(f"{folder} holds an ONNX {manifest.get('kind')!r} model, not an {kind} model")
     return (OnnxImageEncoder if kind == "image" else OnnxTextEncoder)(folder, manifest, device)

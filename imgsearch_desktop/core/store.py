@@ -418,7 +418,9 @@ class Store:
             knn["filter"] = clauses
         if min_score is not None:
             knn["similarity"] = float(min_score)  # cosine similarity threshold, applied by ES to candidates
-        if self.server_version >= RESCORE_SINCE if rescore is None else rescore:
+        if rescore is None:
+            rescore = self.server_version >= RESCORE_SINCE
+        if rescore:
             knn["rescore_vector"] = {"oversample": 3.0}
         try:
             resp = self.client.search(index=self.index, knn=knn, size=k, source=SOURCE_FIELDS)
