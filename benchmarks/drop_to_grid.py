@@ -27,16 +27,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from elasticsearch import helpers
 from gui_stall import StallMeter, drop, wait_for
-from ingest import CACHE, embedder_for, full_size_models, photo_folder, print_table, subset
+from ingest import CACHE, embedder_for, full_size_models, node_url, photo_folder, print_table, subset
 from knn import centres, photos
 from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QApplication
 
 from imgsearch_desktop.app.main import App
 from imgsearch_desktop.cli import Context
-from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.core import pipeline
-from imgsearch_desktop.core.local_es import LocalNode
 from imgsearch_desktop.core.store import Connection, Store, doc_id
 
 
@@ -133,7 +131,7 @@ def main() -> int:
     embedder = embedder_for(args.backend, clip, text, 32)
     originals = sorted(photo_folder(200).glob("*.jpg"))
     paths = linked_library(args.n, originals)
-    url = args.es_url or LocalNode(AppDirs.resolve(CACHE / "home")).start()
+    url = node_url(args.es_url)
     client = Connection(url).client(request_timeout=600)
     alias = f"bench-drop-{uuid.uuid4().hex[:6]}"
     store = Store(client, alias)

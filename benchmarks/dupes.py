@@ -17,11 +17,9 @@ import time
 import uuid
 
 import numpy as np
-from ingest import CACHE
+from ingest import node_url
 
-from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.core.dupes import DupeFinder
-from imgsearch_desktop.core.local_es import LocalNode
 from imgsearch_desktop.core.store import Connection, Store, doc_id
 
 
@@ -76,7 +74,7 @@ def main() -> int:
     ap.add_argument("--dims", type=int, default=512)
     ap.add_argument("--es-url", default=os.environ.get("IMGSEARCH_ES_URL"))
     args = ap.parse_args()
-    url = args.es_url or LocalNode(AppDirs.resolve(CACHE / "home")).start()
+    url = node_url(args.es_url)
     store = Store(Connection(url).client(request_timeout=120), f"bench-dupes-{uuid.uuid4().hex[:6]}")
     store.open("synthetic", args.dims)
     rng = np.random.default_rng(0)

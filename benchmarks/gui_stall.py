@@ -20,15 +20,13 @@ import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from ingest import CACHE, full_size_models, photo_folder
+from ingest import CACHE, full_size_models, node_url, photo_folder, print_table
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QMimeData, QObject, QPoint, QPointF, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from imgsearch_desktop.app.main import App
 from imgsearch_desktop.cli import Context
-from imgsearch_desktop.config import AppDirs
-from imgsearch_desktop.core.local_es import LocalNode
 
 
 class StallMeter(QObject):
@@ -60,9 +58,15 @@ class StallMeter(QObject):
 def wait_for(signal, timeout_ms: int = 600_000):
     loop = QEventLoop()
     got = []
-    signal.connect(lambda *a: (got.append(a), loop.quit()))
+
+    def slot(*a) -> None:
+        got.append(a)
+        loop.quit()
+
+    signal.connect(slot)
     QTimer.singleShot(timeout_ms, loop.quit)
     loop.exec()
+    signal.disconnect(slot)  # callers wait on the same signal many times
     if not got:
         raise TimeoutError(f"no signal within {timeout_ms} ms")
     return got[0]
@@ -87,7 +91,7 @@ def main() -> int:
     clip, text = full_size_models()
     folder = photo_folder(args.n)
     home = CACHE / f"gui-home-{uuid.uuid4().hex[:6]}"
-    url = args.es_url or LocalNode(AppDirs.resolve(CACHE / "home")).start()
+    url = node_url(args.es_url)
     ctx = Context(argparse.Namespace(home=str(home), es_url=url, es_user=None, es_ca_cert=None,
                                      index=f"bench-gui-{uuid.uuid4().hex[:6]}", image_model=clip, text_model=text,
                                      device="cpu", batch_size=32))
@@ -114,21 +118,20 @@ def main() -> int:
             drop(window, files[(i * 7) % len(files)])
             wait_for(window.results_shown)
             while not window.model.thumbnails_ready():
-                qapp.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+                qapp.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 5)  # no busy loop on a core
             bucket.append(time.perf_counter() - t0)
     app.shutdown()
     app.worker.store.drop()
 
     print(f"indexed {stats.indexed} photos in {seconds:.1f} s ({stats.indexed / seconds:.1f} img/s, window up)")
-    print("| measure | value |")
-    print("|---|---|")
-    print(f"| worst main-thread stall while indexing {args.n} photos | {index_gaps.max():.0f} ms |")
-    print(f"| p99 main-thread tick gap while indexing | {np.percentile(index_gaps, 99):.0f} ms |")
-    print(f"| worst main-thread stall while the models load (window up) | {startup_gaps.max():.0f} ms |")
+    rows = [(f"worst main-thread stall while indexing {args.n} photos", f"{index_gaps.max():.0f} ms"),
+            ("p99 main-thread tick gap while indexing", f"{np.percentile(index_gaps, 99):.0f} ms"),
+            ("worst main-thread stall while the models load (window up)", f"{startup_gaps.max():.0f} ms")]
     for name, vals in (("cold thumbnail cache", cold), ("warm thumbnail cache", warm)):
         ms = np.array(vals) * 1000
-        print(f"| drop → grid painted, {name}, p50 / p95 | {np.percentile(ms, 50):.0f} / "
-              f"{np.percentile(ms, 95):.0f} ms |")
+        rows.append((f"drop → grid painted, {name}, p50 / p95",
+                     f"{np.percentile(ms, 50):.0f} / {np.percentile(ms, 95):.0f} ms"))
+    print_table(("measure", "value"), rows)
     return 0
 
 

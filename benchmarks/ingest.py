@@ -95,6 +95,11 @@ def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
         print("| " + " | ".join([row[0].ljust(width), *row[1:]]) + " |")
 
 
+def node_url(given: str | None) -> str:
+    """The node to benchmark against: ``--es-url``, else the benchmarks' own managed node (started if needed)."""
+    return given or LocalNode(AppDirs.resolve(CACHE / "home")).start()
+
+
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -142,7 +147,7 @@ def main() -> int:
     files = sorted(folder.glob("*.jpg"))
     print(f"{len(files)} JPEGs, {np.mean([f.stat().st_size for f in files]) / 1e6:.1f} MB avg, model input {size}px")
 
-    url = args.es_url or LocalNode(AppDirs.resolve(CACHE / "home")).start()
+    url = node_url(args.es_url)
     client = Connection(url).client(request_timeout=120)
 
     # D: draft decode per image on one core (read + decode + orient + resize, as the pipeline does).

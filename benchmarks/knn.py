@@ -23,10 +23,8 @@ import uuid
 
 import numpy as np
 from elasticsearch import helpers
-from ingest import CACHE
+from ingest import node_url
 
-from imgsearch_desktop.config import AppDirs
-from imgsearch_desktop.core.local_es import LocalNode
 from imgsearch_desktop.core.store import Connection, Store, concrete_name, mapping
 
 NOISE = 0.6
@@ -103,7 +101,7 @@ def main() -> int:
     query_sets = {"in-library": photos(library, args.queries, 2),
                   "unrelated": photos(centres(args.clusters, args.dims, 3), args.queries, 4)}
     truth = {name: [set(np.argsort(-(vectors @ q))[:10].astype(str)) for q in qs] for name, qs in query_sets.items()}
-    url = args.es_url or LocalNode(AppDirs.resolve(CACHE / "home")).start()
+    url = node_url(args.es_url)
     client = Connection(url).client(request_timeout=600)
     print(f"{args.n:,} vectors, {args.dims}-d, {args.clusters} clusters; {args.queries} queries per set")
     print("| index | num_candidates | rescore | in-library p50 / p95 ms | recall@10 | unrelated p50 / p95 ms "

@@ -21,11 +21,9 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-from ingest import CACHE, full_size_models, onnx_export, print_table
+from ingest import CACHE, full_size_models, node_url, onnx_export, print_table
 from PIL import Image
 
-from imgsearch_desktop.config import AppDirs
-from imgsearch_desktop.core.local_es import LocalNode
 from imgsearch_desktop.core.store import Connection
 from imgsearch_desktop.devtools.random_models import build_clip, build_multilingual_text
 
@@ -102,7 +100,7 @@ def main() -> int:
     ap.add_argument("--idle-seconds", type=float, default=40)
     ap.add_argument("--es-url", default=os.environ.get("IMGSEARCH_ES_URL"))
     args = ap.parse_args()
-    url = args.es_url or LocalNode(AppDirs.resolve(CACHE / "home")).start()
+    url = node_url(args.es_url)
     client = Connection(url).client(request_timeout=60)
     base = {**os.environ, "IMGSEARCH_ES_URL": url, "HF_HUB_OFFLINE": "1"}
     rows = []
