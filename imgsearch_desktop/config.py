@@ -6,6 +6,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import platformdirs
 import tomli_w
@@ -76,14 +77,44 @@ class Settings:
                 values = tomllib.load(fh)
         known = {f.name: f for f in fields(cls)}
         settings = cls(**{k: v for k, v in values.items() if k in known})
+        overridden: dict[str, tuple[object, object]] = {}
         for name, var in ENV_OVERRIDES.items():
             if env.get(var):
                 current = getattr(settings, name)
-                setattr(settings, name, type(current)(env[var]))
+                value = type(current)(env[var])
+                overridden[name] = (current, value)
+                setattr(settings, name, value)
+        settings._from_env = overridden
         return settings
 
     def save(self, dirs: AppDirs) -> None:
+        """Write settings.toml (0600, atomically). A URL's user-info goes to the secret store, never to the file,
+        and a value that only came from an environment variable is not written (the file keeps its own)."""
+        from imgsearch_desktop.core import secrets
+
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, (file_value, env_value) in getattr(self, "_from_env", {}).items():
+            if values[name] == env_value:
+                values[name] = file_value
+        values["es_url"], user, password = split_credentials(str(values["es_url"]))
+        if user:
+            values["es_user"] = user
+        if password:
+            secrets.set_secret(dirs.data, f"es:{values['es_url']}", password)
         dirs.config.mkdir(parents=True, exist_ok=True)
         tmp = dirs.settings_file.with_suffix(".tmp")
-        tmp.write_bytes(tomli_w.dumps({f.name: getattr(self, f.name) for f in fields(self)}).encode())
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(tomli_w.dumps(values).encode())
         tmp.replace(dirs.settings_file)
+
+
+def split_credentials(url: str) -> tuple[str, str, str]:
+    """``http://user:pw@host:port/`` → (``http://host:port/``, user, pw); a URL without user-info is unchanged."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, "", ""
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, _, password = userinfo.partition(":")
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), unquote(user), unquote(password)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from imgsearch_desktop.config import split_credentials
 from imgsearch_desktop.core import secrets
 
 
@@ -94,9 +95,11 @@ class SettingsDialog(QDialog):
         s.excluded = [e.strip() for e in self.excluded.text().split(",") if e.strip()]
         s.es_url, s.es_user, s.es_ca_cert = self.es_url.text().strip(), self.es_user.text().strip(), \
             self.ca_cert.text().strip()
+        s.es_url, user, password = split_credentials(s.es_url)  # a pasted `es start` URL carries the password
+        s.es_user = user or s.es_user
         s.image_model, s.text_model = self.image_model.text().strip(), self.text_model.text().strip()
         s.device, s.batch_size, s.results = self.device.currentText(), self.batch.value(), self.results.value()
-        if self.es_password.text():
-            secrets.set_secret(self.dirs.data, f"es:{s.es_url}", self.es_password.text())
+        if self.es_password.text() or password:
+            secrets.set_secret(self.dirs.data, f"es:{s.es_url}", self.es_password.text() or password)
         s.save(self.dirs)
         super().accept()

@@ -1,0 +1,41 @@
+"""settings.toml: private, free of secrets, and free of values that only came from the environment."""
+
+from __future__ import annotations
+
+import stat
+
+from imgsearch_desktop.config import AppDirs, Settings, split_credentials
+from imgsearch_desktop.core import secrets
+
+
+def test_a_pasted_url_with_a_password_is_split_into_the_secret_store(tmp_path):
+    dirs = AppDirs.resolve(tmp_path)
+    settings = Settings.load(dirs, env={})
+    settings.es_url = "http://elastic:pa%3Ass-w0rd@127.0.0.1:9201"  # what `es start` prints, pasted
+    settings.save(dirs)
+    text = dirs.settings_file.read_text()
+    assert "pa%3Ass-w0rd" not in text and "pa:ss-w0rd" not in text and "elastic:" not in text
+    assert stat.S_IMODE(dirs.settings_file.stat().st_mode) == 0o600
+    again = Settings.load(dirs, env={})
+    assert again.es_url == "http://127.0.0.1:9201" and again.es_user == "elastic"
+    assert secrets.get_secret(dirs.data, "es:http://127.0.0.1:9201") == "pa:ss-w0rd"
+
+
+def test_environment_overrides_are_never_written(tmp_path):
+    dirs = AppDirs.resolve(tmp_path)
+    first = Settings.load(dirs, env={})
+    first.image_model = "/my/models/clip"
+    first.save(dirs)
+    env = {"IMGSEARCH_IMAGE_MODEL": "/tmp/other-model", "IMGSEARCH_ES_URL": "http://elastic:pw@127.0.0.1:9300"}
+    settings = Settings.load(dirs, env=env)
+    assert settings.image_model == "/tmp/other-model"
+    settings.folders.append("/photos")  # the user changes something else, which saves everything
+    settings.save(dirs)
+    saved = Settings.load(dirs, env={})
+    assert saved.image_model == "/my/models/clip" and saved.es_url == "" and saved.folders == ["/photos"]
+    assert "pw" not in dirs.settings_file.read_text()
+
+
+def test_split_credentials_leaves_plain_urls_alone():
+    assert split_credentials("https://search.example:9200/") == ("https://search.example:9200/", "", "")
+    assert split_credentials("http://u@h:1") == ("http://h:1", "u", "")
