@@ -11,6 +11,9 @@ import errno
 import functools
 import hashlib
 import io
+import os
+import stat
+import struct
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,11 +71,17 @@ def is_supported_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in EXTENSIONS
 
 
+MAX_FILE_BYTES = 1 << 30  # 1 GiB: more than a 150 MP 16-bit TIFF; anything bigger is not a photo we read whole
+
+
 def read_file(path: str | Path) -> bytes:
-    """The file's bytes, or ImageSkipped with why it could not be read."""
+    """The file's bytes, or ImageSkipped with why it could not be read.
+
+    Only regular files are read (a FIFO named ``*.jpg`` would block forever, a device never ends), and the header
+    is checked before the whole file is read: a 1.5 GB file that is not an image costs one small read.
+    """
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise ImageSkipped("vanished (deleted or moved before it could be read)") from None
     except PermissionError:
@@ -82,10 +91,59 @@ def read_file(path: str | Path) -> bytes:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise ImageSkipped("symlink loop") from None
+        if exc.errno == errno.ENXIO:  # a Unix socket cannot be opened at all
+            raise ImageSkipped("not a regular file (a socket)") from None
         raise ImageSkipped(f"unreadable: {exc.strerror or exc}") from None
+    with open(fd, "rb", closefd=True) as fh:
+        try:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise ImageSkipped(f"not a regular file ({_file_kind(st.st_mode)})")
+            if st.st_size == 0:
+                raise ImageSkipped("empty file (0 bytes)")
+            if st.st_size > MAX_FILE_BYTES:
+                raise ImageSkipped(f"too large to be a photo ({st.st_size / 1e9:.1f} GB)")
+            if hasattr(os, "set_blocking"):
+                os.set_blocking(fh.fileno(), True)
+            if Path(path).suffix.lower() not in RAW_EXTENSIONS:  # LibRaw needs the whole file to say anything
+                _check_header(fh)
+                fh.seek(0)
+            data = fh.read()
+        except OSError as exc:
+            raise ImageSkipped(f"unreadable: {exc.strerror or exc}") from None
     if not data:
         raise ImageSkipped("empty file (0 bytes)")
     return data
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def _check_opened(im: Image.Image) -> None:
+    if im.format not in PILLOW_FORMATS:
+        raise ImageSkipped(f"unsupported format {im.format}")
+    if im.width * im.height > MAX_PIXELS:  # explicit: warning filters can be reset by other code
+        raise ImageSkipped(f"too large ({im.width}×{im.height} px, over {MAX_PIXELS // 1_000_000} MP)")
+
+
+def _check_header(fh) -> None:
+    """Pillow parses only the header here: refuse non-images and bombs before reading the pixels' bytes."""
+    try:
+        with Image.open(fh) as im:
+            _check_opened(im)
+    except ImageSkipped:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageSkipped(f"too large (over {MAX_PIXELS // 1_000_000} megapixels): {exc}") from None
+    except UnidentifiedImageError:
+        raise ImageSkipped("not an image (or a format that is not supported)") from None
+    except (SyntaxError, ValueError, EOFError, struct.error) as exc:
+        raise ImageSkipped(f"corrupt image: {exc}") from None
 
 
 def load_file(path: str | Path, target: int) -> LoadedFile:
@@ -100,10 +158,7 @@ def decode(data: bytes, target: int, name: str = "") -> LoadedImage:
         data = raw_preview(data)
     try:
         with Image.open(io.BytesIO(data)) as im:
-            if im.format not in PILLOW_FORMATS:
-                raise ImageSkipped(f"unsupported format {im.format}")
-            if im.width * im.height > MAX_PIXELS:  # explicit: warning filters can be reset by other code
-                raise ImageSkipped(f"too large ({im.width}×{im.height} px, over {MAX_PIXELS // 1_000_000} MP)")
+            _check_opened(im)
             return _prepare(im, target)
     except ImageSkipped:
         raise
@@ -144,8 +199,20 @@ def _prepare(im: Image.Image, target: int) -> LoadedImage:
                        taken_at=_taken_at(exif))
 
 
+MAX_ASPECT = 20  # longer side : shorter side kept (224 × 4480 px at most); CLIP centre-crops a square anyway
+
+
 def shrink(im: Image.Image, target: int) -> Image.Image:
-    """Resize so the shortest side is ``target`` (CLIP's own first step), never upscaling."""
+    """Resize so the shortest side is ``target`` (CLIP's own first step), never upscaling.
+
+    An extreme strip (a 1×100000 PNG) is first centre-cropped to ``MAX_ASPECT``: resized to the model's short side
+    as it is, it would become 224×22,400,000 pixels (GBs) in the model's own preprocessing.
+    """
+    if max(im.size) > MAX_ASPECT * min(im.size):
+        w, h = im.size
+        cw, ch = (min(w, MAX_ASPECT * h), h) if w > h else (w, min(h, MAX_ASPECT * w))
+        left, top = (w - cw) // 2, (h - ch) // 2
+        im = im.crop((left, top, left + cw, top + ch))
     short = min(im.size)
     if short <= target:
         return im

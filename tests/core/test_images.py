@@ -180,3 +180,67 @@ def test_perceptual_hash_is_imagehash_phash():
         if seed % 3 == 0:
             im = im.convert("L")
         assert images.perceptual_hash(im) == str(imagehash.phash(im, hash_size=images.PHASH_SIZE))
+
+
+def test_fifos_sockets_and_devices_are_skipped_without_blocking(tmp_path):
+    import socket
+
+    fifo = tmp_path / "waiting.jpg"
+    os.mkfifo(fifo)  # reading it would block until a writer comes: forever
+    assert "not a regular file (a FIFO)" in reason(fifo)
+    sock = tmp_path / "listening.jpg"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(sock))
+    try:
+        assert "not a regular file (a socket)" in reason(sock)
+    finally:
+        server.close()
+    link = tmp_path / "zero.jpg"
+    link.symlink_to("/dev/zero")  # never ends
+    assert "not a regular file (a device)" in reason(link)
+
+
+def test_a_huge_non_image_is_refused_after_reading_its_header_only(tmp_path, monkeypatch):
+    big = tmp_path / "backup.tif"
+    with big.open("wb") as fh:  # sparse: 1.5 GB of apparent size, almost nothing on disk
+        fh.write(b"not a tiff at all")
+        fh.truncate(1_500_000_000)
+    read_sizes = []
+    real_open = open
+
+    class CountingFile:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def read(self, n=-1):
+            data = self.fh.read(n)
+            read_sizes.append(len(data))
+            return data
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    monkeypatch.setattr(images, "open", lambda *a, **k: CountingFile(real_open(*a, **k)), raising=False)
+    assert "too large to be a photo" in reason(big) or "not an image" in reason(big)
+    with big.open("r+b") as fh:
+        fh.truncate(900_000_000)  # under the size cap: the header decides, the rest is never read
+    read_sizes.clear()
+    assert "not an image" in reason(big)
+    assert read_sizes and sum(read_sizes) < 1_000_000
+
+
+def test_an_extreme_strip_is_centre_cropped_not_blown_up(tmp_path):
+    path = tmp_path / "strip.png"
+    Image.new("RGB", (1, 100_000), (200, 30, 30)).save(path)  # 475 bytes that once took 7.75 GB
+    loaded = load_file(path, TARGET).loaded
+    assert (loaded.width, loaded.height) == (1, 100_000)  # the file's real size is still reported
+    assert max(loaded.image.size) <= images.MAX_ASPECT * min(loaded.image.size)
+    wide = write_photo(tmp_path / "pano.jpg", 4, size=(1600, 400))  # an ordinary 4:1 panorama is left whole
+    image = load_file(wide, TARGET).loaded.image
+    assert image.size == (256, 64)
