@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from imgsearch_desktop import APP_NAME, __version__
+from imgsearch_desktop import APP_NAME, __version__, checks
 from imgsearch_desktop.config import AppDirs, Settings
-from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.core.errors import UsageError, UserError
 from imgsearch_desktop.frozen import resource_dir, restore_child_environment
 
 SUBCOMMANDS = ("gui", "index", "search", "dupes", "watch", "es", "self-test")
@@ -25,26 +25,34 @@ VALUE_OPTIONS = ("--es-url", "--index", "--image-model", "--text-model", "--home
                  "--device", "--batch-size")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (exit 2): a script reading stderr gets the reason, not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
     g = parser.add_argument_group("global options")
-    g.add_argument("--es-url", default=default, help="Elasticsearch URL (default: the managed local node)")
+    g.add_argument("--es-url", type=checks.es_url, default=default,
+                   help="Elasticsearch URL (default: the managed local node)")
     g.add_argument("--es-user", default=default, help="user for basic auth (password from IMGSEARCH_ES_PASSWORD)")
     g.add_argument("--es-ca-cert", default=default, help="CA certificate for a TLS cluster")
-    g.add_argument("--index", default=default, help="index (alias) name, default imgsearch")
+    g.add_argument("--index", type=checks.index_name, default=default, help="index (alias) name, default imgsearch")
     g.add_argument("--image-model", default=default, help="image model: hub name or local folder")
     g.add_argument("--text-model", default=default, help="text model: hub name or local folder")
     g.add_argument("--device", default=default, help="auto, cpu, cuda or mps")
-    g.add_argument("--batch-size", type=int, default=default, help="images per model batch")
+    g.add_argument("--batch-size", type=checks.batch_size, default=default, help="images per model batch")
     g.add_argument("--home", default=default, help="root for config, data and cache (IMGSEARCH_HOME)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=APP_NAME, description="Find photos by similarity (CLIP + Elasticsearch).")
+    parser = Parser(prog=APP_NAME, description="Find photos by similarity (CLIP + Elasticsearch).")
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     parser.add_argument("--self-test", action="store_true", help="same as the self-test subcommand")
     _global_options(parser, suppress=False)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -62,17 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     q = p.add_mutually_exclusive_group(required=True)
     q.add_argument("--image", metavar="FILE")
     q.add_argument("--text", metavar="TEXT")
-    p.add_argument("-k", type=int, default=10, metavar="N", help="number of results (default 10)")
+    p.add_argument("-k", type=checks.result_count, default=10, metavar="N", help="number of results (default 10)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one hit a line")
-    p.add_argument("--min-score", type=float, help="cosine similarity threshold")
+    p.add_argument("--min-score", type=checks.cosine, help="cosine similarity threshold")
     p.add_argument("--folder", action="append", default=[], help="only photos under this folder (repeatable)")
-    p.add_argument("--from", dest="date_from", help="taken on or after (YYYY-MM-DD)")
-    p.add_argument("--to", dest="date_to", help="taken on or before (YYYY-MM-DD)")
+    p.add_argument("--from", dest="date_from", type=checks.iso_date, help="taken on or after (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", type=checks.iso_date, help="taken on or before (YYYY-MM-DD)")
     p.add_argument("--format", action="append", default=[], help="only this format, e.g. JPEG (repeatable)")
 
     p = add("dupes", "duplicate groups: identical files, the same picture, or similar shots")
     p.add_argument("--level", choices=["exact", "near", "similar"], default="near")
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--threshold", type=checks.cosine, default=None,
                    help="cosine similarity for --level similar (default 0.9)")
     p.add_argument("--folder", action="append", default=[], help="only photos under this folder (repeatable)")
     p.add_argument("--reference", action="append", default=[],
@@ -87,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["install", "start", "stop", "status", "logs"])
     p.add_argument("--from", dest="source", help="install from this archive path or URL (Elastic's .tar.gz/.zip)")
     p.add_argument("--sha512", help="expected SHA-512 of the archive (default: the published .sha512 / pinned)")
-    p.add_argument("-n", "--lines", type=int, default=50, help="log lines to show")
+    p.add_argument("-n", "--lines", type=checks.positive_int, default=50, help="log lines to show")
 
     add("self-test", "load models, index 3 bundled samples into a throwaway index, search, clean up")
     return parser
@@ -160,6 +168,9 @@ class Context:
 def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> int:
     from tqdm import tqdm
 
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        raise UsageError(f"no such file or folder: {missing[0]}")
     from imgsearch_desktop.core.locks import index_lock
     from imgsearch_desktop.core.pipeline import Indexer
     from imgsearch_desktop.core.store import display
@@ -402,3 +413,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: everything written so far is kept; run again to continue", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback in the log for the report
+        log = _log_crash(args)
+        print(f"error: unexpected {type(exc).__name__}: {str(exc)[:300]} (details: {log})", file=sys.stderr)
+        return 1
+
+
+def _log_crash(args: argparse.Namespace) -> Path:
+    import traceback
+
+    path = AppDirs.resolve(getattr(args, "home", None)).data / "logs" / "errors.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"--- {' '.join(sys.argv)}\n{traceback.format_exc()}\n")
+    except OSError:
+        return Path("(not logged: the data dir is not writable)")
+    return path

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -11,7 +15,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import platformdirs
 import tomli_w
 
-from imgsearch_desktop import APP_NAME
+from imgsearch_desktop import APP_NAME, checks
 
 DEFAULT_IMAGE_MODEL = "sentence-transformers/clip-ViT-B-32"
 DEFAULT_TEXT_MODEL = "sentence-transformers/clip-ViT-B-32-multilingual-v1"
@@ -40,14 +44,21 @@ class AppDirs:
         return self.config / "settings.toml"
 
 
-# Settings field → environment variable that overrides it.
-ENV_OVERRIDES = {
-    "es_url": "IMGSEARCH_ES_URL",
-    "index": "IMGSEARCH_INDEX",
-    "image_model": "IMGSEARCH_IMAGE_MODEL",
-    "text_model": "IMGSEARCH_TEXT_MODEL",
-    "device": "IMGSEARCH_DEVICE",
-    "batch_size": "IMGSEARCH_BATCH_SIZE",
+def _device(text: str) -> str:
+    if text not in DEVICES:
+        raise argparse.ArgumentTypeError(f"device {text!r} is not one of {', '.join(DEVICES)}")
+    return text
+
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+# Settings field → (environment variable that overrides it, its check).
+ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], object]]] = {
+    "es_url": ("IMGSEARCH_ES_URL", checks.es_url),
+    "index": ("IMGSEARCH_INDEX", checks.index_name),
+    "image_model": ("IMGSEARCH_IMAGE_MODEL", str),
+    "text_model": ("IMGSEARCH_TEXT_MODEL", str),
+    "device": ("IMGSEARCH_DEVICE", _device),
+    "batch_size": ("IMGSEARCH_BATCH_SIZE", checks.batch_size),
 }
 
 
@@ -71,21 +82,35 @@ class Settings:
     @classmethod
     def load(cls, dirs: AppDirs, env: dict[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        values: dict[str, object] = {}
-        if dirs.settings_file.exists():
-            with dirs.settings_file.open("rb") as fh:
-                values = tomllib.load(fh)
-        known = {f.name: f for f in fields(cls)}
-        settings = cls(**{k: v for k, v in values.items() if k in known})
+        settings = cls._from_file(dirs.settings_file)
         overridden: dict[str, tuple[object, object]] = {}
-        for name, var in ENV_OVERRIDES.items():
+        for name, (var, check) in ENV_OVERRIDES.items():
             if env.get(var):
-                current = getattr(settings, name)
-                value = type(current)(env[var])
-                overridden[name] = (current, value)
+                value = checks.from_env(var, env[var], check)
+                overridden[name] = (getattr(settings, name), value)
                 setattr(settings, name, value)
         settings._from_env = overridden
         return settings
+
+    @classmethod
+    def _from_file(cls, path: Path) -> Settings:
+        """The file's settings; a file that cannot be used is set aside (kept for the user) and defaults apply."""
+        if not path.exists():
+            return cls()
+        try:
+            values = tomllib.loads(path.read_bytes().decode("utf-8"))
+            defaults = cls()
+            known = {f.name for f in fields(cls)}
+            for name, value in values.items():
+                if name in known and type(value) is not type(getattr(defaults, name)):
+                    raise ValueError(f"{name} should be {type(getattr(defaults, name)).__name__}, "
+                                     f"not {type(value).__name__}")
+            return cls(**{k: v for k, v in values.items() if k in known})
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError, OSError) as exc:
+            aside = set_aside(path)
+            print(f"warning: {path} could not be read ({exc}); moved to {aside.name}, using defaults",
+                  file=sys.stderr)
+            return cls()
 
     def save(self, dirs: AppDirs) -> None:
         """Write settings.toml (0600, atomically). A URL's user-info goes to the secret store, never to the file,
@@ -108,6 +133,13 @@ class Settings:
         with os.fdopen(fd, "wb") as fh:
             fh.write(tomli_w.dumps(values).encode())
         tmp.replace(dirs.settings_file)
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a corrupt state or settings file to ``<name>.corrupt-<time>`` so nothing is lost or read again."""
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    path.replace(aside)
+    return aside
 
 
 def split_credentials(url: str) -> tuple[str, str, str]:

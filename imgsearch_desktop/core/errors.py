@@ -19,3 +19,9 @@ class ModelNotFound(UserError):
 
 class IndexConflict(UserError):
     """The index name is taken by something this app did not create, or holds vectors of another model."""
+
+
+class UsageError(UserError):
+    """A bad option, environment value or argument, caught at the door."""
+
+    exit_code = 2

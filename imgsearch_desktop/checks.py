@@ -1,0 +1,109 @@
+"""Values from the command line and the environment, checked at the door: a clear sentence, never a traceback.
+
+Each check returns the cleaned value or raises ``argparse.ArgumentTypeError`` (argparse turns it into a usage error,
+exit 2); ``from_env`` applies the same check to an ``IMGSEARCH_*`` variable and raises ``UsageError``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from imgsearch_desktop.core.errors import UsageError
+
+T = TypeVar("T")
+MAX_RESULTS = 10_000  # Elasticsearch's default max_result_window: one page of kNN hits at most
+INDEX_NAME_MAX = 100  # the alias; the versioned index adds ~60 characters and Elasticsearch stops at 255 bytes
+INDEX_FORBIDDEN = re.compile(r'[\\/*?"<>|,# :A-Z]')
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def result_count(text: str) -> int:
+    n = _int(text)
+    if not 1 <= n <= MAX_RESULTS:
+        raise argparse.ArgumentTypeError(f"the number of results must be between 1 and {MAX_RESULTS:,}, not {n}")
+    return n
+
+
+def positive_int(text: str) -> int:
+    n = _int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {n}")
+    return n
+
+
+def batch_size(text: str) -> int:
+    n = _int(text)
+    if not 1 <= n <= 1024:
+        raise argparse.ArgumentTypeError(f"the batch size must be between 1 and 1024, not {n}")
+    return n
+
+
+def cosine(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a cosine similarity is a number from -1 to 1, not {text}")
+    return value
+
+
+def iso_date(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2023-06-01") from None
+
+
+def index_name(text: str) -> str:
+    """Elasticsearch's index-name rules, told up front rather than as a 400 from the server."""
+    problem = None
+    if not text:
+        problem = "it is empty"
+    elif text in (".", "..") or text.startswith(("-", "_", "+", ".")):
+        problem = "it may not start with - _ + or ."
+    elif INDEX_FORBIDDEN.search(text):
+        problem = "use lower-case letters, digits, - and _ only (no spaces, upper case or \\ / * ? \" < > | , # :)"
+    elif len(text.encode()) > INDEX_NAME_MAX:
+        problem = f"it is longer than {INDEX_NAME_MAX} bytes"
+    if problem:
+        raise argparse.ArgumentTypeError(f"invalid index name {text[:60]!r}: {problem}")
+    return text
+
+
+def es_url(text: str) -> str:
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {_redact(text)!r}: the port must be a number "
+                                         "from 1 to 65535") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {_redact(text)!r}: expected "
+                                         "http(s)://HOST[:PORT], e.g. https://search.example:9200")
+    if port == 0:
+        raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {_redact(text)!r}: port 0")
+    return text
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//[^/@]*@", "//…@", url)
+
+
+def from_env(var: str, text: str, check: Callable[[str], T]) -> T:
+    try:
+        return check(text)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"{var}: {exc}") from None

@@ -1,0 +1,74 @@
+"""Every bad input gets one plain line on stderr and the documented exit code, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from imgsearch_desktop.config import AppDirs, Settings
+
+
+def run(env, *args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "imgsearch_desktop", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def assert_one_line(out, code):
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == code, out.stderr
+    assert "Traceback" not in out.stderr and len(lines) == 1, out.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("args", [
+    ["search", "--text", "x", "-k", "0"],
+    ["search", "--text", "x", "-k", "-1"],
+    ["search", "--text", "x", "-k", "100000"],
+    ["search", "--text", "x", "-k", "ten"],
+    ["search", "--text", "x", "--from", "2023-13-45"],
+    ["search", "--text", "x", "--to", "yesterday"],
+    ["search", "--text", "x", "--min-score", "nan"],
+    ["search", "--text", "x", "--min-score", "2"],
+    ["dupes", "--threshold", "nan"],
+    ["dupes", "--threshold", "inf"],
+    *[["search", "--text", "x", "--index", name]
+      for name in ["Upper", "with space", "a*", "..", "_all", "a/b", "a#b", "x" * 300, ""]],
+    ["search", "--text", "x", "--es-url", "garbage"],
+    ["search", "--text", "x", "--es-url", "http://127.0.0.1:70000"],
+    ["search", "--text", "x", "--es-url", "ftp://127.0.0.1:9200"],
+    ["index", "/no/such/folder/anywhere"],
+    ["search"],
+    ["search", "--batch-size", "0", "--text", "x"],
+])
+def test_bad_options_are_usage_errors(isolated_home, args):
+    import os
+
+    line = assert_one_line(run(dict(os.environ), *args), 2)
+    assert line.startswith("error: ")
+
+
+@pytest.mark.parametrize(("var", "value"), [
+    ("IMGSEARCH_BATCH_SIZE", "abc"),
+    ("IMGSEARCH_INDEX", "Not Valid"),
+    ("IMGSEARCH_ES_URL", "http://host:99999"),
+    ("IMGSEARCH_DEVICE", "tpu"),
+])
+def test_bad_environment_values_are_usage_errors(isolated_home, var, value):
+    import os
+
+    line = assert_one_line(run({**os.environ, var: value}, "search", "--text", "x"), 2)
+    assert var in line
+
+
+@pytest.mark.parametrize("content", [b"folders = [\n", b"\xff\xfe not utf-8 = 1", b'batch_size = "many"\n'])
+def test_a_corrupt_settings_file_is_set_aside_and_defaults_apply(tmp_path, capsys, content):
+    dirs = AppDirs.resolve(tmp_path)
+    dirs.config.mkdir(parents=True)
+    dirs.settings_file.write_bytes(content)
+    settings = Settings.load(dirs, env={})
+    assert settings == Settings()
+    kept = list(dirs.config.glob("settings.toml.corrupt-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == content and not dirs.settings_file.exists()
+    assert "could not be read" in capsys.readouterr().err
