@@ -37,14 +37,26 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+SUN_PATH_MAX = 100  # a Unix socket's path must fit sockaddr_un (108 bytes on Linux, 104 on macOS)
+
+
 def socket_dir(data_dir: Path) -> Path:
+    """``$XDG_RUNTIME_DIR/imgsearch-desktop``, else ``run/`` in the data dir, else (a data dir too deep for a socket
+    path) ``/tmp/imgsearch-desktop-<uid>`` as tmux does — each created 0700 or refused unless ours and private."""
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isdir(runtime):
+    if runtime and os.path.isdir(runtime) and _fits(Path(runtime) / APP_NAME):
         try:
             return private_dir(Path(runtime) / APP_NAME)
         except (OSError, UnsafeSocketDir):
             pass  # a runtime dir we cannot use: the data dir is ours in any case
-    return private_dir(data_dir / "run")
+    run = data_dir / "run"
+    if _fits(run):
+        return private_dir(run)
+    return private_dir(Path("/tmp") / f"{APP_NAME}-{os.getuid()}")
+
+
+def _fits(folder: Path) -> bool:
+    return len(os.fsencode(str(folder))) + len("/instance-0123456789abcdef.sock") <= SUN_PATH_MAX
 
 
 def server_name(data_dir: str | os.PathLike[str]) -> str:

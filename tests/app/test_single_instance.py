@@ -22,17 +22,24 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # the venv's interpreter sits under root's h
 
 def test_socket_lives_in_a_private_directory(tmp_path, monkeypatch):
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
-    name = Path(server_name(tmp_path / "data"))
+    short = Path(tempfile.mkdtemp(prefix="isd-"))
+    try:
+        name = Path(server_name(short / "data"))
+        assert name.parent == short / "data" / "run"
+    finally:
+        shutil.rmtree(short)
+    deep = tmp_path / ("d" * 80) / "data"  # too deep for a socket path: a private dir under /tmp, like tmux's
+    name = Path(server_name(deep))
+    assert name.parent == Path(f"/tmp/imgsearch-desktop-{os.getuid()}") and len(str(name)) < 104
     st = os.lstat(name.parent)
-    assert name.parent == tmp_path / "data" / "run"
     assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == os.getuid()
-    assert not str(name).startswith("/tmp/imgsearch-desktop-")  # not QLocalServer's shared default
 
 
 @pytest.mark.parametrize("plant", ["open-mode", "symlink"])
 def test_a_planted_socket_directory_is_refused(tmp_path, monkeypatch, plant):
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
-    data = tmp_path / "data"
+    monkeypatch.chdir(tmp_path)
+    data = Path("data")  # relative: short enough for the socket to live in the data dir
     data.mkdir()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir(mode=0o777)
