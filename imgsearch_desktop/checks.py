@@ -98,6 +98,17 @@ def es_url(text: str) -> str:
     return text
 
 
+LIBRARY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def library_id(text: str) -> str:
+    """A library id labels this installation's documents in a shared index (a keyword, part of each id's hash)."""
+    if not LIBRARY_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"invalid library id {text[:70]!r}: 1 to 64 letters, digits, . _ or -, "
+                                         "starting with a letter or digit")
+    return text
+
+
 def _redact(url: str) -> str:
     return re.sub(r"//[^/@]*@", "//…@", url)
 

@@ -7,18 +7,22 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 Elasticsearch unreachable, 4 model not 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from imgsearch_desktop import APP_NAME, __version__, checks
 from imgsearch_desktop.config import AppDirs, Settings
 from imgsearch_desktop.core.errors import UsageError, UserError
 from imgsearch_desktop.frozen import resource_dir, restore_child_environment
+
+if TYPE_CHECKING:
+    from imgsearch_desktop.core.pipeline import IndexStats
 
 SUBCOMMANDS = ("gui", "index", "search", "dupes", "watch", "es", "self-test")
 VALUE_OPTIONS = ("--es-url", "--index", "--image-model", "--text-model", "--home", "--es-user", "--es-ca-cert",
@@ -66,10 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--exclude", action="append", default=[], help="folder name or path to skip (repeatable)")
 
-    p = add("search", "nearest photos to an image or a sentence (any language)")
-    q = p.add_mutually_exclusive_group(required=True)
-    q.add_argument("--image", metavar="FILE")
-    q.add_argument("--text", metavar="TEXT")
+    p = add("search", "nearest photos to photos and sentences (any language), minus what they should not be like")
+    p.add_argument("--image", action="append", default=[], metavar="FILE", help="more like this photo (repeatable)")
+    p.add_argument("--text", action="append", default=[], metavar="TEXT", help="more like this sentence (repeatable)")
+    p.add_argument("--not-image", action="append", default=[], metavar="FILE", help="less like this photo")
+    p.add_argument("--not-text", action="append", default=[], metavar="TEXT", help="less like this sentence")
+    p.add_argument("--like", action="append", default=[], metavar="PATH",
+                   help="more like this indexed photo (its stored vector, nothing decoded)")
+    p.add_argument("--unlike", action="append", default=[], metavar="PATH", help="less like this indexed photo")
     p.add_argument("-k", type=checks.result_count, default=10, metavar="N", help="number of results (default 10)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one hit a line")
     p.add_argument("--min-score", type=checks.cosine, help="cosine similarity threshold")
@@ -77,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="date_from", type=checks.iso_date, help="taken on or after (YYYY-MM-DD)")
     p.add_argument("--to", dest="date_to", type=checks.iso_date, help="taken on or before (YYYY-MM-DD)")
     p.add_argument("--format", action="append", default=[], help="only this format, e.g. JPEG (repeatable)")
+    p.add_argument("--all-libraries", action="store_true",
+                   help="also the photos of other computers sharing this index (default: this computer's only)")
 
     p = add("dupes", "duplicate groups: identical files, the same picture, or similar shots")
     p.add_argument("--level", choices=["exact", "near", "similar"], default="near")
@@ -85,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folder", action="append", default=[], help="only photos under this folder (repeatable)")
     p.add_argument("--reference", action="append", default=[],
                    help="reference folder: its photos are always kept (repeatable)")
+    p.add_argument("--keep-rules", metavar="RULES",
+                   help="order of the keep-best rules, comma-separated (default reference,pixels,lossless,original,"
+                        "least-compressed,oldest,folder)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one group a line")
 
     p = add("watch", "index, then keep the index in step with the folders until Ctrl+C")
@@ -128,6 +141,17 @@ class Context:
             if value is not None:
                 setattr(self.settings, name, value)
         self._embedder = None
+        self._library: str | None = None
+
+    @property
+    def library(self) -> str:
+        """This installation's library id (made once, kept in the data dir): what it indexes is labelled with it,
+        and what it reads is scoped to it, so computers sharing one index keep their photos apart."""
+        if self._library is None:
+            from imgsearch_desktop.config import library_id
+
+            self._library = library_id(self.dirs, self.settings)
+        return self._library
 
     def connection(self):
         from imgsearch_desktop.core.store import Connection
@@ -142,17 +166,24 @@ class Context:
                               password=os.environ.get("IMGSEARCH_ES_PASSWORD", "") or (stored if s.es_user else ""),
                               api_key=os.environ.get("IMGSEARCH_ES_API_KEY", "") or ("" if s.es_user else stored),
                               ca_cert=s.es_ca_cert)
-        from imgsearch_desktop.core.local_es import LocalNode
+        from imgsearch_desktop.core.node import LocalNode
+        from imgsearch_desktop.core.node.client import ManagedConnection
 
         node = LocalNode(self.dirs)
         if node.running_port() is None:
             print("starting the local Elasticsearch node…", file=sys.stderr)
-        return Connection(node.start())
+        return ManagedConnection.start(node)
+
+    def thumbnails(self):
+        from imgsearch_desktop.core.thumbs import ThumbCache
+
+        return ThumbCache(self.dirs.cache / "thumbnails")
 
     def store(self, on_wait=None):
         from imgsearch_desktop.core.store import Store
 
-        return Store(self.connection().client(), self.settings.index, on_wait=on_wait)
+        conn = self.connection()
+        return Store(conn.client(), self.settings.index, on_wait=on_wait, connection=conn, library=self.library)
 
     @property
     def embedder(self):
@@ -173,7 +204,6 @@ def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> in
         raise UsageError(f"no such file or folder: {missing[0]}")
     from imgsearch_desktop.core.locks import index_lock
     from imgsearch_desktop.core.pipeline import Indexer
-    from imgsearch_desktop.core.store import display
 
     embedder = ctx.embedder
     store = ctx.store(on_wait=lambda msg: print(msg, file=sys.stderr))
@@ -188,80 +218,139 @@ def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> in
 
     try:
         with index_lock(ctx.dirs.data, ctx.settings.index, on_wait=lambda msg: print(msg, file=sys.stderr)):
-            stats = Indexer(store, embedder).run(paths, excluded=list(excluded) + ctx.settings.excluded,
-                                                 progress=progress)
+            stats = Indexer(store, embedder, thumbnails=ctx.thumbnails()).run(
+                paths, excluded=list(excluded) + ctx.settings.excluded, progress=progress)
     finally:
         bar.close()
-    for path, reason in stats.skipped_files:
-        print(f"skipped {display(path)}: {reason}")
+    print_report(stats)
     for doc, reason in stats.failures:
         print(f"failed {doc}: {reason}")
     print(stats.summary())
     return 1 if stats.failed else 0
 
 
+def print_report(stats: IndexStats) -> None:
+    """Skipped files and unreachable folders (their entries kept), one a line, then why a model change waits."""
+    from imgsearch_desktop.core.store import display
+
+    for path, reason in stats.skipped_files:
+        print(f"skipped {display(path)}: {reason}")
+    for path, reason in stats.unreachable_folders:
+        print(f"unreachable {display(path)}: {reason} (its entries are kept)")
+    if stats.switch_refused:
+        print(stats.switch_refused)
+
+
+def search_parts(args: argparse.Namespace) -> list:
+    """The query's parts from --image/--text/--like (positive) and --not-image/--not-text/--unlike (negative)."""
+    from imgsearch_desktop.core.query import Part
+
+    parts = [Part(path=os.path.abspath(f)) for f in args.image] + [Part(text=t) for t in args.text]
+    parts += [Part(stored=os.path.abspath(f)) for f in args.like]
+    parts += [Part(path=os.path.abspath(f), weight=-1.0) for f in args.not_image]
+    parts += [Part(text=t, weight=-1.0) for t in args.not_text]
+    parts += [Part(stored=os.path.abspath(f), weight=-1.0) for f in args.unlike]
+    if not any(p.weight > 0 for p in parts):
+        raise UsageError("search needs at least one of --image, --text or --like (what to look for)")
+    return parts
+
+
 def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
-    from imgsearch_desktop.core import images
+    from imgsearch_desktop.core.query import Query, check_parts, run_query
     from imgsearch_desktop.core.store import Filters, display
 
+    parts = search_parts(args)
     embedder = ctx.embedder
-    if args.image:
-        try:
-            query = images.open_query_image(args.image, embedder.image_size)
-        except images.ImageSkipped as exc:
-            raise UserError(f"cannot use the query image: {exc}") from None
-        vector = embedder.encode_images([query.image])[0]
-        dims = len(vector)
-    else:
-        vector = embedder.encode_texts([args.text])[0]
-        dims = len(vector)
+    check_parts(embedder, parts)
     store = ctx.store()
-    store.open(embedder.model_id, dims, create=False)
+    store.open(embedder.model_id, embedder.dims, create=False)
     filters = Filters(folders=[os.path.abspath(f) for f in args.folder], date_from=args.date_from,
-                      date_to=args.date_to, formats=args.format)
-    hits = store.knn(vector, k=args.k, filters=filters, min_score=args.min_score)
+                      date_to=args.date_to, formats=args.format, all_libraries=args.all_libraries)
+    hits = run_query(embedder, store, Query(parts=parts, k=args.k, min_score=args.min_score, filters=filters)).hits
     for hit in hits:
         if args.json:
             print(json.dumps(hit.as_json(), ensure_ascii=False))
         else:
-            print(f"{hit.score:7.4f}  {display(hit.path)}")
+            whose = f"  (library {hit.library})" if hit.library not in (None, store.library) else ""
+            print(f"{hit.score:7.4f}  {display(hit.path)}{whose}")
     if not hits and not args.json:
         print("no matching photos", file=sys.stderr)
     return 0
 
 
 def cmd_dupes(ctx: Context, args: argparse.Namespace) -> int:
-    from imgsearch_desktop.core.dupes import SIMILAR_COSINE, DupeFinder, NotDuplicates
+    from imgsearch_desktop.core.dupes import SIMILAR_COSINE, DupeFinder, KeepRule, NotDuplicates, megabytes, plural
     from imgsearch_desktop.core.store import display
+    from imgsearch_desktop.core.trash import default_plan, dry_run
 
+    try:
+        rules = [KeepRule(r.strip()) for r in args.keep_rules.split(",")] if args.keep_rules else list(KeepRule)
+    except ValueError:
+        raise UsageError(f"--keep-rules: use some of {', '.join(KeepRule)}") from None
     store = ctx.store()
     store.check_server()  # read through the alias as it stands: no model needed to compare stored vectors
     store.index = ctx.settings.index
-    finder = DupeFinder(store, references=args.reference + ctx.settings.references,
-                        not_duplicates=NotDuplicates(ctx.dirs.data / "not-duplicates.json"))
+    memory = NotDuplicates(ctx.dirs.data / "not-duplicates.json")
+    if memory.warning:
+        print(f"warning: {memory.warning}", file=sys.stderr)
+    finder = DupeFinder(store, references=args.reference + ctx.settings.references, not_duplicates=memory,
+                        keep_rules=rules)
     threshold = args.threshold if args.threshold is not None else SIMILAR_COSINE
     groups = finder.scan(args.level, threshold, folders=args.folder)
     for group in groups:
         if args.json:
             print(json.dumps(group.as_json(), ensure_ascii=False))
             continue
-        print(f"{group.level} · {len(group.members)} files · {group.wasted_bytes / 1e6:.1f} MB to free")
+        print(f"{group.tier.label} · {plural(len(group.members), 'file')} · {megabytes(group.wasted_bytes)} to free"
+              f" · {group.why}")
         for m in group.members:
-            print(f"  {m.score:7.4f}  {m.relation:<14}  {display(m.photo.path)}")
+            mark = "keep" if m.is_keeper else ("[x]" if m.ticked else "[ ]")
+            note = f"  ({m.why})" if m.is_keeper else (f"  ({m.protected})" if m.protected else "")
+            print(f"  {mark:<4}  {m.score:7.4f}  {m.relation:<14}  {display(m.photo.path)}{note}")
     if not args.json:
-        print(f"{len(groups)} groups, {sum(g.wasted_bytes for g in groups) / 1e6:.1f} MB in copies", file=sys.stderr)
+        wasted = megabytes(sum(g.wasted_bytes for g in groups))
+        print(f"{plural(len(groups), 'group')}, {wasted} in copies; the suggested clean-up "
+              f"{dry_run(default_plan(groups))}", file=sys.stderr)
+        if finder.stats.off_keeper:
+            print(f"({plural(finder.stats.linked_sets, 'linked set')} split into {plural(len(groups), 'group')} "
+                  "so that every file matches its keeper)", file=sys.stderr)
     return 0
 
 
+@contextlib.contextmanager
+def _download_bar():
+    """A progress function for a download (the engine's archive) drawing a byte bar on stderr, shown once used."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(done: int, total: int, note: str) -> bool:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total or None, unit="B", unit_scale=True, desc=note, file=sys.stderr,
+                       dynamic_ncols=True, disable=None)
+        bar.update(done - bar.n)
+        return True
+
+    try:
+        yield progress
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def cmd_es(ctx: Context, args: argparse.Namespace) -> int:
-    from imgsearch_desktop.core.local_es import LocalNode
+    from imgsearch_desktop.core.node import LocalNode
 
     node = LocalNode(ctx.dirs)
     if args.action == "install":
-        home = node.install(args.source, args.sha512)
+        with _download_bar() as progress:
+            home = node.install(args.source, args.sha512, progress=progress)
         print(f"installed Elasticsearch at {home}")
     elif args.action == "start":
-        print(node.start(source=args.source))
+        with _download_bar() as progress:
+            url = node.start(source=args.source, progress=progress)
+        print(url)
     elif args.action == "stop":
         print("stopped" if node.stop() else "not running")
     elif args.action == "status":
@@ -288,7 +377,8 @@ def cmd_self_test(ctx: Context) -> int:
     embedder.load_both()
     print(f"models: ok ({embedder.dims}-d, {embedder.backend} on {embedder.device})")
     conn = ctx.connection()
-    store = Store(conn.client(), f"{ctx.settings.index}-selftest-{uuid.uuid4().hex[:8]}")
+    store = Store(conn.client(), f"{ctx.settings.index}-selftest-{uuid.uuid4().hex[:8]}", connection=conn,
+                  library=ctx.library)
     print(f"elasticsearch: ok ({store.check_server()} at {conn.redacted()})")
     samples = sorted((resource_dir() / "samples").glob("*.jpg"))
     if len(samples) < 3:
@@ -359,7 +449,6 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
 
     from imgsearch_desktop.core.locks import index_lock
     from imgsearch_desktop.core.pipeline import Indexer
-    from imgsearch_desktop.core.store import display
     from imgsearch_desktop.core.watcher import FolderWatcher
 
     roots = [os.path.abspath(p) for p in paths]
@@ -371,7 +460,7 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
         sys.stdout.flush()  # line by line from here on, also into a pipe (`watch … | tee log`)
         store = ctx.store(on_wait=lambda msg: print(msg, file=sys.stderr))
         store.open(ctx.embedder.model_id, ctx.embedder.dims)
-        indexer = Indexer(store, ctx.embedder)
+        indexer = Indexer(store, ctx.embedder, thumbnails=ctx.thumbnails())
         print("watching for changes (Ctrl+C to stop)…", file=sys.stderr)
         while True:
             change = changes.get()
@@ -380,8 +469,7 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
                     stats = indexer.run(roots, list(excluded) + ctx.settings.excluded)
                 else:
                     stats = indexer.apply(change, roots)
-            for path, reason in stats.skipped_files:
-                print(f"skipped {display(path)}: {reason}")
+            print_report(stats)
             print(stats.summary(), flush=True)
     finally:
         watcher.stop()

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 import tomllib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -59,7 +60,9 @@ ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], object]]] = {
     "text_model": ("IMGSEARCH_TEXT_MODEL", str),
     "device": ("IMGSEARCH_DEVICE", _device),
     "batch_size": ("IMGSEARCH_BATCH_SIZE", checks.batch_size),
+    "library_id": ("IMGSEARCH_LIBRARY_ID", checks.library_id),
 }
+LIBRARY_ID_FILE = "library-id"
 
 
 @dataclass
@@ -78,6 +81,10 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda | mps
     batch_size: int = 32
     results: int = 50
+    library_id: str = ""  # empty = the id made once for this installation (``library-id`` in the data dir)
+    keep_rules: list[str] = field(default_factory=list)  # duplicates: keep-best rules, the user's order (empty =
+    # the default order; core.dupes.KeepRule values)
+    folder_priority: list[str] = field(default_factory=list)  # duplicates: keep photos under the first folder first
 
     @classmethod
     def load(cls, dirs: AppDirs, env: dict[str, str] | None = None) -> Settings:
@@ -133,6 +140,38 @@ class Settings:
         with os.fdopen(fd, "wb") as fh:
             fh.write(tomli_w.dumps(values).encode())
         tmp.replace(dirs.settings_file)
+
+
+def library_id(dirs: AppDirs, settings: Settings) -> str:
+    """This installation's library id: the setting (or IMGSEARCH_LIBRARY_ID) if given, else a random id made once
+    and kept in the data dir. Desktops sharing one index each see their own photos by it; copying the file (or
+    setting the id) to a new computer with the same folders takes the library over."""
+    if settings.library_id:
+        return checks.from_env("library_id", settings.library_id, checks.library_id)
+    path = dirs.data / LIBRARY_ID_FILE
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        text = None
+    except UnicodeDecodeError:
+        text = ""  # not an id: set aside below (an unreadable file raises: a new id would orphan the library)
+    if text is not None:
+        if checks.LIBRARY_ID.fullmatch(text):
+            return text
+        aside = set_aside(path)
+        print(f"warning: {path} did not hold a library id; moved to {aside.name}, making a new one",
+              file=sys.stderr)
+    dirs.data.mkdir(parents=True, exist_ok=True)
+    made = uuid.uuid4().hex
+    tmp = path.with_name(f".{LIBRARY_ID_FILE}.{made}")
+    tmp.write_text(made + "\n", encoding="ascii")
+    try:
+        os.link(tmp, path)  # appears whole or not at all; never replaces an id another process made meanwhile
+    except FileExistsError:
+        return library_id(dirs, settings)
+    finally:
+        tmp.unlink()
+    return made
 
 
 def set_aside(path: Path) -> Path:

@@ -20,7 +20,7 @@ import pytest
 from imgsearch_desktop import APP_NAME
 from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.core.embedder import Embedder
-from imgsearch_desktop.core.local_es import LocalNode, fetch_with_maven
+from imgsearch_desktop.core.node import LocalNode, fetch_with_maven
 from imgsearch_desktop.core.store import Connection, Store
 from imgsearch_desktop.devtools.random_models import build_clip, build_multilingual_text
 
@@ -28,7 +28,7 @@ TINY_DIMS = 32  # deliberately not 512: nothing may assume the real model's size
 
 ENV_VARS = ("IMGSEARCH_ES_URL", "IMGSEARCH_INDEX", "IMGSEARCH_IMAGE_MODEL", "IMGSEARCH_TEXT_MODEL",
             "IMGSEARCH_HOME", "IMGSEARCH_ES_PASSWORD", "IMGSEARCH_ES_API_KEY", "IMGSEARCH_DEVICE",
-            "IMGSEARCH_MODEL_DIR")
+            "IMGSEARCH_MODEL_DIR", "IMGSEARCH_LIBRARY_ID")
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +39,7 @@ def es_archive() -> Path:
 
 @pytest.fixture(scope="session")
 def es_node(tmp_path_factory, es_archive):
-    """A real single-node Elasticsearch, installed and started by the app's own local_es code."""
+    """A real single-node Elasticsearch, installed and started by the app's own core/node code."""
     dirs = AppDirs.resolve(tmp_path_factory.mktemp("es-home"))
     node = LocalNode(dirs)
     node.install(str(es_archive))

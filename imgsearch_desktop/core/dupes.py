@@ -1,42 +1,99 @@
-"""Duplicates and similar shots, found through the index (never an N² comparison).
+"""Duplicates and similar shots, found through the index (never an N² comparison of the library).
 
-Three tiers, each a superset of the one before:
-  exact    same sha256: the identical file under another name.
-  near     the same picture resized, recompressed, converted or rotated through EXIF: perceptual hashes within
-           ``near_bits`` (kNN on the ``phash`` bit vector = Hamming distance), confirmed by CLIP cosine
-           ≥ ``near_cosine``.
-  similar  CLIP cosine ≥ ``threshold``: burst shots, the same scene, crops.
+Three tiers (``Tier``), each including the one before:
+  exact         "identical file": same sha256.
+  same picture  the picture resized, recompressed, converted or rotated through EXIF: indexed perceptual hashes
+                within ``near_bits``, CLIP cosine ≥ ``near_cosine``, the same aspect ratio, and a strict re-check of
+                the files on disk (hashes on a white and on a black background, so transparency counts; never for an
+                image too flat for a hash to mean anything).
+  similar       "similar shot": CLIP cosine ≥ ``threshold``: burst shots, the same scene, crops.
 
-Per photo one kNN query (batched with ``_msearch``) gives edges; union-find makes groups. Pairs the user marked
-"not a duplicate" are never joined again. Each group gets a suggested keeper: a photo in a reference folder, else
-the most pixels, then the least compressed, then the oldest.
+Per photo one kNN query (batched with ``_msearch``) gives candidate pairs; union-find links them into sets; each
+set is then split into star groups around keepers (best photo first), so every member meets its tier's rule
+against its group's keeper — never A~B~C with A≁C. One file on disk (``(st_dev, st_ino)``, reached by any name)
+is one photo, listed once and counted once. Files the user marked "not a duplicate" are never grouped again with
+the photos they were taken out of.
 """
 
 from __future__ import annotations
 
+import builtins
+import functools
 import json
+import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
+from imgsearch_desktop.core import images
 from imgsearch_desktop.core.store import Filters, Store, display, path_from_source
 
-LEVELS = ("exact", "near", "similar")
+log = logging.getLogger(__name__)
+
 # Defaults, and where they come from (README "Duplicates"):
 NEAR_BITS = 24  # of 256: same-picture copies measured ≤ 6 bits apart, a 90% crop ≥ 50
-NEAR_COSINE = 0.95  # CLIP confirmation for "near": resized/recompressed copies of real photos score ≥ 0.98
+NEAR_COSINE = 0.95  # CLIP confirmation for "same picture": resized/recompressed copies of real photos score ≥ 0.98
 SIMILAR_COSINE = 0.9  # Immich flags duplicates at cosine distance ≤ 0.0155 (cos ≥ 0.985); similar shots go lower
-LOSSLESS = {"PNG", "TIFF", "BMP", "WEBP_LOSSLESS"}
+MIN_SPREAD = 8.0  # grey levels (std of the 64×64 the hash sees): measured, near-black/near-white photos and mostly
+# transparent icons sit at 0–7 and their hashes are noise or a blank page; ordinary photos 28–49
+ASPECT_TOLERANCE = 0.02  # relative: a resize keeps the aspect ratio to a pixel's rounding
+LEVELS = ("exact", "near", "similar")
 Progress = Callable[[int, int, str], bool]
 
 
-@dataclass
+class Tier(StrEnum):
+    """How sure a duplicate is. The values are the CLI's ``--level`` words."""
+
+    EXACT = "exact"
+    SAME_PICTURE = "near"
+    SIMILAR = "similar"
+
+    @property
+    def label(self) -> str:
+        return _TIER_LABELS[self]
+
+    @property
+    def pre_ticked(self) -> bool:
+        """Members of this tier go to the trash by default: copies yes, similar shots only when the user says so."""
+        return self is not Tier.SIMILAR
+
+    @property
+    def order(self) -> int:
+        return _TIER_ORDER[self]
+
+    @classmethod
+    def parse(cls, value: str | Tier) -> Tier:
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"level must be one of {LEVELS}") from None
+
+
+_TIER_LABELS = {Tier.EXACT: "identical file", Tier.SAME_PICTURE: "same picture", Tier.SIMILAR: "similar shot"}
+_TIER_ORDER = {Tier.EXACT: 0, Tier.SAME_PICTURE: 1, Tier.SIMILAR: 2}
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 group``, ``2 groups``, ``1 copy`` / ``3 copies`` (with ``many``)."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+# ---------------------------------------------------------------- photos, members, groups
+@dataclass(eq=False)
 class Photo:
     doc_id: str
-    path: str
+    path: str  # as indexed (the name listed)
     sha256: str
     size: int
     width: int
@@ -45,17 +102,51 @@ class Photo:
     format: str
     phash: str | None
     vector: np.ndarray
+    real: str = ""  # os.path.realpath at scan time
+    inode: tuple[int, int] | None = None  # (st_dev, st_ino) at scan time
+    aliases: list[str] = field(default_factory=list)  # other indexed names of this same file (links, nested roots)
+    alias_ids: list[str] = field(default_factory=list)
 
     @property
     def pixels(self) -> int:
         return (self.width or 0) * (self.height or 0)
 
 
-@dataclass
+@dataclass(frozen=True)
+class Relation:
+    """Why ``other`` belongs with a keeper: its tier, cosine to the keeper, hash distance (same picture)."""
+
+    tier: Tier
+    score: float
+    bits: int | None = None
+
+    @property
+    def why(self) -> str:
+        if self.tier is Tier.EXACT:
+            return "identical content"
+        if self.tier is Tier.SAME_PICTURE:
+            return f"same picture: hashes {self.bits} bits apart, similarity {self.score:.2f}"
+        return f"similar shot: {self.score:.2f}"
+
+
+@dataclass(eq=False)
 class Member:
     photo: Photo
     score: float  # cosine similarity to the keeper
-    relation: str  # keeper | identical file | same picture | similar shot
+    tier: Tier | None = None  # None: the keeper
+    bits: int | None = None  # perceptual-hash distance to the keeper (same picture)
+    ticked: bool = False  # suggested for the trash (the window's checkbox starts like this)
+    protected: str = ""  # why it can never be trashed (in a reference folder), else ""
+    why: str = ""  # "identical content", "same picture: hashes 4 bits apart, similarity 0.99", "keep: most pixels"
+
+    @property
+    def is_keeper(self) -> bool:
+        return self.tier is None
+
+    @property
+    def relation(self) -> str:
+        """keeper | identical file | same picture | similar shot"""
+        return "keeper" if self.tier is None else self.tier.label
 
     def as_json(self) -> dict:
         p = self.photo
@@ -63,42 +154,647 @@ class Member:
                 "score": round(self.score, 6)}
 
 
-@dataclass
+@dataclass(eq=False)
 class Group:
-    level: str
     keep: Photo
     members: list[Member] = field(default_factory=list)  # keeper first
+    level: Tier = Tier.SAME_PICTURE  # the level it was found at (the scan's)
+    threshold: float = SIMILAR_COSINE  # the scan's similar-shot threshold
+    keep_why: str = ""  # the keep rule that chose the keeper, e.g. "most pixels"
+
+    @property
+    def tier(self) -> Tier:
+        """What the group is: its weakest member's tier."""
+        tiers = [m.tier for m in self.members if m.tier is not None]
+        return max(tiers, key=lambda t: t.order) if tiers else self.level
+
+    @property
+    def why(self) -> str:
+        """The weakest member's reason: "identical content" / "same picture: hashes 4 bits apart, similarity 0.99"
+        (the largest distance, the lowest similarity) / "similar shot: 0.93"."""
+        weakest = [m for m in self.members if m.tier is not None and m.tier is self.tier]
+        if not weakest:
+            return ""
+        return Relation(self.tier, min(m.score for m in weakest), max(m.bits or 0 for m in weakest)).why
 
     @property
     def wasted_bytes(self) -> int:
-        return sum(m.photo.size for m in self.members if m.photo is not self.keep)
+        """Bytes held by copies: each file (inode) counted once, never the keeper's."""
+        seen = {self.keep.inode or self.keep.doc_id}
+        total = 0
+        for m in self.members:
+            key = m.photo.inode or m.photo.doc_id
+            if key not in seen:
+                seen.add(key)
+                total += m.photo.size
+        return total
+
+    @property
+    def ticked(self) -> list[Member]:
+        return [m for m in self.members if m.ticked and m.photo is not self.keep]
 
     def as_json(self) -> dict:
-        return {"level": self.level, "keep": display(self.keep.path), "files": [m.as_json() for m in self.members]}
+        return {"level": self.level.value, "keep": display(self.keep.path), "why": self.why,
+                "files": [m.as_json() for m in self.members]}
 
 
 def hamming(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
+# ---------------------------------------------------------------- paths
+def inside(real: str, folder: str) -> bool:
+    """``real`` is ``folder`` or below it (both real paths)."""
+    return real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def under(path: str, folders: Iterable[str]) -> bool:
+    """``path`` is one of ``folders`` or inside one, as real paths: a reference folder reached through a symlinked
+    folder is still the reference folder."""
+    real = os.path.realpath(path)
+    return any(inside(real, os.path.realpath(f)) for f in folders)
+
+
+def identity(path: str) -> tuple[str, tuple[int, int]] | None:
+    """(real path, (st_dev, st_ino)) of an existing file, else None."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return os.path.realpath(path), (st.st_dev, st.st_ino)
+
+
+# ---------------------------------------------------------------- keep rules
+class KeepRule(StrEnum):
+    """One way to prefer a photo as the keeper. The user orders them; the first that tells two photos apart wins."""
+
+    REFERENCE = "reference"
+    PIXELS = "pixels"
+    LOSSLESS = "lossless"
+    ORIGINAL = "original"
+    LEAST_COMPRESSED = "least-compressed"
+    OLDEST = "oldest"
+    FOLDER = "folder"
+
+    @property
+    def label(self) -> str:
+        return _RULE_LABELS[self]
+
+
+_RULE_LABELS = {
+    KeepRule.REFERENCE: "in a reference folder",
+    KeepRule.PIXELS: "most pixels",
+    KeepRule.LOSSLESS: "lossless before lossy",
+    KeepRule.ORIGINAL: "original format (camera RAW, HEIC) before a derived copy",
+    KeepRule.LEAST_COMPRESSED: "least compressed (most bytes per pixel)",
+    KeepRule.OLDEST: "oldest file",
+    KeepRule.FOLDER: "folder priority",
+}
+DEFAULT_KEEP_RULES: tuple[KeepRule, ...] = tuple(KeepRule)
+
+
+@functools.lru_cache(maxsize=8192)
+def webp_is_lossless(path: str, size: int = 0, mtime_ns: int = 0) -> bool:
+    """A WebP file whose image is a VP8L (lossless) bitstream. Pillow says "WEBP" for both kinds, so read the RIFF
+    chunks: ``VP8L`` is lossless, ``VP8 `` lossy (``size``/``mtime_ns`` only key the cache)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+                return False
+            while chunk := fh.read(8):
+                if len(chunk) < 8:
+                    return False
+                tag, length = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if tag in (b"VP8L", b"VP8 "):
+                    return tag == b"VP8L"
+                fh.seek(length + (length & 1), os.SEEK_CUR)
+    except OSError:
+        return False
+    return False
+
+
+def is_lossless(p) -> bool:
+    row = images.format_of(getattr(p, "format", None), p.path)
+    if row is not None and row.name == "WEBP":  # lossy or lossless is a property of the file, not of WebP
+        return webp_is_lossless(getattr(p, "real", "") or p.path, p.size or 0, getattr(p, "mtime_ns", 0) or 0)
+    return row is not None and row.lossless
+
+
+def is_original(p) -> bool:
+    row = images.format_of(getattr(p, "format", None), p.path)
+    return row is not None and row.original
+
+
+@dataclass
+class KeepPolicy:
+    """Chooses the keeper of a group: ``rules`` in the user's order, then the path (so the choice is stable).
+
+    ``p`` may be anything with path, width, height, size, format, mtime_ns (a Photo or a search Hit)."""
+
+    rules: Sequence[KeepRule] = DEFAULT_KEEP_RULES
+    references: Sequence[str] = ()
+    folders: Sequence[str] = ()  # folder priority: photos under the first folder first
+
+    def __post_init__(self) -> None:
+        self.rules = tuple(KeepRule(r) for r in self.rules)
+        self._refs = [os.path.realpath(r) for r in self.references]
+        self._folders = [os.path.realpath(f) for f in self.folders]
+
+    def value(self, rule: KeepRule, p) -> float | bool:
+        """Higher is better."""
+        real = getattr(p, "real", "") or os.path.realpath(p.path)
+        pixels = (p.width or 0) * (p.height or 0)
+        if rule is KeepRule.REFERENCE:
+            return any(inside(real, r) for r in self._refs)
+        if rule is KeepRule.PIXELS:
+            return pixels
+        if rule is KeepRule.LOSSLESS:
+            return is_lossless(p)
+        if rule is KeepRule.ORIGINAL:
+            return is_original(p)
+        if rule is KeepRule.LEAST_COMPRESSED:
+            return (p.size or 0) / pixels if pixels else 0.0
+        if rule is KeepRule.OLDEST:
+            return -(p.mtime_ns or 0)
+        return -next((i for i, f in enumerate(self._folders) if inside(real, f)), len(self._folders))
+
+    def key(self, p) -> tuple:
+        return (*(self.value(r, p) for r in self.rules), p.path)
+
+    def pick(self, photos: Iterable) -> Photo:
+        return max(photos, key=self.key)
+
+    def explain(self, keep, other) -> str:
+        """The first rule that put ``keep`` ahead of ``other``."""
+        for rule in self.rules:
+            if self.value(rule, keep) != self.value(rule, other):
+                return rule.label
+        return "first by name"
+
+
+def keeper_rank(p, references: Sequence[str] = ()) -> tuple:
+    """The default keep rules' key for ``p`` (a Photo or a search Hit): higher is the better version."""
+    return KeepPolicy(references=references).key(p)
+
+
+def pick_keeper(photos: Sequence[Photo], references: Sequence[str] = ()) -> Photo:
+    return KeepPolicy(references=references).pick(photos)
+
+
+def relation_to_query(hit, query_sha256: str | None, query_phash: str | None, near_bits: int = NEAR_BITS,
+                      near_cosine: float = NEAR_COSINE) -> str:
+    """How a search hit relates to the dropped photo: identical file, same picture, or similar shot (a label only:
+    the strict same-picture check runs in a duplicate scan, before anything can be trashed)."""
+    if query_sha256 and hit.sha256 == query_sha256:
+        return Tier.EXACT.label
+    if query_phash and hit.phash and hamming(query_phash, hit.phash) <= near_bits and hit.score >= near_cosine:
+        return Tier.SAME_PICTURE.label
+    return Tier.SIMILAR.label
+
+
+# ---------------------------------------------------------------- "not a duplicate", remembered
+@dataclass
+class NotDuplicate:
+    """A file the user took out of a group: never grouped again with the photos it was in (all by content)."""
+
+    sha256: str
+    path: str  # its name when marked (for the list; the mark follows the content)
+    others: dict[str, str] = field(default_factory=dict)  # sha256 → name of each photo of that group
+    time: str = ""
+
+
 class NotDuplicates:
-    """Pairs the user said are not duplicates, remembered by content (survives renames and moves)."""
+    """The user's "not a duplicate" marks, in a JSON file; a file that cannot be read is set aside, not fatal."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.pairs: set[tuple[str, str]] = set()
-        if path.exists():
-            self.pairs = {tuple(sorted(p)) for p in json.loads(path.read_text())}
+        self.path = Path(path)
+        self.warning: str | None = None  # set when the file was unreadable and set aside
+        self._marks: dict[str, NotDuplicate] = {}
+        self._pairs: set[frozenset[str]] = set()
+        if self.path.exists():
+            self._load()
 
-    def add(self, sha_a: str, sha_b: str) -> None:
-        self.pairs.add(tuple(sorted((sha_a, sha_b))))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(sorted(self.pairs)))
-        tmp.replace(self.path)
+    def _load(self) -> None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            marks = _parse_marks(data)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+            self.path.replace(aside)
+            self.warning = f"{self.path.name} could not be read ({exc}); set aside as {aside.name}, starting empty"
+            log.warning(self.warning)
+            return
+        for mark in marks:
+            self._merge(mark)
+        self._reindex()
+
+    def mark(self, group: Group, member: Member) -> NotDuplicate:
+        """``member`` is not a duplicate of any photo of ``group``: remember it against all of them."""
+        others = {m.photo.sha256: display(m.photo.path) for m in group.members if m is not member}
+        return self.add(member.photo.sha256, others, display(member.photo.path))
+
+    def add(self, sha256: str, others: str | Mapping[str, str] | Iterable[str], path: str = "") -> NotDuplicate:
+        """Remember ``sha256`` as not a duplicate of ``others`` (one sha256, several, or sha256 → name)."""
+        if isinstance(others, str):
+            others = [others]
+        named = dict(others) if isinstance(others, Mapping) else dict.fromkeys(others, "")
+        named.pop(sha256, None)  # an identical copy of itself is not something to remember
+        mark = self._merge(NotDuplicate(sha256, path, named, datetime.now(UTC).isoformat(timespec="seconds")))
+        self._reindex()
+        self._save()
+        return mark
+
+    def list(self) -> builtins.list[NotDuplicate]:
+        """Every mark, newest first."""
+        return sorted(self._marks.values(), key=lambda m: m.time, reverse=True)
+
+    def forget(self, sha256: str) -> bool:
+        """Undo: the file may be grouped again. Returns whether there was a mark."""
+        if self._marks.pop(sha256, None) is None:
+            return False
+        self._reindex()
+        self._save()
+        return True
+
+    def vetoes(self, sha_a: str, sha_b: str) -> bool:
+        return frozenset((sha_a, sha_b)) in self._pairs
 
     def __contains__(self, pair: tuple[str, str]) -> bool:
-        return tuple(sorted(pair)) in self.pairs
+        return self.vetoes(*pair)
+
+    def __len__(self) -> int:
+        return len(self._marks)
+
+    def _merge(self, mark: NotDuplicate) -> NotDuplicate:
+        old = self._marks.get(mark.sha256)
+        if old:
+            old.others.update(mark.others)
+            old.path, old.time = mark.path or old.path, mark.time or old.time
+            return old
+        self._marks[mark.sha256] = mark
+        return mark
+
+    def _reindex(self) -> None:
+        self._pairs = {frozenset((m.sha256, o)) for m in self._marks.values() for o in m.others if o != m.sha256}
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"version": 2, "marks": [{"sha256": m.sha256, "path": m.path, "others": m.others, "time": m.time}
+                                        for m in self.list()]}
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def _parse_marks(data) -> builtins.list[NotDuplicate]:
+    if isinstance(data, builtins.list):  # version 1: a list of [sha, sha] pairs
+        return [NotDuplicate(a, "", {b: ""}) for a, b in data]
+    return [NotDuplicate(str(m["sha256"]), str(m.get("path", "")), {str(k): str(v) for k, v in m["others"].items()},
+                         str(m.get("time", ""))) for m in data["marks"]]
+
+
+# ---------------------------------------------------------------- the scan
+@dataclass
+class ScanStats:
+    """What a scan did, for the benchmark and the log."""
+
+    photos: int = 0
+    candidate_pairs: int = 0
+    linked_sets: int = 0  # sets linked by candidate pairs, before the split (what union-find alone would show)
+    groups: int = 0  # star groups after the split
+    off_keeper: int = 0  # photos of linked sets that failed the rule against the set's best photo
+    files_checked: int = 0  # files read for the strict same-picture check (a finder remembers them)
+    check_seconds: float = 0.0
+    low_content: int = 0  # files refused "same picture": too flat for a hash to say anything
+    gone: int = 0  # indexed files no longer on disk (left out)
+    seconds: float = 0.0
+
+
+class DupeFinder:
+    def __init__(self, store: Store, near_bits: int = NEAR_BITS, near_cosine: float = NEAR_COSINE,
+                 references: Sequence[str] = (), not_duplicates: NotDuplicates | None = None,
+                 batch: int = 100, neighbours: int = 10, keep_rules: Sequence[KeepRule] = DEFAULT_KEEP_RULES,
+                 folder_priority: Sequence[str] = (), min_spread: float = MIN_SPREAD) -> None:
+        self.store = store
+        self.near_bits = near_bits
+        self.near_cosine = near_cosine
+        self.references = [os.path.realpath(r) for r in references]
+        self.not_duplicates = not_duplicates
+        self.batch = batch
+        self.neighbours = neighbours
+        self.policy = KeepPolicy(keep_rules, self.references, folder_priority)
+        self.min_spread = min_spread
+        self.stats = ScanStats()
+        self._views: dict[tuple[str, int, int], images.PictureViews | None] = {}  # kept between scans
+        self._flat: set[str] = set()  # photos of this scan too flat to hash
+
+    # ----- reading the index -----
+    def photos(self, folders: Sequence[str] = ()) -> dict[str, Photo]:
+        clauses = Filters(folders=list(folders)).clauses()
+        query = {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
+        fields = ["path", "path_b64", "sha256", "size", "width", "height", "mtime_ns", "format", "phash",
+                  "image_embedding"]
+        out = {}
+        for hit in self.store.scan_docs(query, fields, page=500):
+            s = hit["_source"]
+            out[hit["_id"]] = Photo(hit["_id"], path_from_source(s), s.get("sha256", ""), s.get("size") or 0,
+                                    s.get("width") or 0, s.get("height") or 0, s.get("mtime_ns") or 0,
+                                    s.get("format") or "", s.get("phash"),
+                                    np.asarray(s["image_embedding"], dtype=np.float32))
+        return out
+
+    # ----- the scan -----
+    def scan(self, level: str | Tier = Tier.SAME_PICTURE, threshold: float = SIMILAR_COSINE,
+             folders: Sequence[str] = (), progress: Progress | None = None) -> list[Group]:
+        """Duplicate groups of the library (or of these folders), largest wasted space first."""
+        started = time.perf_counter()
+        tier = Tier.parse(level)
+        folders = [os.path.abspath(f) for f in folders]
+        self.stats, self._flat = ScanStats(), set()
+        photos = self.photos(folders)
+        self.stats.photos = len(photos)
+        pairs = self._candidate_pairs(photos, tier, threshold, folders, progress)
+        self.stats.candidate_pairs = len(pairs)
+        sets = self._linked_sets(photos, pairs)
+        self.stats.linked_sets = len(sets)
+        if tier is not Tier.EXACT:
+            self._prefetch(sets, tier, progress)
+        groups = []
+        for done, members in enumerate(sets, 1):
+            groups += self._split(members, tier, threshold)
+            if progress and not progress(done, len(sets), "checking groups"):
+                break
+        groups.sort(key=lambda g: (-g.wasted_bytes, g.keep.path))
+        self.stats.groups, self.stats.low_content = len(groups), len(self._flat)
+        self.stats.seconds = time.perf_counter() - started
+        return groups
+
+    def _candidate_pairs(self, photos: dict[str, Photo], tier: Tier, threshold: float, folders: Sequence[str],
+                         progress: Progress | None) -> set[tuple[str, str]]:
+        """Pairs worth a closer look: same sha256, and kNN neighbours that pass the cheap (indexed) checks."""
+        pairs: set[tuple[str, str]] = set()
+        by_sha: dict[str, list[str]] = {}
+        for p in photos.values():
+            if p.sha256:
+                by_sha.setdefault(p.sha256, []).append(p.doc_id)
+        for same in by_sha.values():
+            pairs |= {_pair(same[0], other) for other in same[1:]}
+        if tier is Tier.EXACT:
+            return pairs
+        ids = list(photos)
+        for start in range(0, len(ids), self.batch):
+            chunk = [photos[i] for i in ids[start:start + self.batch]]
+            for photo, found in zip(chunk, self._neighbours(chunk, tier, threshold, folders), strict=True):
+                for other in (photos.get(i) for i in found):
+                    if other is not None and other is not photo and self._plausible(photo, other, tier, threshold):
+                        pairs.add(_pair(photo.doc_id, other.doc_id))
+            if progress and not progress(min(start + self.batch, len(ids)), len(ids), "comparing"):
+                break
+        return pairs
+
+    def _plausible(self, a: Photo, b: Photo, tier: Tier, threshold: float) -> bool:
+        cos = float(a.vector @ b.vector)
+        if tier is Tier.SIMILAR:
+            return cos >= threshold
+        return cos >= self.near_cosine and bool(a.phash and b.phash) and hamming(a.phash, b.phash) <= self.near_bits
+
+    def _neighbours(self, chunk: Sequence[Photo], tier: Tier, threshold: float,
+                    folders: Sequence[str]) -> list[list[str]]:
+        """One kNN per photo, sent together with _msearch: on the phash for same picture, on CLIP for similar."""
+        filt = Filters(folders=list(folders)).clauses()
+        body: list[dict] = []
+        for p in chunk:
+            if tier is Tier.SAME_PICTURE and not p.phash:
+                search: dict = {"query": {"match_none": {}}, "size": 0}
+            else:
+                if tier is Tier.SAME_PICTURE:
+                    knn = {"field": "phash", "query_vector": p.phash, "k": self.neighbours,
+                           "num_candidates": self.neighbours * 5}
+                else:
+                    knn = {"field": "image_embedding", "query_vector": p.vector.tolist(), "k": self.neighbours,
+                           "num_candidates": self.neighbours * 5, "similarity": float(threshold)}
+                if filt:
+                    knn["filter"] = filt
+                search = {"knn": knn, "size": self.neighbours, "_source": False}
+            body += [{"index": self.store.index}, search]
+        responses = self.store.client.msearch(searches=body)["responses"]
+        return [[h["_id"] for h in r.get("hits", {}).get("hits", [])] for r in responses]
+
+    def _linked_sets(self, photos: dict[str, Photo], pairs: set[tuple[str, str]]) -> list[list[Photo]]:
+        """Union-find over the pairs, after resolving names to files: gone files are left out, and every name of
+        one (st_dev, st_ino) becomes one photo (its aliases), so a file is never its own duplicate."""
+        canonical = self._resolve(photos, {i for pair in pairs for i in pair})
+        uf = _UnionFind()
+        for a, b in pairs:
+            ca, cb = canonical.get(a), canonical.get(b)
+            if ca and cb and ca is not cb and not self._vetoed(ca, cb):
+                uf.union(ca.doc_id, cb.doc_id)
+        by_id = {p.doc_id: p for p in canonical.values()}
+        sets: dict[str, list[Photo]] = {}
+        for doc in uf.parent:
+            sets.setdefault(uf.find(doc), []).append(by_id[doc])
+        return [members for members in sets.values() if len(members) > 1]
+
+    def _resolve(self, photos: dict[str, Photo], ids: set[str]) -> dict[str, Photo]:
+        by_inode: dict[tuple[int, int], list[Photo]] = {}
+        for doc in sorted(ids):
+            p = photos[doc]
+            found = identity(p.path)
+            if found is None:
+                self.stats.gone += 1
+                continue
+            p.real, p.inode = found
+            by_inode.setdefault(p.inode, []).append(p)
+        canonical: dict[str, Photo] = {}
+        for names in by_inode.values():
+            names.sort(key=lambda p: (p.path != p.real, len(p.path), p.path))  # the real name first
+            head = names[0]
+            head.aliases = [p.path for p in names[1:]]
+            head.alias_ids = [p.doc_id for p in names[1:]]
+            canonical.update((p.doc_id, head) for p in names)
+        return canonical
+
+    # ----- star groups -----
+    def _split(self, photos: list[Photo], level: Tier, threshold: float) -> list[Group]:
+        """Star groups of one linked set. At the same-picture level a photo too flat to hash (or unreadable) can
+        only be an identical file: it is grouped by sha256 alone, so a folder of blank icons costs no N² checks."""
+        best = self.policy.pick(photos)  # what union-find alone would have shown: one group around the best
+        self.stats.off_keeper += sum(p is not best and not self.relation(best, p, level, threshold) for p in photos)
+        if level is not Tier.SAME_PICTURE:
+            return self._stars(photos, level, threshold)
+        hashable = [p for p in photos if self._hashable(p)]
+        by_sha: dict[str, list[Photo]] = {}
+        for p in photos:
+            if not self._hashable(p):
+                by_sha.setdefault(p.sha256, []).append(p)
+        groups = self._stars(hashable, level, threshold)
+        for same in by_sha.values():
+            groups += self._stars(same, level, threshold)
+        return groups
+
+    def _stars(self, photos: list[Photo], level: Tier, threshold: float) -> list[Group]:
+        """The best photo left keeps every photo that meets the rule against it (and against no one it was marked
+        "not a duplicate" of); repeat with what is left. No chains: A~B, B~C never puts C with A."""
+        left = sorted(photos, key=self.policy.key, reverse=True)
+        groups = []
+        while len(left) > 1:
+            keep, rest = left[0], left[1:]
+            related = [(r, p) for p in rest if (r := self.relation(keep, p, level, threshold))]
+            related.sort(key=lambda rp: (rp[0].tier.order, -rp[0].score, rp[1].path))
+            chosen: list[tuple[Relation, Photo]] = []
+            for rel, p in related:
+                if not any(self._vetoed(p, q) for _, q in chosen):
+                    chosen.append((rel, p))
+            if chosen:
+                groups.append(self._group(keep, chosen, level, threshold))
+            taken = {id(p) for _, p in chosen}
+            left = [p for p in rest if id(p) not in taken]
+        return groups
+
+    def _hashable(self, p: Photo) -> bool:
+        views = self._views_of(p)
+        return views is not None and max(views.spread_white, views.spread_black) >= self.min_spread
+
+    def relation(self, keep: Photo, other: Photo, level: str | Tier = Tier.SIMILAR,
+                 threshold: float = SIMILAR_COSINE) -> Relation | None:
+        """How ``other`` relates to ``keep`` at this level, or None: the one rule every group member meets."""
+        level = Tier.parse(level)
+        if self._vetoed(keep, other):
+            return None
+        score = float(keep.vector @ other.vector)
+        if keep.sha256 and keep.sha256 == other.sha256:
+            return Relation(Tier.EXACT, score, 0)
+        if level is Tier.EXACT:
+            return None
+        if level is Tier.SIMILAR and score < threshold:
+            return None  # every member's score ≥ the level's threshold, whatever its tier
+        bits = self.same_picture(keep, other, score)
+        if bits is not None:
+            return Relation(Tier.SAME_PICTURE, score, bits)
+        return Relation(Tier.SIMILAR, score) if level is Tier.SIMILAR else None
+
+    def same_picture(self, a: Photo, b: Photo, score: float | None = None) -> int | None:
+        """The hash distance when ``a`` and ``b`` are the same picture, else None. Needs all of: CLIP ≥ near_cosine,
+        indexed hashes ≤ near_bits, the same aspect ratio, and the files' hashes on a white and a black background
+        within near_bits wherever the image carries enough to hash (never for a blank or near-flat image)."""
+        score = float(a.vector @ b.vector) if score is None else score
+        if score < self.near_cosine or not (a.phash and b.phash) or hamming(a.phash, b.phash) > self.near_bits:
+            return None
+        if not _same_aspect(a, b):
+            return None
+        va, vb = self._views_of(a), self._views_of(b)
+        if va is None or vb is None:
+            return None
+        bits = []
+        for ha, hb, sa, sb in ((va.on_white, vb.on_white, va.spread_white, vb.spread_white),
+                               (va.on_black, vb.on_black, va.spread_black, vb.spread_black)):
+            flat_a, flat_b = sa < self.min_spread, sb < self.min_spread
+            if flat_a != flat_b:
+                return None  # blank on this background for one, not the other: different pictures
+            if not flat_a:
+                bits.append((ha ^ hb).bit_count())
+        if not bits or max(bits) > self.near_bits:
+            return None
+        return max(bits)
+
+    def _views_of(self, p: Photo) -> images.PictureViews | None:
+        key = _views_key(p)
+        if key not in self._views:
+            self._views[key], seconds = _read_views(p)
+            self.stats.files_checked += 1
+            self.stats.check_seconds += seconds
+        views = self._views[key]
+        if views and max(views.spread_white, views.spread_black) < self.min_spread:
+            self._flat.add(p.doc_id)
+        return views
+
+    def _prefetch(self, sets: list[list[Photo]], level: Tier, progress: Progress | None) -> None:
+        """Read the files the strict same-picture check will need, on a few threads (decoding releases the GIL):
+        at the same-picture level every photo of a linked set; at the similar level only photos with a
+        same-picture candidate (indexed hash and CLIP close enough) in their set."""
+        todo: dict[tuple[str, int, int], Photo] = {}
+        for photos in sets:
+            for p in photos if level is Tier.SAME_PICTURE else _near_candidates(photos, self):
+                if _views_key(p) not in self._views:
+                    todo.setdefault(_views_key(p), p)
+        if not todo:
+            return
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            for done, (key, (views, seconds)) in enumerate(zip(todo, pool.map(_read_views, todo.values()),
+                                                               strict=True), 1):
+                self._views[key] = views
+                self.stats.files_checked += 1
+                self.stats.check_seconds += seconds
+                if progress and not progress(done, len(todo), "reading candidate files"):
+                    return
+
+    def _vetoed(self, a: Photo, b: Photo) -> bool:
+        return bool(self.not_duplicates and self.not_duplicates.vetoes(a.sha256, b.sha256))
+
+    def _group(self, keep: Photo, chosen: list[tuple[Relation, Photo]], level: Tier, threshold: float) -> Group:
+        runner_up = self.policy.pick(p for _, p in chosen)
+        keep_why = self.policy.explain(keep, runner_up)
+        members = [Member(keep, 1.0, why=f"keep: {keep_why}")]
+        for rel, p in sorted(chosen, key=lambda rp: rp[1].path):
+            protected = "in a reference folder" if any(inside(p.real or os.path.realpath(p.path), r)
+                                                       for r in self.references) else ""
+            members.append(Member(p, rel.score, rel.tier, rel.bits, rel.tier.pre_ticked and not protected,
+                                  protected, rel.why))
+        return Group(keep, members, level, threshold, keep_why)
+
+    def rekeep(self, group: Group, photo: Photo) -> Group:
+        """The group with ``photo`` as its keeper (the user chose it): every other member is judged again against
+        it, and one that no longer meets the group's rule is left out (a rescan shows it where it belongs)."""
+        others = [m.photo for m in group.members if m.photo is not photo]
+        chosen = [(r, p) for p in others if (r := self.relation(photo, p, group.level, group.threshold))]
+        if not chosen:
+            return Group(photo, [Member(photo, 1.0, why="keep: chosen by you")], group.level, group.threshold,
+                         "chosen by you")
+        regrouped = self._group(photo, chosen, group.level, group.threshold)
+        regrouped.keep_why = "chosen by you"
+        regrouped.members[0].why = "keep: chosen by you"
+        return regrouped
+
+
+def _views_key(p: Photo) -> tuple[str, int, int]:
+    return p.real or p.path, p.size, p.mtime_ns
+
+
+def _read_views(p: Photo) -> tuple[images.PictureViews | None, float]:
+    """The photo's views (None when it cannot be read now) and the seconds it took."""
+    started = time.perf_counter()
+    try:
+        views = images.picture_views(p.real or p.path)
+    except images.ImageSkipped:
+        views = None
+    return views, time.perf_counter() - started
+
+
+def _near_candidates(photos: list[Photo], finder: DupeFinder) -> list[Photo]:
+    """Photos of a linked set with a possible same-picture partner in it (the cheap, indexed checks); CLIP first,
+    as a matrix product in slices, so a large set costs no N² Python loop."""
+    vectors = np.stack([p.vector for p in photos])
+    out: set[int] = set()
+    for start in range(0, len(photos), 1000):
+        close = np.argwhere(vectors[start:start + 1000] @ vectors.T >= finder.near_cosine)
+        for i, j in close:
+            a, b = photos[start + i], photos[j]
+            if a is not b and a.phash and b.phash and hamming(a.phash, b.phash) <= finder.near_bits \
+                    and _same_aspect(a, b):
+                out |= {start + int(i), int(j)}
+    return [photos[i] for i in sorted(out)]
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)
+
+
+def _same_aspect(a: Photo, b: Photo) -> bool:
+    if not (a.width and a.height and b.width and b.height):
+        return False
+    ra, rb = a.width / a.height, b.width / b.height
+    return abs(ra - rb) <= ASPECT_TOLERANCE * max(ra, rb)
 
 
 class _UnionFind:
@@ -116,141 +812,3 @@ class _UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
-
-
-def under(path: str, folders: Iterable[str]) -> bool:
-    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
-
-
-def keeper_rank(p, references: Sequence[str] = ()) -> tuple:
-    """Reference-folder photos first; then most pixels, least compressed (lossless, bytes per pixel), oldest.
-
-    ``p`` is anything with path, width, height, size, format and mtime_ns (a Photo or a search Hit).
-    """
-    pixels = (p.width or 0) * (p.height or 0)
-    bpp = (p.size or 0) / pixels if pixels else 0.0
-    return (under(p.path, references), pixels, p.format in LOSSLESS, bpp, -(p.mtime_ns or 0), p.path)
-
-
-def pick_keeper(photos: Sequence[Photo], references: Sequence[str] = ()) -> Photo:
-    return max(photos, key=lambda p: keeper_rank(p, references))
-
-
-def relation_to_query(hit, query_sha256: str | None, query_phash: str | None, near_bits: int = NEAR_BITS,
-                      near_cosine: float = NEAR_COSINE) -> str:
-    """How a search hit relates to the dropped photo: identical file, same picture, or similar shot."""
-    if query_sha256 and hit.sha256 == query_sha256:
-        return "identical file"
-    if query_phash and hit.phash and hamming(query_phash, hit.phash) <= near_bits and hit.score >= near_cosine:
-        return "same picture"
-    return "similar shot"
-
-
-class DupeFinder:
-    def __init__(self, store: Store, near_bits: int = NEAR_BITS, near_cosine: float = NEAR_COSINE,
-                 references: Sequence[str] = (), not_duplicates: NotDuplicates | None = None,
-                 batch: int = 100, neighbours: int = 10) -> None:
-        self.store = store
-        self.near_bits = near_bits
-        self.near_cosine = near_cosine
-        self.references = [os.path.abspath(r) for r in references]
-        self.not_duplicates = not_duplicates
-        self.batch = batch
-        self.neighbours = neighbours
-
-    def photos(self, folders: Sequence[str] = ()) -> dict[str, Photo]:
-        clauses = Filters(folders=list(folders)).clauses()
-        query = {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
-        fields = ["path", "path_b64", "sha256", "size", "width", "height", "mtime_ns", "format", "phash",
-                  "image_embedding"]
-        out = {}
-        for hit in self.store.scan_docs(query, fields, page=500):
-            s = hit["_source"]
-            out[hit["_id"]] = Photo(hit["_id"], path_from_source(s), s.get("sha256", ""), s.get("size") or 0,
-                                    s.get("width") or 0, s.get("height") or 0, s.get("mtime_ns") or 0,
-                                    s.get("format") or "", s.get("phash"),
-                                    np.asarray(s["image_embedding"], dtype=np.float32))
-        return out
-
-    def scan(self, level: str = "near", threshold: float = SIMILAR_COSINE, folders: Sequence[str] = (),
-             progress: Progress | None = None) -> list[Group]:
-        """Duplicate groups of the library (or of these folders), largest wasted space first."""
-        if level not in LEVELS:
-            raise ValueError(f"level must be one of {LEVELS}")
-        photos = self.photos([os.path.abspath(f) for f in folders])
-        uf = _UnionFind()
-        edge_level: dict[tuple[str, str], str] = {}
-
-        def link(a: Photo, b: Photo, kind: str) -> None:
-            if a.doc_id == b.doc_id or (self.not_duplicates and (a.sha256, b.sha256) in self.not_duplicates):
-                return
-            uf.union(a.doc_id, b.doc_id)
-            edge_level[tuple(sorted((a.doc_id, b.doc_id)))] = kind
-
-        by_sha: dict[str, list[Photo]] = {}
-        for p in photos.values():
-            by_sha.setdefault(p.sha256, []).append(p)
-        for same in by_sha.values():
-            for other in same[1:]:
-                link(same[0], other, "exact")
-        if level != "exact":
-            ids = list(photos)
-            for start in range(0, len(ids), self.batch):
-                chunk = [photos[i] for i in ids[start:start + self.batch]]
-                for photo, neighbours in zip(chunk, self._neighbours(chunk, level, threshold, folders), strict=True):
-                    for other_id in neighbours:
-                        other = photos.get(other_id)
-                        if other is None:
-                            continue
-                        kind = self._relation(photo, other, threshold)
-                        if kind is not None and LEVELS.index(kind) <= LEVELS.index(level):
-                            link(photo, other, kind)
-                if progress and not progress(min(start + self.batch, len(ids)), len(ids), "comparing"):
-                    break
-        clusters: dict[str, list[Photo]] = {}
-        for doc in uf.parent:
-            clusters.setdefault(uf.find(doc), []).append(photos[doc])
-        groups = [self._group(members, level, threshold) for members in clusters.values() if len(members) > 1]
-        groups.sort(key=lambda g: (-g.wasted_bytes, g.keep.path))
-        return groups
-
-    def _relation(self, a: Photo, b: Photo, threshold: float) -> str | None:
-        if a.sha256 == b.sha256:
-            return "exact"
-        cos = float(a.vector @ b.vector)
-        if a.phash and b.phash and hamming(a.phash, b.phash) <= self.near_bits and cos >= self.near_cosine:
-            return "near"
-        return "similar" if cos >= threshold else None
-
-    def _neighbours(self, chunk: Sequence[Photo], level: str, threshold: float,
-                    folders: Sequence[str]) -> list[list[str]]:
-        """One kNN per photo, sent together with _msearch: on the phash for near, on the CLIP vector for similar."""
-        filt = Filters(folders=[os.path.abspath(f) for f in folders]).clauses()
-        body: list[dict] = []
-        for p in chunk:
-            if level == "near" and not p.phash:
-                search: dict = {"query": {"match_none": {}}, "size": 0}
-            else:
-                if level == "near":
-                    knn = {"field": "phash", "query_vector": p.phash, "k": self.neighbours,
-                           "num_candidates": self.neighbours * 5}
-                else:
-                    knn = {"field": "image_embedding", "query_vector": p.vector.tolist(), "k": self.neighbours,
-                           "num_candidates": self.neighbours * 5, "similarity": float(threshold)}
-                if filt:
-                    knn["filter"] = filt
-                search = {"knn": knn, "size": self.neighbours, "_source": False}
-            body += [{"index": self.store.index}, search]
-        responses = self.store.client.msearch(searches=body)["responses"]
-        return [[h["_id"] for h in r.get("hits", {}).get("hits", [])] for r in responses]
-
-    def _group(self, photos: list[Photo], level: str, threshold: float) -> Group:
-        keep = pick_keeper(photos, self.references)
-        members = [Member(keep, 1.0, "keeper")]
-        for p in sorted(photos, key=lambda x: x.path):
-            if p is keep:
-                continue
-            kind = self._relation(keep, p, -2.0) or "similar"
-            relation = {"exact": "identical file", "near": "same picture"}.get(kind, "similar shot")
-            members.append(Member(p, float(keep.vector @ p.vector), relation))
-        return Group(level, keep, members)

@@ -6,8 +6,10 @@ Images never go through the multilingual model. Each tower loads once, lazily, t
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,6 +46,7 @@ class Embedder:
         self._turn = threading.Condition(self._lock)
         self._queries_waiting = 0
         self._count_lock = threading.Lock()
+        self._queries_done = threading.Condition(self._count_lock)  # not the model lock: decoders must not wait on it
 
     def image_encoder(self) -> Encoder:
         # Once loaded, read without the lock: a query must not queue behind a running ingest slice.
@@ -95,6 +98,28 @@ class Embedder:
     def backend(self) -> str:
         return self.image_encoder().backend
 
+    @contextlib.contextmanager
+    def query(self) -> Iterator[None]:
+        """A query from start (decoding its photo) to end: ingest slices and indexing's decoders wait meanwhile,
+        so the two cores are the query's while someone waits for it."""
+        with self._count_lock:
+            self._queries_waiting += 1
+        try:
+            yield
+        finally:
+            with self._count_lock:
+                self._queries_waiting -= 1
+                self._queries_done.notify_all()
+            with self._turn:
+                self._turn.notify_all()
+
+    def yield_to_queries(self, timeout: float = 10.0) -> None:
+        """Indexing's decode threads call this before each photo: wait (bounded) while a query is in flight."""
+        deadline = time.monotonic() + timeout
+        with self._count_lock:
+            while self._queries_waiting and time.monotonic() < deadline:
+                self._queries_done.wait(0.1)
+
     def encode_images(self, images: Sequence[Image.Image], priority: bool = False) -> np.ndarray:
         """PIL images (opened by our safe loader; never paths) → (n, dims) float32 unit vectors.
 
@@ -111,16 +136,8 @@ class Embedder:
         for observer in call_observers:
             observer(kind)
         if priority:
-            with self._count_lock:
-                self._queries_waiting += 1
-            try:
-                with self._turn:
-                    return encoder.encode(inputs, self.batch_size)
-            finally:
-                with self._count_lock:
-                    self._queries_waiting -= 1
-                with self._turn:
-                    self._turn.notify_all()
+            with self.query(), self._turn:
+                return encoder.encode(inputs, self.batch_size)
         # An ingest batch runs in slices, each taking its turn anew, so a query waits for one slice at most
         # (benchmarks/drop_to_grid.py: a whole batch of 32 held a dropped photo up for seconds while indexing).
         # Slices of 8 cost nothing measurable: the model's rate is flat from batch 8 to 32 on CPU.

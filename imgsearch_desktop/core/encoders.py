@@ -77,7 +77,22 @@ def open_encoder(name_or_path: str, kind: str, device: str = "auto") -> Encoder:
         from imgsearch_desktop.core.onnx_encoders import open_onnx
 
         return open_onnx(*export, kind, device)
+    try:  # the lean packaged app has no torch stack: it runs ONNX exports only
+        import sentence_transformers  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        raise ModelNotFound(cannot_run(name_or_path, kind)) from None
     return TorchEncoder(name_or_path, device)
+
+
+def cannot_run(name_or_path: str, kind: str) -> str:
+    """One sentence for a build without torch given a model it has no ONNX export of: what to do instead."""
+    exports = sorted({m["source"] for root in model_dirs() if root.is_dir() for folder in root.glob("*")
+                      if (m := read_manifest(folder)) and m.get("kind") == kind and m.get("source")})
+    use = f"use the bundled {kind} model ({', '.join(exports)}), or " if exports else ""
+    return (f"This build runs only ONNX exports of models and has none of the {kind} model {name_or_path!r}: "
+            f"{use}export that model with packaging/export_onnx.py from the source tree and set the {kind} model "
+            f"to the export's folder.")
 
 
 def pick_device(preference: str = "auto") -> str:
@@ -98,9 +113,8 @@ def load_model(name_or_path: str, device: str) -> SentenceTransformer:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
     except ImportError as exc:  # the packaged app ships ONNX Runtime only
-        raise ModelNotFound(
-            f"no ONNX export of {name_or_path!r} found (looked in {', '.join(map(str, model_dirs()))}) and this "
-            f"build has no torch: point the model setting at a folder made by packaging/export_onnx.py") from exc
+        raise ModelNotFound(f"{name_or_path!r} needs sentence-transformers and torch, which this build lacks "
+                            f"({exc})") from None
 
     hf_logging.disable_progress_bar()  # "Loading weights" bars; hub downloads keep their own progress
     hf_logging.set_verbosity_error()

@@ -25,3 +25,7 @@ class UsageError(UserError):
     """A bad option, environment value or argument, caught at the door."""
 
     exit_code = 2
+
+
+class LocalEsError(UserError):
+    """The managed local Elasticsearch node cannot be installed, started or trusted."""

@@ -7,6 +7,7 @@ RGB and resized so its shortest side is the model's input size.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -15,6 +16,7 @@ import os
 import stat
 import struct
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,12 +42,47 @@ try:  # camera RAW, through the embedded JPEG preview
 except ImportError:  # pragma: no cover
     rawpy = None
 
-PILLOW_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF"} | ({"HEIF"} if HEIF else set())
-EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif"}
-if HEIF:
-    EXTENSIONS |= {".heic", ".heif"}
-RAW_EXTENSIONS = {".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf", ".pef", ".srw"} if rawpy else set()
-EXTENSIONS |= RAW_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class Format:
+    """One row of the format table: every other list of formats in the app is derived from ``FORMATS``."""
+
+    name: str  # what Pillow reports (and the index's `format` field); RAW files are read through a JPEG preview
+    label: str  # for people (filters, labels)
+    extensions: tuple[str, ...]
+    lossless: bool  # ranks before a lossy copy when a keeper is chosen (WebP: decided per file, VP8L bitstream)
+    original: bool = False  # a camera's own file (RAW, HEIC): ranks before a derived JPEG
+    raw: bool = False  # decoded through the embedded preview (rawpy), never by Pillow
+    available: bool = True  # its optional decoder is installed
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("JPEG", "JPEG", (".jpg", ".jpeg", ".jpe", ".jfif"), lossless=False),
+    Format("MPO", "JPEG (multi-picture)", (), lossless=False),  # what Pillow calls some cameras' JPEGs
+    Format("PNG", "PNG", (".png",), lossless=True),
+    Format("WEBP", "WebP", (".webp",), lossless=False),
+    Format("GIF", "GIF", (".gif",), lossless=False),  # 256 colours: never the best version of a photo
+    Format("BMP", "BMP", (".bmp",), lossless=True),
+    Format("TIFF", "TIFF", (".tif", ".tiff"), lossless=True),
+    Format("AVIF", "AVIF", (".avif",), lossless=False),
+    Format("HEIF", "HEIC", (".heic", ".heif"), lossless=False, original=True, available=HEIF),
+    Format("RAW", "camera RAW", (".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf", ".pef", ".srw"),
+           lossless=False, original=True, raw=True, available=rawpy is not None),  # ranked as originals
+)
+PILLOW_FORMATS = {f.name for f in FORMATS if f.available and not f.raw}
+RAW_EXTENSIONS = {e for f in FORMATS if f.raw and f.available for e in f.extensions}
+EXTENSIONS = {e for f in FORMATS if f.available for e in f.extensions}
+_BY_EXTENSION = {e: f for f in FORMATS for e in f.extensions}
+_BY_NAME = {f.name: f for f in FORMATS}
+
+
+def format_of(fmt: str | None, path: str | Path = "") -> Format | None:
+    """The table's row for an indexed photo: its file's suffix for RAW (indexed via a JPEG preview), else the name."""
+    by_suffix = _BY_EXTENSION.get(Path(path).suffix.lower())
+    if by_suffix is not None and by_suffix.raw:
+        return by_suffix
+    return _BY_NAME.get((fmt or "").upper())
 
 
 class ImageSkipped(Exception):
@@ -59,6 +96,7 @@ class LoadedImage:
     height: int
     format: str
     taken_at: str | None  # ISO 8601 from EXIF DateTimeOriginal, when present
+    thumbnail: Image.Image | None = None  # longest side ≤ thumb_px, when asked for (from the same decode)
 
 
 @dataclass
@@ -133,16 +171,24 @@ def _check_opened(im: Image.Image) -> None:
 
 def _check_header(fh) -> None:
     """Pillow parses only the header here: refuse non-images and bombs before reading the pixels' bytes."""
+    with pillow_reasons(), Image.open(fh) as im:
+        _check_opened(im)
+
+
+@contextlib.contextmanager
+def pillow_reasons() -> Iterator[None]:
+    """Pillow's ways of failing → ImageSkipped with a one-line reason."""
     try:
-        with Image.open(fh) as im:
-            _check_opened(im)
+        yield
     except ImageSkipped:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise ImageSkipped(f"too large (over {MAX_PIXELS // 1_000_000} megapixels): {exc}") from None
     except UnidentifiedImageError:
         raise ImageSkipped("not an image (or a format that is not supported)") from None
-    except (SyntaxError, ValueError, EOFError, struct.error) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        if "truncated" in str(exc).lower():
+            raise ImageSkipped("truncated image (incomplete file)") from None
         raise ImageSkipped(f"corrupt image: {exc}") from None
 
 
@@ -152,24 +198,14 @@ def load_file(path: str | Path, target: int) -> LoadedFile:
     return LoadedFile(loaded=decode(data, target, name=str(path)), sha256=hashlib.sha256(data).hexdigest())
 
 
-def decode(data: bytes, target: int, name: str = "") -> LoadedImage:
-    """Decode image bytes to an RGB image whose shortest side is ``target`` (never upscaled)."""
+def decode(data: bytes, target: int, name: str = "", thumb_px: int = 0) -> LoadedImage:
+    """Decode image bytes to an RGB image whose shortest side is ``target`` (never upscaled); with ``thumb_px``,
+    also the grid's thumbnail from the same decode (indexing fills the thumbnail cache on the way)."""
     if Path(name).suffix.lower() in RAW_EXTENSIONS:
         data = raw_preview(data)
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            _check_opened(im)
-            return _prepare(im, target)
-    except ImageSkipped:
-        raise
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise ImageSkipped(f"too large (over {MAX_PIXELS // 1_000_000} megapixels): {exc}") from None
-    except UnidentifiedImageError:
-        raise ImageSkipped("not an image (or a format that is not supported)") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        if "truncated" in str(exc):
-            raise ImageSkipped("truncated image (incomplete file)") from None
-        raise ImageSkipped(f"corrupt image: {exc}") from None
+    with pillow_reasons(), Image.open(io.BytesIO(data)) as im:
+        _check_opened(im)
+        return _prepare(im, target, thumb_px)
 
 
 def raw_preview(data: bytes) -> bytes:
@@ -183,7 +219,7 @@ def raw_preview(data: bytes) -> bytes:
     return bytes(thumb.data)
 
 
-def _prepare(im: Image.Image, target: int) -> LoadedImage:
+def _prepare(im: Image.Image, target: int, thumb_px: int = 0) -> LoadedImage:
     fmt = im.format or "unknown"
     width, height = im.size  # before draft(), which shrinks im.size
     exif = im.getexif()
@@ -191,12 +227,17 @@ def _prepare(im: Image.Image, target: int) -> LoadedImage:
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     if fmt in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK", "YCbCr"):
-        im.draft(im.mode if im.mode != "YCbCr" else "RGB", (target, target))
+        side = max(target, thumb_px)
+        im.draft(im.mode if im.mode != "YCbCr" else "RGB", (side, side))
     im.load()
     im = ImageOps.exif_transpose(im) or im
     rgb = to_rgb(im)
+    thumb = None
+    if thumb_px:
+        thumb = rgb.copy()
+        thumb.thumbnail((thumb_px, thumb_px), Image.Resampling.BICUBIC, reducing_gap=2.0)
     return LoadedImage(image=shrink(rgb, target), width=width, height=height, format=fmt,
-                       taken_at=_taken_at(exif))
+                       taken_at=_taken_at(exif), thumbnail=thumb)
 
 
 MAX_ASPECT = 20  # longer side : shorter side kept (224 × 4480 px at most); CLIP centre-crops a square anyway
@@ -292,3 +333,69 @@ def _dct_matrix(n: int) -> np.ndarray:
     """Unnormalised DCT-II (scipy's default): dct(x) along axis 0 is ``_dct_matrix(n) @ x``."""
     k, i = np.arange(n)[:, None], np.arange(n)[None, :]
     return 2 * np.cos(np.pi * k * (2 * i + 1) / (2 * n))
+
+
+# ---------------------------------------------------------------- the strict "same picture" check (core/dupes.py)
+VIEW_SIDE = 256  # decode (JPEG draft, reduce) to about this before hashing: the hash looks at 64×64
+
+
+@dataclass(frozen=True)
+class PictureViews:
+    """What a photo looks like on a white and on a black background, as 256-bit perceptual hashes, and how much
+    each view carries (``spread``: standard deviation of the 64×64 grey levels the hash is taken from).
+
+    Why two backgrounds: the indexed hash sees transparent images on white only, so a white logo and another white
+    logo both hash as a blank page; on black their shapes differ. An opaque photo has the same view twice.
+    Why the spread: a near-flat image's hash is decided by noise and rounding, so it proves nothing either way.
+    """
+
+    on_white: int
+    on_black: int
+    spread_white: float
+    spread_black: float
+
+
+def picture_views(path: str | Path) -> PictureViews:
+    """Hashes of the file as it is on disk now (EXIF-oriented, alpha kept). Raises ImageSkipped with a reason."""
+    data = read_file(path)
+    if Path(path).suffix.lower() in RAW_EXTENSIONS:
+        data = raw_preview(data)
+    with pillow_reasons(), Image.open(io.BytesIO(data)) as im:
+        _check_opened(im)
+        if im.format in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK", "YCbCr"):
+            im.draft(im.mode if im.mode != "YCbCr" else "RGB", (VIEW_SIDE, VIEW_SIDE))
+        im.load()
+        im = ImageOps.exif_transpose(im) or im
+        white, black = _on_backgrounds(im)
+    (hw, sw), (hb, sb) = _hash_and_spread(white), _hash_and_spread(black)
+    return PictureViews(hw, hb, sw, sb)
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+
+
+def _on_backgrounds(im: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """Grey levels (float) of the image composited on white and on black, about VIEW_SIDE px on the short side."""
+    alpha = _has_alpha(im)
+    im = im.convert("RGBA") if alpha else to_rgb(im)
+    factor = max(1, min(im.size) // VIEW_SIDE)
+    if factor > 1:
+        im = im.reduce(factor)  # box-averages premultiplied RGBa: transparent pixels do not bleed in
+    arr = np.asarray(im, dtype=np.float64) / 255.0
+    grey = arr[..., :3] @ np.array([0.299, 0.587, 0.114])  # ITU-R 601 luma, as Pillow's "L"
+    if not alpha:
+        return grey * 255.0, grey * 255.0
+    a = arr[..., 3]
+    return (grey * a + (1.0 - a)) * 255.0, grey * a * 255.0
+
+
+def _hash_and_spread(grey: np.ndarray) -> tuple[int, float]:
+    """The perceptual hash of a float grey image (same DCT as perceptual_hash) and its 64×64 spread."""
+    side = PHASH_SIZE * 4
+    small = np.asarray(Image.fromarray(grey.astype(np.float32), mode="F").resize((side, side),
+                                                                                  Image.Resampling.LANCZOS),
+                       dtype=np.float64)
+    dct = _dct_matrix(side)
+    low = (dct @ small @ dct.T)[:PHASH_SIZE, :PHASH_SIZE]
+    return int.from_bytes(np.packbits(low.flatten() > np.median(low)).tobytes(), "big"), float(small.std())

@@ -8,8 +8,10 @@ unchanged). A file whose content is already indexed (moved, renamed, copied, tou
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import stat
 import sys
 import threading
 import time
@@ -20,8 +22,9 @@ from dataclasses import dataclass, field
 
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.embedder import Embedder
-from imgsearch_desktop.core.scanner import FileEntry, plan, scan
-from imgsearch_desktop.core.store import IndexedFile, Store, display, doc_id, now_iso, path_b64
+from imgsearch_desktop.core.scanner import FileEntry, Plan, Probe, plan, probe, scan
+from imgsearch_desktop.core.store import IndexedFile, Store, display, doc_id, now_iso, path_b64, under
+from imgsearch_desktop.core.thumbs import ThumbCache
 from imgsearch_desktop.core.watcher import ChangeSet
 
 # progress(done, total, note) -> keep going? (False cancels at the next batch boundary)
@@ -56,11 +59,15 @@ class IndexStats:
     skipped: int = 0
     embedded: int = 0  # images that went through the model
     reused: int = 0  # vectors taken from an indexed copy with the same content
+    copied: int = 0  # documents copied from the previous schema's index (same model, file unchanged): not embedded
     failed: int = 0  # documents Elasticsearch rejected
+    unreachable: int = 0  # folders that could not be read: their entries are kept, not removed
     cancelled: bool = False
     seconds: float = 0.0
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    unreachable_folders: list[tuple[str, str]] = field(default_factory=list)  # (folder, reason)
+    switch_refused: str = ""  # why a model change left the alias on the old index (a folder was unreachable)
 
     @property
     def rate(self) -> float:
@@ -68,7 +75,9 @@ class IndexStats:
 
     def summary(self) -> str:
         return (f"indexed {self.indexed}, unchanged {self.unchanged}, moved {self.moved}, removed {self.removed}, "
-                f"skipped {self.skipped}" + (f", failed {self.failed}" if self.failed else "")
+                f"skipped {self.skipped}" + (f", unreachable {self.unreachable}" if self.unreachable else "")
+                + (f", failed {self.failed}" if self.failed else "")
+                + (f", copied {self.copied} from the previous index" if self.copied else "")
                 + f" · {self.rate:.1f} img/s" + (" · cancelled" if self.cancelled else ""))
 
 
@@ -85,41 +94,121 @@ class Indexer:
     """Runs index jobs against one store with one embedder."""
 
     def __init__(self, store: Store, embedder: Embedder, decode_workers: int | None = None,
-                 batch_size: int | None = None, lookahead: int | None = None) -> None:
+                 batch_size: int | None = None, lookahead: int | None = None,
+                 thumbnails: ThumbCache | None = None) -> None:
         self.store = store
         self.embedder = embedder
+        self.thumbnails = thumbnails  # filled from each photo's decode: the grid never decodes an indexed photo
         self.decode_workers = decode_workers or min(4, os.cpu_count() or 2)
         self.batch_size = batch_size or embedder.batch_size
         self.lookahead = lookahead or 4 * self.batch_size
 
     # ----- public -----
     def run(self, roots: Iterable[str], excluded: Iterable[str] = (), progress: Progress | None = None) -> IndexStats:
-        """Bring the index in line with the files under ``roots``."""
+        """Bring the index in line with the files under ``roots``.
+
+        An entry the walk did not see is removed only when its file is known to be gone: one under a folder that
+        could not be read, a missing root (an unplugged drive) or a dangling symlink is kept and reported as
+        unreachable. During a model change, the old index's files outside ``roots`` are re-embedded too, and the
+        alias moves to the new index only once nothing of the old one is left behind.
+        """
         progress = progress or _no_progress
         started = time.perf_counter()
         roots = [os.path.abspath(os.fspath(r)) for r in roots]
         scanned = scan(roots, excluded)
         stats = IndexStats(skipped=len(scanned.skipped), skipped_files=list(scanned.skipped))
-        # A root that is missing (an unplugged drive) must not look like "every photo was deleted".
-        present = [r for r in roots if os.path.exists(r)]
-        indexed = self.store.indexed_files(present)
+        unreachable = dict(scanned.unreachable)
+        unlisted = list(unreachable)
+        indexed = self.store.indexed_files(roots)
         work = plan(scanned.files, indexed)
+        # An entry the walk did not see stays while its file may still be there: under a folder the walk could not
+        # list (with chmod 111 stat() still works, so probe alone cannot tell), or unreachable by probe. A file that
+        # exists but was not walked (now excluded or hidden, a second link to a listed file) goes, as before.
+        gone = [doc for doc in work.gone if not any(under(doc.path, f) for f in unlisted)
+                and not _probe(doc.path, roots, unreachable).unreachable]
+        todo, dropped, blocked = work.todo, 0, []
         stats.unchanged = work.unchanged
+        if self.store.migrate_from:
+            carried, dropped, blocked = self._carry_over(roots, {f.path for f in scanned.files}, unlisted,
+                                                         unreachable)
+            todo = todo + carried.todo
+            stats.unchanged += carried.unchanged
         known_shas = {doc.sha256 for doc in indexed.values() if doc.sha256}
-        gone_by_sha = _by_sha(work.gone)
-        total = len(work.todo) + len(work.gone)
+        gone_by_sha = _by_sha(gone)
+        total = len(todo) + len(gone)
         if not progress(0, total, "scanned"):
             stats.cancelled = True
         else:
-            self._process(work.todo, known_shas, gone_by_sha, stats, progress, total)
+            todo = self._copy_previous(todo, stats, progress, total)
+            if not stats.cancelled:
+                self._process(todo, known_shas, gone_by_sha, stats, progress, total)
         if not stats.cancelled:
             self._remove_gone(gone_by_sha, stats)
             progress(total, total, "done")
-            if self.store.migrate_from:
+            if blocked:
+                names = ", ".join(display(f) for f in blocked[:3]) + (f" and {len(blocked) - 3} more"
+                                                                        if len(blocked) > 3 else "")
+                stats.switch_refused = (f"model change not finished: search stays on the previous model's index "
+                                        f"until {names} can be read and re-embedded (index them again then)")
+            elif self.store.migrate_from:
                 self.store.finish_migration()
+                stats.removed += dropped  # the old index's entries of files that are gone went with it
         self.store.refresh()
+        _note_unreachable(stats, unreachable)
         stats.seconds = time.perf_counter() - started
         return stats
+
+    def _carry_over(self, roots: Sequence[str], seen: set[str], unlisted: Sequence[str],
+                    unreachable: dict[str, str]) -> tuple[Plan, int, list[str]]:
+        """During a model change: what of the old index this run's walk did not cover, so that switching the alias
+        loses nothing. Returns the plan for the files to re-embed (unchanged = already carried by an earlier,
+        interrupted run), how many old entries are of files known to be gone, and the unreachable folders that
+        hold old entries (the switch must wait for them)."""
+        entries: list[FileEntry] = []
+        dropped = 0
+        blocked: dict[str, None] = {}
+        for path, root in self.store.files_to_migrate():
+            if path in seen:
+                continue
+            hidden = next((f for f in unlisted if under(path, f)), None)
+            if hidden is not None:
+                blocked.setdefault(hidden)
+                continue
+            found = _probe(path, [root], unreachable)
+            if found.unreachable:
+                blocked.setdefault(found.unreachable[0])
+            elif found.stat is not None and not any(under(path, r) for r in roots):
+                entries.append(FileEntry(path, root, found.stat.st_size, found.stat.st_mtime_ns))
+            else:  # gone, or inside this run's roots yet not walked (excluded): a normal run drops it too
+                dropped += 1
+        return plan(entries, self.store.files_at([e.path for e in entries])), dropped, list(blocked)
+
+    def _copy_previous(self, todo: list[FileEntry], stats: IndexStats, progress: Progress,
+                       total: int) -> list[FileEntry]:
+        """A migration that keeps the model (a schema change): copy the old index's documents of unchanged files
+        (same size and mtime) as they are, vector, phash and all — nothing is read, decoded or embedded. Returns
+        the entries still to index the usual way."""
+        if not (self.store.migrate_from and self.store.migrate_same_model):
+            return todo
+        rest: list[FileEntry] = []
+        for start in range(0, len(todo), 500):
+            chunk = todo[start:start + 500]
+            previous = self.store.previous_sources([e.path for e in chunk])
+            docs = []
+            for entry in chunk:
+                src = previous.get(entry.path)
+                if (src is None or (src.get("size"), src.get("mtime_ns")) != (entry.size, entry.mtime_ns)
+                        or not src.get("image_embedding") or not src.get("sha256")):
+                    rest.append(entry)
+                    continue
+                docs.append(make_doc(entry, src["sha256"], src["image_embedding"], src.get("phash"), src.get("width"),
+                                     src.get("height"), src.get("format"), src.get("taken_at"), self.store.library))
+            failed = {i for i, _ in self._record_errors(self.store.write(docs), stats)}
+            stats.copied += sum(1 for d in docs if d["_id"] not in failed)
+            if not progress(start + len(chunk) - len(rest), total, "copied from the previous index"):
+                stats.cancelled = True
+                return rest + todo[start + len(chunk):]
+        return rest
 
     def index_files(self, entries: Sequence[FileEntry], progress: Progress | None = None,
                     gone: Sequence[IndexedFile] = ()) -> IndexStats:
@@ -135,14 +224,20 @@ class Indexer:
         work = plan(list(entries), known)  # work.gone is empty: every known path is among the entries
         stats.unchanged = work.unchanged
         gone_by_sha = _by_sha(gone)
-        self._process(work.todo, set(gone_by_sha), gone_by_sha, stats, progress or _no_progress, len(work.todo))
+        progress = progress or _no_progress
+        total = len(work.todo) + len(gone)  # _process counts the gone documents as still to do
+        self._process(work.todo, set(gone_by_sha), gone_by_sha, stats, progress, total)
         self._remove_gone(gone_by_sha, stats)
+        if not stats.cancelled:
+            progress(total, total, "done")
         self.store.refresh()
         stats.seconds = time.perf_counter() - started
         return stats
 
-    def apply(self, change: ChangeSet, roots: Sequence[str] = ()) -> IndexStats:
-        """Apply a watcher change set: re-point moves, drop deletions, (re)index created/modified files."""
+    def apply(self, change: ChangeSet, roots: Sequence[str] = (), progress: Progress | None = None) -> IndexStats:
+        """Apply a watcher change set: re-point moves, drop deletions, (re)index created/modified files.
+
+        ``progress`` as for ``run``: the window shows it and pauses or cancels through it."""
         started = time.perf_counter()
         moved = 0
         changed, deleted = set(change.changed), set(change.deleted)
@@ -152,25 +247,30 @@ class Indexer:
             else:  # not indexed as it is now (new, changed before the move, or gone again): index afresh
                 changed.add(dest)
                 deleted.add(src)
-        # Events can arrive out of order within a burst: what exists on disk now is never "deleted".
-        deleted = {p for p in deleted if not os.path.lexists(p)}
-        gone = [d for d in self.store.indexed_files(sorted(deleted)).values()
-                if not os.path.lexists(d.path)] if deleted else []
         entries = []
         for path in sorted(changed):
             try:
                 st = os.stat(path)
             except OSError:
                 continue  # gone again before we got to it
+            if not stat.S_ISREG(st.st_mode):
+                deleted.add(path)  # a folder took the file's name: its entry goes; its files come as events
+                continue
             entries.append(FileEntry(path, _root_of(path, roots), st.st_size, st.st_mtime_ns))
-        stats = self.index_files(entries, gone=gone)
+        # Events arrive out of order within a burst, and a reported path may now be a folder, or be unreadable:
+        # an entry goes only when its file is known to be gone.
+        unreachable: dict[str, str] = {}
+        gone = [d for d in self.store.indexed_files(sorted(deleted)).values()
+                if _probe(d.path, roots, unreachable).gone] if deleted else []
+        stats = self.index_files(entries, progress=progress, gone=gone)
         stats.moved += moved
+        _note_unreachable(stats, unreachable)
         stats.seconds = time.perf_counter() - started
         return stats
 
     def _repoint(self, src: str, dest: str, roots: Sequence[str]) -> bool:
         """Give a moved file's document its new path, keeping the vector. False if there was nothing to move."""
-        old = self.store.source_of(doc_id(src))
+        old = self.store.source_of(doc_id(src, self.store.library))
         try:
             st = os.stat(dest)
         except OSError:
@@ -179,8 +279,8 @@ class Indexer:
             return False  # a rename keeps size and mtime; anything else means the content may have changed
         entry = FileEntry(dest, _root_of(dest, roots), st.st_size, st.st_mtime_ns)
         doc = make_doc(entry, old["sha256"], old["image_embedding"], old.get("phash"), old.get("width"),
-                       old.get("height"), old.get("format"), old.get("taken_at"))
-        return not self.store.write([doc], [doc_id(src)])
+                       old.get("height"), old.get("format"), old.get("taken_at"), self.store.library)
+        return not self.store.write([doc], [doc_id(src, self.store.library)])
 
     def remove_paths(self, paths: Sequence[str], refresh: bool = True) -> int:
         """Delete the documents of these files (and of files under these folders)."""
@@ -193,17 +293,27 @@ class Indexer:
     # ----- the pipeline -----
     def _prepare(self, entry: FileEntry, known_shas: set[str], target: int) -> _Item:
         """Worker thread: read once, hash, and decode unless the same content is already indexed."""
+        self.embedder.yield_to_queries()  # a query in flight has the cores first
         item = _Item(entry)
         try:
             data = images.read_file(entry.path)
             item.sha256 = hashlib.sha256(data).hexdigest()
             if item.sha256 in known_shas:
                 return item
-            item.loaded = images.decode(data, target, name=entry.path)
+            item.loaded = images.decode(data, target, name=entry.path,
+                                        thumb_px=self.thumbnails.px if self.thumbnails else 0)
             item.phash = images.perceptual_hash(item.loaded.image)
+            self._keep_thumbnail(entry, item.loaded)
         except images.ImageSkipped as exc:
             item.skip = str(exc)
         return item
+
+    def _keep_thumbnail(self, entry: FileEntry, loaded: images.LoadedImage) -> None:
+        if self.thumbnails is None or loaded.thumbnail is None:
+            return
+        with contextlib.suppress(OSError):  # a full or read-only cache only costs the grid a decode later
+            self.thumbnails.put_image(entry.path, entry.mtime_ns, entry.size, loaded.thumbnail)
+        loaded.thumbnail = None  # the batch keeps the model's image only
 
     def _prepared(self, todo: Sequence[FileEntry], known_shas: set[str]) -> Iterator[_Item]:
         """Items in order, decoded ``lookahead`` ahead of the consumer by a thread pool (bounded memory)."""
@@ -264,18 +374,18 @@ class Indexer:
         for it, vec in zip(fresh, vectors, strict=True):
             li = it.loaded
             docs.append(make_doc(it.entry, it.sha256, [float(x) for x in vec], it.phash, li.width, li.height,
-                                 li.format, li.taken_at))
+                                 li.format, li.taken_at, self.store.library))
         moved_ids = set()
         for it in batch:
             if it.loaded is not None or it.skip is not None:
                 continue
             src = stored[it.sha256]
             docs.append(make_doc(it.entry, it.sha256, src["image_embedding"], src.get("phash"), src.get("width"),
-                                 src.get("height"), src.get("format"), src.get("taken_at")))
+                                 src.get("height"), src.get("format"), src.get("taken_at"), self.store.library))
             olds = gone_by_sha.get(it.sha256)
             if olds:
                 deletes.append(olds.pop().doc_id)
-                moved_ids.add(doc_id(it.entry.path))
+                moved_ids.add(doc_id(it.entry.path, self.store.library))
                 if not olds:
                     del gone_by_sha[it.sha256]
             else:
@@ -309,16 +419,31 @@ def _by_sha(docs: Iterable[IndexedFile]) -> dict[str, list[IndexedFile]]:
 
 def _root_of(path: str, roots: Sequence[str]) -> str:
     """The watched folder a path belongs to (the deepest one), for its relative_path."""
-    matches = [r for r in roots if path.startswith(r.rstrip(os.sep) + os.sep)]
+    matches = [r for r in roots if under(os.path.dirname(path), r)]
     return max(matches, key=len) if matches else os.path.dirname(path)
 
 
+def _probe(path: str, roots: Sequence[str], unreachable: dict[str, str]) -> Probe:
+    """``probe`` under the path's root, noting an unreachable folder (once) in ``unreachable``."""
+    found = probe(path, _root_of(path, roots))
+    if found.unreachable:
+        unreachable.setdefault(*found.unreachable)
+    return found
+
+
+def _note_unreachable(stats: IndexStats, unreachable: dict[str, str]) -> None:
+    stats.unreachable_folders = sorted(unreachable.items())
+    stats.unreachable = len(unreachable)
+
+
 def make_doc(entry: FileEntry, sha256: str, vector: list[float], phash: str | None, width: int | None,
-             height: int | None, fmt: str | None, taken_at: str | None) -> dict:
+             height: int | None, fmt: str | None, taken_at: str | None, library: str) -> dict:
     rel = os.path.relpath(entry.path, entry.root)
+    ident = doc_id(entry.path, library)
     return {
-        "_id": doc_id(entry.path),
-        "image_id": doc_id(entry.path),
+        "_id": ident,
+        "library": library,
+        "image_id": ident,
         "image_name": display(os.path.basename(entry.path)),
         "relative_path": display(rel),
         "image_embedding": vector,

@@ -1,23 +1,55 @@
-"""One search, start to end: decode the query photo (or take a sentence) → embed → kNN → label the hits.
+"""One search, start to end: the query's parts → one vector → kNN → label the hits.
 
-Runs on a worker thread; the GUI and benchmarks call it, the CLI has its own thin path.
+A query is one or more parts, each a photo (a file, image data, or an indexed photo's stored vector) or a sentence
+in any language, each "more like" (positive weight) or "less like" (negative weight). The query vector is
+``q = normalise(Σ wᵢ·vᵢ)`` over the parts' unit vectors, and a hit's score stays the cosine between ``q`` and the
+photo. A photo file that is indexed as it is now (same size and mtime, or the same content anywhere in the index)
+uses its stored vector: it is always its own first hit, and nothing is decoded. Runs on a worker thread; the window,
+the CLI and the benchmarks all search through ``run_query``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.dupes import keeper_rank, relation_to_query
-from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.core.errors import UsageError, UserError
 from imgsearch_desktop.core.store import Filters, Hit
+
+Region = tuple[float, float, float, float]  # left, top, right, bottom as fractions of the photo's size
+
+
+@dataclass
+class Part:
+    """One part of a query: exactly one of a photo file, image data, an indexed photo (by path) or a sentence."""
+
+    path: str | None = None
+    image_bytes: bytes | None = None
+    stored: str | None = None  # an indexed photo's path: its stored vector, no decoding
+    text: str | None = None
+    weight: float = 1.0  # > 0 "more like", < 0 "less like"
+    region: Region | None = None  # search by this part of the photo (file or image data)
+
+    def describe(self) -> str:
+        sign = "−" if self.weight < 0 else ""
+        if self.text is not None:
+            what = f"“{self.text}”"
+        elif self.path or self.stored:
+            what = os.path.basename(self.path or self.stored or "")
+        else:
+            what = "pasted image"
+        return sign + what + (" (region)" if self.region else "")
 
 
 @dataclass
 class Query:
-    """What the user asked: a photo file, image data (paste/drop), or a sentence."""
+    """What the user asked: ``parts``, or (the common case) one photo file, image data or sentence."""
 
     path: str | None = None
     image_bytes: bytes | None = None
@@ -25,11 +57,20 @@ class Query:
     k: int = 50
     min_score: float | None = None
     filters: Filters = field(default_factory=Filters)
+    parts: list[Part] = field(default_factory=list)
+
+    def all_parts(self) -> list[Part]:
+        single = Part(path=self.path, image_bytes=self.image_bytes, text=self.text)
+        given = single.path is not None or single.image_bytes is not None or single.text is not None
+        return ([single] if given else []) + list(self.parts)
 
     def describe(self) -> str:
-        if self.text is not None:
-            return f"“{self.text}”"
-        return os.path.basename(self.path) if self.path else "pasted image"
+        return " + ".join(p.describe() for p in self.all_parts()).replace("+ −", "− ")
+
+    @property
+    def is_text(self) -> bool:
+        parts = self.all_parts()
+        return len(parts) == 1 and parts[0].text is not None
 
 
 @dataclass
@@ -47,27 +88,85 @@ class QueryResult:
 
 def run_query(embedder, store, query: Query) -> QueryResult:
     started = time.perf_counter()
-    sha256 = phash = None
-    if query.text is not None:
-        vector = embedder.encode_texts([query.text], priority=True)[0]
-    else:
-        try:
-            if query.path is not None:
-                read = images.load_file(query.path, embedder.image_size)
-                loaded, sha256 = read.loaded, read.sha256
-            else:
-                loaded = images.decode(query.image_bytes or b"", embedder.image_size, name="pasted image")
-        except images.ImageSkipped as exc:
-            name = query.path or "pasted image"
-            raise UserError(f"Cannot search with this image: {name}: {exc}") from None
-        phash = images.perceptual_hash(loaded.image)
-        vector = embedder.encode_images([loaded.image], priority=True)[0]
-    hits = store.knn(vector, k=query.k, filters=query.filters, min_score=query.min_score)
+    parts = query.all_parts()
+    if not any(p.weight > 0 for p in parts):
+        raise UsageError("a query needs at least one positive part (a photo or a sentence to look for)")
+    vectors, single = [], None
+    with embedder.query():  # decoding the query's photos goes ahead of indexing's too
+        for part in parts:
+            vector, seen = part_vector(embedder, store, part)
+            vectors.append(part.weight * vector)
+            single = seen
+    q = np.sum(vectors, axis=0)
+    norm = float(np.linalg.norm(q))
+    if norm < 1e-6:
+        raise UserError("the query's parts cancel each other out: there is nothing left to look for")
+    hits = store.knn(q / norm, k=query.k, filters=query.filters, min_score=query.min_score)
     result = QueryResult(query, hits, 0.0)
-    if query.text is None:
+    if len(parts) == 1 and single is not None:  # one photo: label its copies among the hits
+        sha256, phash = single
         result.relations = [relation_to_query(h, sha256, phash) for h in hits]
         copies = result.copies
         if len(copies) >= 2:
             result.best = max(copies, key=lambda i: keeper_rank(hits[i]))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def check_parts(embedder, parts: list[Part]) -> None:
+    """Fail early, before the index is opened: a query photo that cannot be read, or a model that cannot load,
+    is the error the user needs to see (not "nothing indexed yet")."""
+    for part in parts:
+        if part.path is not None:
+            try:
+                images.read_file(part.path)
+            except images.ImageSkipped as exc:
+                raise UserError(f"Cannot search with this image: {part.path}: {exc}") from None
+    if any(p.text is not None for p in parts):
+        embedder.text_encoder()
+
+
+def part_vector(embedder, store, part: Part) -> tuple[np.ndarray, tuple[str | None, str | None] | None]:
+    """The part's unit vector, and for a photo its (sha256, phash) to label copies among the hits."""
+    if part.text is not None:
+        return _unit(embedder.encode_texts([part.text], priority=True)[0]), None
+    if part.stored is not None:
+        source = store.indexed_source(part.stored)
+        if source is None:
+            raise UserError(f"not in the index: {part.stored} (index it first, or search with it as --image)")
+        return _unit(source["image_embedding"]), (source.get("sha256"), source.get("phash"))
+    name = part.path or "pasted image"
+    region = None if part.region is None or _whole(part.region) else part.region
+    try:
+        data = images.read_file(part.path) if part.path is not None else (part.image_bytes or b"")
+        sha256 = hashlib.sha256(data).hexdigest()
+        if region is None:  # the photo itself: if it is indexed as it is (here or as a copy), its own vector
+            source = (store.indexed_source(part.path) if part.path else None) or store.by_sha256([sha256]).get(sha256)
+            if source is not None and source.get("sha256") == sha256:
+                return _unit(source["image_embedding"]), (sha256, source.get("phash"))
+        loaded = images.decode(data, embedder.image_size, name=name)
+    except images.ImageSkipped as exc:
+        raise UserError(f"Cannot search with this image: {name}: {exc}") from None
+    image = crop(loaded.image, region) if region else loaded.image
+    vector = embedder.encode_images([image], priority=True)[0]
+    return _unit(vector), (None if region else sha256, images.perceptual_hash(image))
+
+
+def _whole(region: Region) -> bool:
+    left, top, right, bottom = region
+    return left <= 0.001 and top <= 0.001 and right >= 0.999 and bottom >= 0.999
+
+
+def crop(image, region: Region):
+    left, top, right, bottom = (max(0.0, min(1.0, v)) for v in region)
+    if right - left <= 0 or bottom - top <= 0:
+        raise UserError("the selected region is empty")
+    w, h = image.size
+    box = (round(left * w), round(top * h), max(round(right * w), round(left * w) + 1),
+           max(round(bottom * h), round(top * h) + 1))
+    return image.crop(box)
+
+
+def _unit(vector) -> np.ndarray:
+    v = np.asarray(vector, dtype=np.float32)
+    return v / max(float(np.linalg.norm(v)), 1e-12)

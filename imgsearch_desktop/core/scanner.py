@@ -2,18 +2,24 @@
 
 Symlinked folders are followed once (a loop is cut), and a file reachable twice — through a hard link, a symlink or
 nested roots — is listed once (same ``(st_dev, st_ino)``). Hidden and excluded folders are skipped.
+
+A file the walk did not see is not necessarily gone: a folder that cannot be listed (EACCES, I/O error), a missing
+root or a dangling symlink (an unplugged drive) hides files that still exist. ``probe`` tells the cases apart, so
+an index entry is dropped only when its file is known to be gone.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from imgsearch_desktop.core.images import is_supported_path
-from imgsearch_desktop.core.store import IndexedFile
+from imgsearch_desktop.core.store import IndexedFile, under
 
 EXCLUDED_DIRS = {".git", ".svn", ".hg", "node_modules", "@eaDir", "$RECYCLE.BIN", "System Volume Information",
                  "__pycache__", ".Trash", ".Trashes", "lost+found", "#recycle", ".thumbnails", ".cache"}
@@ -31,6 +37,7 @@ class FileEntry:
 class ScanResult:
     files: list[FileEntry] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) found while walking
+    unreachable: list[tuple[str, str]] = field(default_factory=list)  # (folder, reason): could not be listed
 
 
 def _excluded(name: str, excluded: set[str]) -> bool:
@@ -56,7 +63,7 @@ def scan(roots: Iterable[str | os.PathLike[str]], excluded: Iterable[str] = ()) 
         try:
             st = os.stat(folder)
         except OSError as exc:
-            result.skipped.append((folder, f"folder unreadable: {exc.strerror}"))
+            result.unreachable.append((folder, f"folder unreadable: {exc.strerror}"))
             return
         if (st.st_dev, st.st_ino) in seen_dirs:
             return  # symlink loop, or a nested root already walked
@@ -64,7 +71,7 @@ def scan(roots: Iterable[str | os.PathLike[str]], excluded: Iterable[str] = ()) 
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
-            result.skipped.append((folder, f"folder unreadable: {exc.strerror}"))
+            result.unreachable.append((folder, f"folder unreadable: {exc.strerror}"))
             return
         for entry in entries:
             try:
@@ -89,8 +96,45 @@ def scan(roots: Iterable[str | os.PathLike[str]], excluded: Iterable[str] = ()) 
             else:
                 result.skipped.append((root, f"unsupported file type {Path(root).suffix or '(none)'}"))
         else:
-            result.skipped.append((root, "no such file or folder"))
+            result.unreachable.append((root, "no such file or folder"))
     return result
+
+
+class Probe(NamedTuple):
+    """What is at an indexed file's path now."""
+
+    stat: os.stat_result | None  # set when it is a regular file
+    unreachable: tuple[str, str] | None = None  # (folder, reason) when it cannot be told whether the file is there
+
+    @property
+    def gone(self) -> bool:
+        return self.stat is None and self.unreachable is None
+
+
+def probe(path: str, root: str) -> Probe:
+    """Is ``path`` (under the indexed folder ``root``) a regular file, known gone, or unreachable?
+
+    Gone: missing while the folders above it can be searched, or no longer a regular file (a folder took its
+    name). Unreachable: its root is missing, a folder above it cannot be searched, or the way to it is a dangling
+    symlink — the file may well still be there.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        error = exc
+    else:
+        return Probe(st if stat.S_ISREG(st.st_mode) else None)
+    if not os.path.isdir(root):
+        return Probe(None, (root, "no such file or folder"))
+    # Climb to the deepest ancestor stat() can reach: `top` is the first component below it that it cannot.
+    top, parent = path, os.path.dirname(path)
+    while parent != top and under(parent, root) and not os.path.exists(parent):
+        top, parent = parent, os.path.dirname(parent)
+    if os.path.islink(top):
+        return Probe(None, (top, "broken symlink (its target is missing)"))
+    if isinstance(error, FileNotFoundError | NotADirectoryError):
+        return Probe(None)
+    return Probe(None, (parent, f"folder unreadable: {error.strerror}"))
 
 
 @dataclass

@@ -24,13 +24,23 @@ from elasticsearch import ConnectionError as EsConnectionError
 from imgsearch_desktop import APP_NAME
 from imgsearch_desktop.core.errors import ElasticsearchUnavailable, IndexConflict, UserError
 
-SCHEMA_VERSION = 1
+# 2: documents carry ``library`` (several desktops share one index) and their id hashes library id + path.
+SCHEMA_VERSION = 2
+DEFAULT_LIBRARY = "default"  # a Store nobody gave a library id (tests, scripts); the app always passes its own
 PHASH_BITS = 256
 MIN_SERVER = (8, 12)
 RESCORE_SINCE = (8, 18)  # knn.rescore_vector: exact float re-ranking of int8-quantised candidates
 FILE_FIELDS = ["path", "path_b64", "size", "mtime_ns", "sha256"]
 SOURCE_FIELDS = ["path", "path_b64", "image_id", "image_name", "relative_path", "folder", "size", "mtime_ns",
-                 "width", "height", "format", "taken_at", "sha256", "phash"]
+                 "width", "height", "format", "taken_at", "sha256", "phash", "library"]
+# Everything make_doc needs besides the file's path and root: what a same-model migration copies across.
+STORED_FIELDS = ["path", "path_b64", "size", "mtime_ns", "sha256", "image_embedding", "phash", "width", "height",
+                 "format", "taken_at"]
+# Bulk item failures that heal by themselves on a cluster (a node left, a replica is being promoted): retried.
+TRANSIENT_STATUS = {502, 503, 504}
+TRANSIENT_ERRORS = {"unavailable_shards_exception", "node_not_connected_exception", "node_disconnected_exception",
+                    "node_closed_exception", "connect_transport_exception", "no_shard_available_action_exception",
+                    "primary_missing_action_exception", "shard_not_in_primary_mode_exception"}
 
 
 # ---------------------------------------------------------------- paths ↔ documents
@@ -43,9 +53,10 @@ def display(path: str) -> str:
     return path_bytes(path).decode("utf-8", "replace")
 
 
-def doc_id(path: str) -> str:
-    """Document id = hash of the path's exact bytes."""
-    return hashlib.sha256(path_bytes(path)).hexdigest()[:40]
+def doc_id(path: str, library: str = DEFAULT_LIBRARY) -> str:
+    """Document id = hash of the library id and the path's exact bytes: two desktops sharing an index never write
+    over each other's documents, even for the same path (/home/anna/Pictures on both)."""
+    return hashlib.sha256(library.encode() + b"\0" + path_bytes(path)).hexdigest()[:40]
 
 
 def path_b64(path: str) -> str:
@@ -56,6 +67,21 @@ def path_from_source(source: dict) -> str:
     if source.get("path_b64"):
         return os.fsdecode(base64.b64decode(source["path_b64"]))
     return source["path"]
+
+
+def under(path: str, folder: str) -> bool:
+    """``path`` is ``folder`` or inside it, by exact bytes (display forms of two non-UTF-8 names can be equal)."""
+    p, f = path_bytes(path), path_bytes(folder).rstrip(b"/")
+    return p == f or p.startswith(f + b"/")
+
+
+def root_from_source(source: dict) -> str:
+    """The exact folder a document was indexed under. ``root`` holds a display form: where that lost bytes
+    (U+FFFD), strip as many trailing components off the exact path as ``relative_path`` has."""
+    if "\ufffd" not in source["root"]:
+        return source["root"]
+    depth = source["relative_path"].count(os.sep) + 1
+    return os.fsdecode(path_bytes(path_from_source(source)).rsplit(os.fsencode(os.sep), depth)[0] or b"/")
 
 
 def cosine_from_score(score: float) -> float:
@@ -92,7 +118,16 @@ class Connection:
             kwargs["basic_auth"] = (user, password)
         if self.ca_cert:
             kwargs["ca_certs"] = self.ca_cert
+        kwargs.update(self.transport_options())
         return Elasticsearch(self.redacted(), **kwargs)
+
+    def transport_options(self) -> dict:
+        """Extra client options (the managed node's connection guards every new socket)."""
+        return {}
+
+    def current(self) -> Connection:
+        """Where this cluster is now: itself; the managed node's connection follows the node to a new port."""
+        return self
 
 
 def _version_tuple(text: str) -> tuple[int, int]:
@@ -124,11 +159,15 @@ class Hit:
     sha256: str | None = None
     phash: str | None = None
     mtime_ns: int | None = None
+    library: str | None = None  # whose photo (another desktop's with Filters.all_libraries)
 
     def as_json(self) -> dict:
         return {"path": display(self.path), "score": round(self.score, 6), "image_id": self.image_id,
                 "image_name": self.image_name, "relative_path": self.relative_path, "width": self.width,
                 "height": self.height}
+
+
+UNDATED = {"bool": {"must_not": {"exists": {"field": "taken_at"}}}}  # photos without an EXIF date taken
 
 
 @dataclass
@@ -137,6 +176,8 @@ class Filters:
     date_from: str | None = None  # taken_at range, ISO dates
     date_to: str | None = None
     formats: list[str] = field(default_factory=list)  # JPEG, PNG, …
+    include_undated: bool = False  # with a date range: also photos without an EXIF date (else silently dropped)
+    all_libraries: bool = False  # also the photos other desktops sharing this index indexed (Store.knn)
 
     def clauses(self) -> list[dict]:
         out: list[dict] = []
@@ -145,7 +186,10 @@ class Filters:
                                             for f in self.folders], "minimum_should_match": 1}})
         if self.date_from or self.date_to:
             rng = {k: v for k, v in (("gte", self.date_from), ("lte", self.date_to)) if v}
-            out.append({"range": {"taken_at": rng}})
+            in_range: dict = {"range": {"taken_at": rng}}
+            if self.include_undated:
+                in_range = {"bool": {"should": [in_range, UNDATED], "minimum_should_match": 1}}
+            out.append(in_range)
         if self.formats:
             out.append({"terms": {"format": [f.upper() for f in self.formats]}})
         return out
@@ -162,11 +206,13 @@ class IndexedFile:
     sha256: str
 
 
-def mapping(dims: int, model: str) -> dict:
+def mapping(dims: int, model: str, alias: str = "") -> dict:
     return {
         "dynamic": "strict",
-        "_meta": {"app": APP_NAME, "schema": SCHEMA_VERSION, "model": model, "dims": dims},
+        # alias: which alias the index serves, so a migration never picks up another alias's index by its name
+        "_meta": {"app": APP_NAME, "schema": SCHEMA_VERSION, "model": model, "dims": dims, "alias": alias},
         "properties": {
+            "library": {"type": "keyword"},
             "image_id": {"type": "keyword"},
             "image_name": {"type": "keyword"},
             "relative_path": {"type": "keyword"},
@@ -202,13 +248,17 @@ class Store:
 
     def __init__(self, client: Elasticsearch, alias: str, retry_for: float = 120.0,
                  on_wait: Callable[[str], None] | None = None, bulk_retries: int = 5,
-                 bulk_backoff: float = 1.0) -> None:
+                 bulk_backoff: float = 1.0, connection: Connection | None = None,
+                 library: str = DEFAULT_LIBRARY) -> None:
         self.client = client
+        self.library = library  # this installation's id: what it writes is labelled with it, what it reads scoped
+        self.connection = connection  # where ``client`` came from: rebuilt from it when the node moved
         self.bulk_retries = bulk_retries  # item-level 429s (busy node, flood-stage block) retried with backoff
         self.bulk_backoff = bulk_backoff
         self.alias = alias
         self.index = alias  # the concrete index; set by open()
         self.migrate_from: str | None = None  # an older index of ours (other model/schema) still behind the alias
+        self.migrate_same_model = False  # migrate_from holds this model's vectors: copy them, do not re-embed
         self.retry_for = retry_for
         self.on_wait = on_wait
         self.server_version = (0, 0)
@@ -257,27 +307,78 @@ class Store:
             current = list(self.client.indices.get_alias(name=self.alias).keys())
         self.index = target
         if target in current:
+            self._catch_up(model, dims)
             return target
+        if current:
+            self._check_migration(current[0], model, dims)
         if not self.client.indices.exists(index=target):
             if not create:
                 raise UserError(f"nothing indexed yet with {model} in {self.alias!r}: run `imgsearch-desktop index`")
             body_aliases = {} if current else {self.alias: {}}
-            self.client.indices.create(index=target, mappings=mapping(dims, model), aliases=body_aliases,
-                                       settings={"number_of_shards": 1, "number_of_replicas": 0})
+            # One replica wherever a second data node can hold it (a real cluster survives losing a node), none on
+            # the managed single node (it would stay yellow); ES adjusts it as nodes join or leave.
+            self.client.indices.create(index=target, mappings=mapping(dims, model, self.alias), aliases=body_aliases,
+                                       settings={"number_of_shards": 1, "auto_expand_replicas": "0-1"})
         if current:
-            self.migrate_from = current[0]
+            self._migrate_from(current[0], model, dims)
         return target
 
+    def _migrate_from(self, old: str, model: str, dims: int) -> None:
+        meta = self._meta_of(old)
+        self.migrate_from = old
+        self.migrate_same_model = meta.get("app") == APP_NAME and (meta.get("model"), meta.get("dims")) == (model, dims)
+
+    def _check_migration(self, old: str, model: str, dims: int) -> None:
+        """Refuse to move a shared index where its other desktops could not follow."""
+        meta = self._meta_of(old)
+        if meta.get("app") != APP_NAME:
+            return
+        if int(meta.get("schema") or 0) > SCHEMA_VERSION:
+            raise IndexConflict(f"index {self.alias!r} was written by a newer {APP_NAME} (schema {meta['schema']}, "
+                                f"this one has {SCHEMA_VERSION}), perhaps on another computer sharing this cluster: "
+                                f"update {APP_NAME} here")
+        others = self._libraries(old) - {self.library}
+        if (meta.get("model"), meta.get("dims")) != (model, dims) and others:
+            raise IndexConflict(f"index {self.alias!r} is shared with {len(others)} other "
+                                f"{'library' if len(others) == 1 else 'libraries'} using {meta.get('model')}: "
+                                f"use the same model, or another --index for {model}")
+
+    def _catch_up(self, model: str, dims: int) -> None:
+        """The alias already moved (another desktop sharing the index migrated first): an older index of ours
+        still holding this library's documents is migrated from, so none of them is lost or re-embedded."""
+        found = self.client.indices.get_alias(index=f"{self.alias}-s*", allow_no_indices=True,
+                                              ignore_unavailable=True)
+        for name in sorted(found):
+            meta = self._meta_of(name) if name != self.index else {}
+            if (meta.get("app"), meta.get("alias")) != (APP_NAME, self.alias):
+                continue
+            if self.client.count(index=name, query={"term": {"library": self.library}})["count"]:
+                self._migrate_from(name, model, dims)
+                return
+
+    def _libraries(self, index: str) -> set[str]:
+        """The library ids that label documents in ``index`` (none in a schema-1 index)."""
+        resp = self.client.search(index=index, size=0, aggs={"libraries": {"terms": {"field": "library",
+                                                                                       "size": 10_000}}})
+        return {b["key"] for b in resp.get("aggregations", {}).get("libraries", {}).get("buckets", [])}
+
     def finish_migration(self) -> None:
-        """After a full re-embed into the new index: point the alias at it, drop our old index."""
+        """After a full re-embed (or copy) into the new index: point the alias at it, and drop our old index once
+        every library it holds has moved (desktops sharing it migrate one by one, each copying its own)."""
         if not self.migrate_from:
             return
         old = self.migrate_from
-        self.client.indices.update_aliases(actions=[{"remove": {"index": old, "alias": self.alias}},
-                                                    {"add": {"index": self.index, "alias": self.alias}}])
-        if self._meta_of(old).get("app") == APP_NAME:
+        aliased = set(self.client.indices.get_alias(name=self.alias).keys())
+        actions = [{"remove": {"index": old, "alias": self.alias}}] if old in aliased else []
+        if self.index not in aliased:
+            actions.append({"add": {"index": self.index, "alias": self.alias}})
+        if actions:
+            self.client.indices.update_aliases(actions=actions)
+        waiting = self._libraries(old) - self._libraries(self.index) - {self.library}
+        if self._meta_of(old).get("app") == APP_NAME and not waiting:
             self.client.indices.delete(index=old)
         self.migrate_from = None
+        self.migrate_same_model = False
 
     def drop(self) -> None:
         """Delete this index (only ever one we made)."""
@@ -291,7 +392,12 @@ class Store:
         while True:
             try:
                 return action()
+            except AuthenticationException as exc:  # a 401 is the user's to fix, not a traceback
+                raise UserError(f"Elasticsearch refused our credentials (401) during {what}: check the user and "
+                                "IMGSEARCH_ES_PASSWORD / IMGSEARCH_ES_API_KEY") from exc
             except (EsConnectionError, TransportError) as exc:
+                if not isinstance(exc, ApiError) and self._reconnect():
+                    continue  # the managed node restarted on another port: retry there at once
                 if isinstance(exc, ApiError) or waited >= self.retry_for:
                     if isinstance(exc, ApiError):
                         raise
@@ -302,27 +408,65 @@ class Store:
                 waited += delay
                 delay = min(delay * 2, 30.0)
 
+    def _reconnect(self) -> bool:
+        """Rebuild the client when our connection now resolves elsewhere (the old port may be anyone's)."""
+        if self.connection is None:
+            return False
+        try:
+            fresh = self.connection.current()
+        except UserError:
+            return False  # not running (yet): keep waiting
+        if fresh.url == self.connection.url:
+            return False
+        timeout = next(iter(self.client.transport.node_pool.all())).config.request_timeout
+        old, self.connection, self.client = self.client, fresh, fresh.client(request_timeout=timeout or 30.0)
+        old.close()
+        return True
+
     def write(self, docs: Sequence[dict], deletes: Sequence[str] = ()) -> list[tuple[str, str]]:
-        """Upsert documents (each with ``_id``) and delete ids in bulk; returns (doc id, error) for each failure."""
+        """Upsert documents (each with ``_id``) and delete ids in bulk; returns (doc id, error) for each failure.
+
+        Item failures a cluster heals by itself (a node died, its replica is being promoted) are sent again with
+        backoff for up to ``retry_for`` seconds: ids are deterministic, so a retried document overwrites itself."""
         actions: list[dict] = [{"_op_type": "index", "_index": self.index, "_id": d["_id"],
                                 "_source": {k: v for k, v in d.items() if k != "_id"}} for d in docs]
         actions += [{"_op_type": "delete", "_index": self.index, "_id": i} for i in deletes]
         if not actions:
             return []
 
-        def run() -> list[tuple[str, str]]:
-            errors = []
-            for ok, item in helpers.streaming_bulk(self.client, actions, chunk_size=500,
+        def run(batch: list[dict]) -> list[tuple[dict, str, bool]]:
+            by_key = {(a["_op_type"], a["_id"]): a for a in batch}
+            failed = []
+            for ok, item in helpers.streaming_bulk(self.client, batch, chunk_size=500,
                                                    max_retries=self.bulk_retries, initial_backoff=self.bulk_backoff,
                                                    raise_on_error=False, raise_on_exception=True):
                 op, result = next(iter(item.items()))
                 if not ok and not (op == "delete" and result.get("status") == 404):
                     error = result.get("error", {})
                     reason = error.get("reason", error) if isinstance(error, dict) else error
-                    errors.append((result.get("_id", "?"), f"{op} failed ({result.get('status')}): {reason}"))
-            return errors
+                    kind = error.get("type", "") if isinstance(error, dict) else ""
+                    transient = result.get("status") in TRANSIENT_STATUS or kind in TRANSIENT_ERRORS
+                    action = by_key.get((op, result.get("_id")), {"_id": result.get("_id", "?")})
+                    failed.append((action, f"{op} failed ({result.get('status')}): {reason}",
+                                   transient and "_op_type" in action))
+            return failed
 
-        errors = self._retrying(run, "bulk write")
+        errors: list[tuple[str, str]] = []
+        pending, delay, waited = actions, self.bulk_backoff, 0.0
+        while pending:
+            failed = self._retrying(lambda batch=pending: run(batch), "bulk write")
+            errors += [(action["_id"], why) for action, why, transient in failed if not transient]
+            pending = [action for action, _why, transient in failed if transient]
+            if pending and waited >= self.retry_for:
+                errors += [(action["_id"], why) for action, why, transient in failed if transient]
+                break
+            if pending:
+                if self.on_wait:
+                    self.on_wait(f"Elasticsearch could not take {len(pending)} writes yet "
+                                 f"({next(why for _a, why, t in failed if t)}), retrying in {delay:.0f}s")
+                time.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 30.0)
         blocked = [e for e in errors if "cluster_block" in e[1] or "read-only" in e[1] or "(429)" in e[1]]
         if blocked and len(blocked) == len(actions):
             raise UserError("Elasticsearch rejects writes: the index is read-only (disk nearly full, flood-stage "
@@ -333,9 +477,23 @@ class Store:
         self._retrying(lambda: self.client.indices.refresh(index=self.index), "refresh")
 
     # ----- reads -----
-    def scan_docs(self, query: dict, source: list[str], page: int = 2000) -> Iterator[dict]:
-        """Every matching document, via point-in-time + search_after (no scroll contexts left behind)."""
-        pit = self.client.open_point_in_time(index=self.index, keep_alive="2m")["id"]
+    def scope(self) -> dict:
+        """This library's documents, and any that carry no library (a schema-1 index, documents a script wrote):
+        every read of the store sees these only, unless a search asks for all libraries."""
+        return {"bool": {"should": [{"term": {"library": self.library}},
+                                    {"bool": {"must_not": {"exists": {"field": "library"}}}}],
+                         "minimum_should_match": 1}}
+
+    def _scoped(self, *clauses: dict) -> dict:
+        return {"bool": {"filter": [*clauses, self.scope()]}}
+
+    def scan_docs(self, query: dict, source: list[str], page: int = 2000, index: str | None = None,
+                  all_libraries: bool = False) -> Iterator[dict]:
+        """Every matching document (of ``index``, default ours; of this library unless ``all_libraries``), via
+        point-in-time + search_after (no scroll contexts left behind)."""
+        if not all_libraries:
+            query = {"bool": {"must": [query], "filter": [self.scope()]}}
+        pit = self.client.open_point_in_time(index=index or self.index, keep_alive="2m")["id"]
         try:
             after = None
             while True:
@@ -356,21 +514,49 @@ class Store:
         roots = list(roots)
         out: dict[str, IndexedFile] = {}
         for start in range(0, len(roots), 500):  # a burst of deletions can name thousands of paths
+            chunk = roots[start:start + 500]
             should = []
-            for root in roots[start:start + 500]:
+            for root in chunk:
                 should += [{"term": {"path": display(root)}}, {"prefix": {"path": display(root).rstrip("/") + "/"}}]
             query = {"bool": {"should": should, "minimum_should_match": 1}}
-            out.update(_indexed_file(hit) for hit in self.scan_docs(query, FILE_FIELDS))
+            # The display-form query is a superset (caf\xe9/ and caf\xff/ both read "caf\ufffd/"): keep exact matches.
+            out.update(item for item in map(_indexed_file, self.scan_docs(query, FILE_FIELDS))
+                       if any(under(item[0], root) for root in chunk))
         return out
+
+    def files_to_migrate(self) -> Iterator[tuple[str, str]]:
+        """(path, root) of every file in the index a model change migrates from (none when not migrating)."""
+        if not self.migrate_from:
+            return
+        for hit in self.scan_docs({"match_all": {}}, ["path", "path_b64", "root", "relative_path"],
+                                  index=self.migrate_from):
+            yield path_from_source(hit["_source"]), root_from_source(hit["_source"])
 
     def files_at(self, paths: Sequence[str]) -> dict[str, IndexedFile]:
         """Documents of exactly these files (a terms query per 1,000 paths: a camera import can be thousands)."""
         out: dict[str, IndexedFile] = {}
         for start in range(0, len(paths), 1000):
             chunk = [display(p) for p in paths[start:start + 1000]]
-            resp = self.client.search(index=self.index, query={"terms": {"path": chunk}}, size=len(chunk) * 2,
-                                      source=FILE_FIELDS)
+            resp = self.client.search(index=self.index, query=self._scoped({"terms": {"path": chunk}}),
+                                      size=len(chunk) * 2, source=FILE_FIELDS)
             out.update(_indexed_file(hit) for hit in resp["hits"]["hits"])
+        return out
+
+    def previous_sources(self, paths: Sequence[str]) -> dict[str, dict]:
+        """During a migration that keeps the model: the old index's stored fields (vector included) of exactly
+        these files, to copy instead of re-embedding. Empty when the old index holds another model's vectors."""
+        if not (self.migrate_from and self.migrate_same_model):
+            return {}
+        out: dict[str, dict] = {}
+        for start in range(0, len(paths), 500):
+            wanted = {path_bytes(p) for p in paths[start:start + 500]}
+            chunk = sorted({display(p) for p in paths[start:start + 500]})
+            resp = self.client.search(index=self.migrate_from, query=self._scoped({"terms": {"path": chunk}}),
+                                      size=len(chunk) * 2, source=STORED_FIELDS)
+            for hit in resp["hits"]["hits"]:
+                path = path_from_source(hit["_source"])
+                if path_bytes(path) in wanted:  # display forms of two non-UTF-8 names can be equal
+                    out[path] = hit["_source"]
         return out
 
     def by_sha256(self, digests: Sequence[str]) -> dict[str, dict]:
@@ -378,7 +564,8 @@ class Store:
         out: dict[str, dict] = {}
         for start in range(0, len(digests), 1000):
             chunk = list(dict.fromkeys(digests[start:start + 1000]))
-            resp = self.client.search(index=self.index, query={"terms": {"sha256": chunk}}, size=len(chunk) * 4,
+            resp = self.client.search(index=self.index, query=self._scoped({"terms": {"sha256": chunk}}),
+                                      size=len(chunk) * 4,
                                       source=["sha256", "image_embedding", "phash", "width", "height", "format",
                                               "taken_at"])
             for hit in resp["hits"]["hits"]:
@@ -392,11 +579,21 @@ class Store:
         except NotFoundError:
             return None
 
+    def indexed_source(self, path: str) -> dict | None:
+        """The stored fields (with the vector) of the photo this library indexed at exactly this path, or None."""
+        source = self.source_of(doc_id(path, self.library))
+        return source if source is not None and path_bytes(path_from_source(source)) == path_bytes(path) else None
+
     def count(self) -> int:
-        return int(self.client.count(index=self.index)["count"])
+        """This library's photos."""
+        return int(self.client.count(index=self.index, query=self.scope())["count"])
+
+    def count_undated(self) -> int:
+        """Photos without a date taken (a date filter leaves them out unless asked to include them)."""
+        return int(self.client.count(index=self.index, query=self._scoped(UNDATED))["count"])
 
     def vector_of(self, image_id: str) -> np.ndarray | None:
-        resp = self.client.search(index=self.index, query={"term": {"image_id": image_id}}, size=1,
+        resp = self.client.search(index=self.index, query=self._scoped({"term": {"image_id": image_id}}), size=1,
                                   source=["image_embedding"])
         hits = resp["hits"]["hits"]
         return np.asarray(hits[0]["_source"]["image_embedding"], dtype=np.float32) if hits else None
@@ -413,7 +610,8 @@ class Store:
         num_candidates = num_candidates or min(10_000, max(100, 5 * k))
         knn: dict = {"field": "image_embedding", "query_vector": [float(x) for x in vector], "k": k,
                      "num_candidates": max(num_candidates, k)}
-        clauses = (filters or Filters()).clauses()
+        filters = filters or Filters()
+        clauses = filters.clauses() + ([] if filters.all_libraries else [self.scope()])
         if clauses:
             knn["filter"] = clauses
         if min_score is not None:
@@ -443,7 +641,8 @@ def _hit(h: dict) -> Hit:
                image_name=src.get("image_name", ""), relative_path=src.get("relative_path", ""),
                width=src.get("width"), height=src.get("height"), format=src.get("format"),
                taken_at=src.get("taken_at"), size=src.get("size"), folder=src.get("folder"),
-               sha256=src.get("sha256"), phash=src.get("phash"), mtime_ns=src.get("mtime_ns"))
+               sha256=src.get("sha256"), phash=src.get("phash"), mtime_ns=src.get("mtime_ns"),
+               library=src.get("library"))
 
 
 def now_iso() -> str:

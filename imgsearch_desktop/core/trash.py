@@ -1,9 +1,13 @@
 """Moving duplicates to the system trash — the only way this app ever removes a photo.
 
-Right before acting, every rule is checked again on disk: the keeper still exists with the content the user
-reviewed; a file to trash is not the keeper itself (same ``(st_dev, st_ino)`` through a link or a nested folder),
-is not in a reference folder, and has not changed since it was indexed. Never a permanent delete: without a
-working trash nothing is removed. Every action goes to a JSON Lines journal.
+Right before each file goes, every rule is checked again on disk, on real paths (symlinks resolved):
+  * the keeper still exists, with the content that was indexed (re-hashed), and is not the same file
+    (``(st_dev, st_ino)``) as the one to trash — never the last copy;
+  * the file is not in a reference folder (compared by real path, so a symlinked way in is still the reference);
+  * the file's content, re-hashed now, is the indexed content (an edit that kept size and mtime is caught), and
+    for an identical file it is the keeper's content.
+Never a permanent delete: without a working trash nothing is removed. A refusal keeps that one file and says why;
+the other files go on. Every outcome goes to a JSON Lines journal; ``TrashReport`` lists what went and what stayed.
 """
 
 from __future__ import annotations
@@ -11,30 +15,216 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from send2trash import send2trash
 from send2trash.exceptions import TrashPermissionError
 
-from imgsearch_desktop.core.dupes import Group, under
-from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.core.dupes import Group, Member, Tier, identity, inside, megabytes, plural
 from imgsearch_desktop.core.store import Store, display
+
+Plan = Sequence[tuple[Group, Sequence[str]]]  # per group, the paths of the members to trash
 
 
 @dataclass
 class TrashOutcome:
-    path: str
+    path: str  # the member's name as listed
     trashed: bool
-    reason: str = ""
+    reason: str = ""  # why it was kept; for a trashed file, a note (e.g. the index could not be updated)
+    size: int = 0  # bytes freed (0 when another hard link keeps the content)
+    keeper: str = ""
+    group: Group | None = field(default=None, repr=False)
+
+
+@dataclass
+class TrashReport:
+    """Exactly what was trashed and what was kept (with why), across every group of one action."""
+
+    outcomes: list[TrashOutcome] = field(default_factory=list)
+
+    @property
+    def trashed(self) -> list[TrashOutcome]:
+        return [o for o in self.outcomes if o.trashed]
+
+    @property
+    def refused(self) -> list[TrashOutcome]:
+        return [o for o in self.outcomes if not o.trashed]
+
+    @property
+    def freed_bytes(self) -> int:
+        return sum(o.size for o in self.trashed)
+
+    def summary(self) -> str:
+        """``moved 2 files (3.1 MB) to the trash; kept 1 file`` — never "nothing" when something went."""
+        moved = f"moved {plural(len(self.trashed), 'file')} ({megabytes(self.freed_bytes)}) to the trash"
+        return moved + (f"; kept {plural(len(self.refused), 'file')}" if self.refused else "")
+
+    def __iter__(self) -> Iterator[TrashOutcome]:
+        return iter(self.outcomes)
+
+    def __len__(self) -> int:
+        return len(self.outcomes)
+
+
+def default_plan(groups: Iterable[Group]) -> list[tuple[Group, list[str]]]:
+    """The one-click plan: each group's pre-ticked members."""
+    plan = [(g, [m.photo.path for m in g.ticked]) for g in groups]
+    return [(g, paths) for g, paths in plan if paths]
+
+
+def dry_run(plan: Plan) -> str:
+    """``keeps 4, moves 6 files (12.3 MB) to the trash`` — one file (inode) counted once."""
+    moved, kept, size = set(), set(), 0
+    for group, paths in plan:
+        chosen = set(paths)
+        for m in group.members:
+            key = m.photo.inode or m.photo.doc_id
+            if m.photo.path in chosen and m.photo is not group.keep and not m.protected and key not in moved:
+                moved.add(key)
+                size += m.photo.size
+            else:
+                kept.add(key)
+    kept -= moved
+    return f"keeps {len(kept):,}, moves {plural(len(moved), 'file')} ({megabytes(size)}) to the trash"
+
+
+def trash_groups(plan: Plan, store: Store, journal: Path, references: Sequence[str] = ()) -> TrashReport:
+    """Trash the chosen members of each group, each file re-checked right before it goes; one report for all."""
+    report = TrashReport()
+    for group, paths in plan:
+        report.outcomes += trash_group(group, paths, store, journal, references, refresh=False).outcomes
+    _quietly(store.refresh)
+    return report
+
+
+def trash_group(group: Group, to_trash: Sequence[str], store: Store, journal: Path,
+                references: Sequence[str] = (), refresh: bool = True) -> TrashReport:
+    """Trash ``to_trash`` (paths of members of ``group``, never its keeper) after re-checking each on disk."""
+    report = TrashReport()
+    refs = [os.path.realpath(r) for r in references]
+    keeper, problem = _check_keeper(group)
+    trashed_inodes: set[tuple[int, int]] = set()
+    for path in to_trash:
+        if problem:
+            outcome = TrashOutcome(path, False, problem)
+        else:
+            try:
+                outcome = _trash_one(group, path, keeper, refs, trashed_inodes, store, journal)
+            except Exception as exc:  # one file's surprise must not hide what happened to the others
+                outcome = TrashOutcome(path, False, f"kept: unexpected error: {exc}")
+        outcome.keeper, outcome.group = display(group.keep.path), group
+        if not outcome.trashed:
+            _quietly(_journal, journal, action="refused", path=display(path), keeper=outcome.keeper,
+                     reason=outcome.reason)
+        report.outcomes.append(outcome)
+    if refresh:
+        _quietly(store.refresh)
+    return report
+
+
+@dataclass(frozen=True)
+class _Keeper:
+    real: str
+    stat: tuple[int, int, int, int]  # st_dev, st_ino, size, mtime_ns when re-hashed
+
+
+def _check_keeper(group: Group) -> tuple[_Keeper | None, str]:
+    """The keeper as it is now, or why nothing of this group may go."""
+    keep = group.keep
+    found = identity(keep.path)
+    if found is None:
+        return None, f"kept: the photo to keep is gone ({display(keep.path)}); re-scan first"
+    real, _ = found
+    before = _stat_key(real)
+    if _sha256(real) != keep.sha256 or _stat_key(real) != before:
+        return None, f"kept: the photo to keep changed since it was indexed ({display(keep.path)}); re-scan first"
+    return _Keeper(real, before), ""
+
+
+def _trash_one(group: Group, path: str, keeper: _Keeper, refs: list[str], trashed_inodes: set[tuple[int, int]],
+               store: Store, journal: Path) -> TrashOutcome:
+    member = _member(group, path)
+    if member is None:
+        return TrashOutcome(path, False, "kept: not a member of this group")
+    if member.photo is group.keep:
+        return TrashOutcome(path, False, "kept: it is the photo to keep")
+    found = identity(path)
+    if found is None:
+        return TrashOutcome(path, False, "already gone")
+    real, inode = found
+    refusal = _refusal(group, member, real, inode, keeper, refs, trashed_inodes)
+    if refusal:
+        return TrashOutcome(path, False, refusal)
+    nlink = os.stat(real).st_nlink
+    try:
+        send2trash(real)
+    except (TrashPermissionError, OSError) as exc:
+        # No trash on this volume (or no permission): we never fall back to a permanent delete.
+        return TrashOutcome(path, False, f"kept: no usable trash ({exc}); nothing deleted")
+    trashed_inodes.add(inode)
+    note = _forget_in_index(store, member)
+    tier = (member.tier or group.tier).value
+    failed = _quietly(_journal, journal, action="trashed", path=display(path), real=display(real),
+                      keeper=display(group.keep.path), sha256=member.photo.sha256, tier=tier)
+    if failed:
+        note = "; ".join(filter(None, [note, f"not written to the journal ({failed})"]))
+    return TrashOutcome(path, True, note, member.photo.size if nlink == 1 else 0)
+
+
+def _refusal(group: Group, member: Member, real: str, inode: tuple[int, int], keeper: _Keeper, refs: list[str],
+             trashed_inodes: set[tuple[int, int]]) -> str:
+    """Why this file must stay, checked on the file as it is now; "" when it may go."""
+    if inode in trashed_inodes:
+        return "already trashed under another name"
+    if member.protected or any(inside(real, r) for r in refs):
+        return "kept: in a reference folder"
+    if _stat_key(keeper.real) != keeper.stat:
+        return "kept: the photo to keep changed or went away during this action"
+    if inode == keeper.stat[:2]:
+        return "kept: the same file as the photo to keep (a link)"
+    digest = _sha256(real)
+    if digest != member.photo.sha256:
+        return "kept: changed since it was indexed; re-scan first"
+    if member.tier is Tier.EXACT and digest != group.keep.sha256:
+        return "kept: no longer identical to the photo to keep"
+    return ""
+
+
+def _member(group: Group, path: str) -> Member | None:
+    return next((m for m in group.members if path == m.photo.path or path in m.photo.aliases), None)
+
+
+def _forget_in_index(store: Store, member: Member) -> str:
+    """Drop the trashed file's documents (its names that no longer exist); a failure is a note, not a refusal."""
+    p = member.photo
+    gone = [doc for doc, name in zip([p.doc_id, *p.alias_ids], [p.path, *p.aliases], strict=True)
+            if identity(name) is None]  # a hard link elsewhere still holds the content: its document stays
+    try:
+        errors = store.write([], gone)
+    except Exception as exc:
+        return f"the index was not updated ({exc}); the next index run will"
+    return f"the index was not updated ({errors[0][1]})" if errors else ""
+
+
+def _stat_key(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _sha256(path: str) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return ""
     return digest.hexdigest()
 
 
@@ -45,49 +235,10 @@ def _journal(journal: Path, **entry) -> None:
         fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
-def trash_group(group: Group, to_trash: list[str], store: Store, journal: Path,
-                references: list[str] = ()) -> list[TrashOutcome]:
-    """Send ``to_trash`` (paths of group members other than the keeper) to the trash, after re-checking."""
-    keep = group.keep
+def _quietly(fn, /, *args, **kwargs) -> Exception | None:
+    """Book-keeping after the fact (journal, refresh): its failure must not turn a done trash into an error."""
     try:
-        keep_stat = os.stat(keep.path)
-        if _sha256(keep.path) != keep.sha256:
-            raise UserError(f"the photo to keep changed since it was indexed: {display(keep.path)}; re-scan first")
-    except FileNotFoundError:
-        raise UserError(f"the photo to keep is gone: {display(keep.path)}; nothing was trashed") from None
-    members = {m.photo.path: m.photo for m in group.members}
-    if keep.path in to_trash or set(members) <= set(to_trash):
-        raise UserError("refusing to trash every copy: the keeper must stay")
-    outcomes = []
-    for path in to_trash:
-        photo = members.get(path)
-        if photo is None:
-            outcomes.append(TrashOutcome(path, False, "not a member of this group"))
-            continue
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            outcomes.append(TrashOutcome(path, False, "already gone"))
-            continue
-        if (st.st_dev, st.st_ino) == (keep_stat.st_dev, keep_stat.st_ino):
-            outcomes.append(TrashOutcome(path, False, "the same file as the keeper (a link): kept"))
-            continue
-        if under(os.path.abspath(path), [os.path.abspath(r) for r in references]):
-            outcomes.append(TrashOutcome(path, False, "in a reference folder: kept"))
-            continue
-        if st.st_size != photo.size or st.st_mtime_ns != photo.mtime_ns:
-            outcomes.append(TrashOutcome(path, False, "changed since it was indexed: kept; re-scan first"))
-            continue
-        try:
-            send2trash(path)
-        except (TrashPermissionError, OSError) as exc:
-            # No trash on this volume (or no permission): we never fall back to a permanent delete.
-            outcomes.append(TrashOutcome(path, False, f"no usable trash ({exc}); nothing deleted"))
-            _journal(journal, action="refused", path=display(path), reason=str(exc))
-            continue
-        store.write([], [photo.doc_id])
-        _journal(journal, action="trashed", path=display(path), keeper=display(keep.path), sha256=photo.sha256,
-                 level=group.level)
-        outcomes.append(TrashOutcome(path, True))
-    store.refresh()
-    return outcomes
+        fn(*args, **kwargs)
+    except Exception as exc:
+        return exc
+    return None

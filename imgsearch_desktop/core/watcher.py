@@ -135,13 +135,21 @@ class FolderWatcher:
             elif kind == "deleted":
                 p.changed.discard(src)
                 p.deleted.add(src)
+            elif kind == "created" and is_dir:
+                # Files already inside a new folder (one that took a deleted file's name, say) may get no events
+                # of their own. A deletion recorded at this path stays: the old file's entry must go.
+                self._add_tree(src)
             elif kind in ("created", "modified", "closed") and not is_dir and is_supported_path(src) \
                     and not _ignored(src):
-                p.deleted.discard(src)
+                # A deletion recorded at this path stays too: had a folder of this name been there, its entries
+                # must go; the indexer keeps whatever is a file now.
                 p.changed.add(src)
 
     def _add_tree(self, folder: str) -> None:
-        for root, _dirs, files in os.walk(folder):
+        if _ignored(os.path.join(folder, "-")):  # a hidden or excluded folder (a fresh `.git`): not walked at all
+            return
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = [d for d in dirs if not d.startswith(".") and d not in EXCLUDED_DIRS]
             for name in files:
                 path = os.path.join(root, name)
                 if is_supported_path(path) and not _ignored(path):

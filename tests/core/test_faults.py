@@ -14,10 +14,12 @@ import pytest
 
 from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.core.errors import UserError
-from imgsearch_desktop.core.local_es import LocalNode
+from imgsearch_desktop.core.node import LocalNode
+from imgsearch_desktop.core.node.client import ManagedConnection
 from imgsearch_desktop.core.pipeline import Indexer
-from imgsearch_desktop.core.store import Connection, Store
+from imgsearch_desktop.core.store import Store
 from imgsearch_desktop.devtools.random_models import build_clip
+from tests.listeners import ForeignListener
 from tests.photos import write_photo
 
 
@@ -41,8 +43,9 @@ def folder_of(tmp_path, n: int, name: str = "photos", size=(160, 120)):
 def test_es_stopped_mid_index_is_retried_and_nothing_is_lost_or_doubled(own_node, embedder, tmp_path):
     node, url = own_node
     waits: list[str] = []
-    store = Store(Connection(url).client(request_timeout=10), f"fault-{uuid.uuid4().hex[:8]}", retry_for=180,
-                  on_wait=waits.append)
+    conn = ManagedConnection(url, node=node)  # the restarted node may land on another port (a busy machine)
+    store = Store(conn.client(request_timeout=10), f"fault-{uuid.uuid4().hex[:8]}", retry_for=180,
+                  on_wait=waits.append, connection=conn)
     store.open(embedder.image_model_name, embedder.dims)
     root = folder_of(tmp_path, 24)
     restarted = threading.Event()
@@ -61,8 +64,8 @@ def test_es_stopped_mid_index_is_retried_and_nothing_is_lost_or_doubled(own_node
 
 
 def test_read_only_index_is_reported_with_what_to_do(own_node, embedder, tmp_path):
-    _node, url = own_node
-    client = Connection(url).client()
+    node, _url = own_node
+    client = ManagedConnection.start(node).client()  # wherever the node runs now
     store = Store(client, f"ro-{uuid.uuid4().hex[:8]}", bulk_retries=1, bulk_backoff=0.2)
     store.open(embedder.image_model_name, embedder.dims)
     client.indices.put_settings(index=store.index, settings={"index.blocks.read_only_allow_delete": True})
@@ -123,3 +126,21 @@ def test_sigkill_mid_index_resumes_without_redoing_work(cli_env, es_client, tmp_
     assert summary.startswith(expected), summary
     es_client.indices.refresh(index=alias)
     assert es_client.count(index=alias)["count"] == total
+
+
+def test_store_follows_the_managed_node_to_a_new_port_and_never_sends_to_the_old_one(own_node):
+    """[C1] 8: the node restarts; someone else has taken its old port; the indexer's store follows it."""
+    node, _url = own_node
+    conn = ManagedConnection(node.start(), node=node)
+    old = node.running_port()
+    store = Store(conn.client(request_timeout=10), f"moved-{uuid.uuid4().hex[:8]}", retry_for=60, connection=conn)
+    store.client.indices.create(index=store.index)
+    node.stop()
+    with ForeignListener(port=old) as squatter:  # the port the node left, now another process's
+        node.start()
+        new = node.running_port()
+        assert new is not None and new != old
+        store.refresh()  # refused at the old port, rebuilt for the new one
+        assert store.connection.url == node.url(new)
+        store.client.indices.delete(index=store.index)
+    assert b"Authorization" not in squatter.received and squatter.received == b""

@@ -6,10 +6,12 @@ import os
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from imgsearch_desktop.core import images as images_module
 from imgsearch_desktop.core.images import load_file
@@ -116,7 +118,7 @@ def test_missing_root_does_not_wipe_its_photos(store, embedder, library, tmp_pat
     library.rename(unplugged)
     stats = indexer.run([library])
     assert stats.removed == 0 and len(docs(store)) == 6
-    assert stats.skipped_files == [(str(library), "no such file or folder")]
+    assert stats.unreachable_folders == [(str(library), "no such file or folder")] and not stats.skipped_files
 
 
 def test_non_utf8_name_round_trips(store, embedder, tmp_path):
@@ -231,3 +233,50 @@ def test_decoding_runs_at_background_priority(store, embedder, library, monkeypa
     assert Indexer(store, embedder).run([str(library)]).indexed > 0
     assert seen and min(seen) >= BACKGROUND_NICE
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < BACKGROUND_NICE  # the caller is untouched
+
+
+def test_decoders_wait_while_a_query_is_in_flight(store, embedder, tmp_path, monkeypatch):
+    """A query (from its photo's decode to its embedding) has the cores: indexing starts no new photo meanwhile."""
+    root = tmp_path / "import"
+    for i in range(24):
+        write_photo(root / f"card{i:02d}.jpg", seed=500 + i, size=(320, 240))
+    started: list[float] = []
+    real_decode = images_module.decode
+
+    def decode(*args, **kwargs):
+        started.append(time.monotonic())
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(images_module, "decode", decode)
+    indexer = Indexer(store, embedder, batch_size=4, decode_workers=2, lookahead=4)
+    with embedder.query():
+        thread = threading.Thread(target=indexer.run, args=([root],))
+        thread.start()
+        time.sleep(1.5)
+        during = len(started)
+        held_until = time.monotonic()
+    thread.join(120)
+    assert during == 0, "a photo was decoded for indexing while a query was in flight"
+    assert len(started) == 24 and min(started) >= held_until
+
+
+def test_indexing_fills_the_thumbnail_cache_from_its_own_decode(store, embedder, tmp_path, monkeypatch):
+    from imgsearch_desktop.core import thumbs
+
+    root = tmp_path / "card"
+    photos = [write_photo(root / f"DSC{i}.jpg", seed=600 + i, size=(1200, 900)) for i in range(3)]
+    decodes: list[str] = []
+    real_decode = images_module.decode
+
+    def decode(data, target, name="", thumb_px=0):
+        decodes.append(name)
+        return real_decode(data, target, name=name, thumb_px=thumb_px)
+
+    monkeypatch.setattr(images_module, "decode", decode)
+    cache = thumbs.ThumbCache(tmp_path / "thumbs")
+    assert Indexer(store, embedder, thumbnails=cache).run([root]).indexed == 3
+    assert sorted(decodes) == sorted(str(p) for p in photos)  # one decode per photo, for both uses
+    for photo in photos:
+        cached = cache.file(thumbs.key_now(str(photo)))
+        with Image.open(cached) as im:
+            assert max(im.size) == thumbs.THUMB_PX and im.size == (256, 192)  # the window's key finds it

@@ -9,7 +9,7 @@ import pytest
 
 from imgsearch_desktop import APP_NAME
 from imgsearch_desktop.core.errors import IndexConflict
-from imgsearch_desktop.core.store import Filters, Store, concrete_name, cosine_from_score, doc_id
+from imgsearch_desktop.core.store import SCHEMA_VERSION, Filters, Store, concrete_name, cosine_from_score, doc_id
 from tests.conftest import TINY_DIMS
 
 
@@ -37,7 +37,8 @@ def test_mapping_meta_and_dims_from_model(store, embedder):
     (index_name, body), = mapping.items()
     assert index_name == concrete_name(store.alias, embedder.image_model_name, TINY_DIMS)
     meta = body["mappings"]["_meta"]
-    assert meta == {"app": APP_NAME, "schema": 1, "model": embedder.image_model_name, "dims": TINY_DIMS}
+    assert meta == {"app": APP_NAME, "schema": SCHEMA_VERSION, "model": embedder.image_model_name, "dims": TINY_DIMS,
+                    "alias": store.alias}
     props = body["mappings"]["properties"]
     vec = props["image_embedding"]
     assert (vec["dims"], vec["similarity"], vec["index_options"]["type"]) == (TINY_DIMS, "cosine", "int8_hnsw")
@@ -119,3 +120,30 @@ def test_model_change_gets_a_new_index_and_switches_alias_after(es_client):
 def test_server_version_is_read_and_checked(store):
     version = store.check_server()
     assert version.startswith("8.") and store.server_version >= (8, 12)
+
+
+def test_bulk_items_a_cluster_heals_are_sent_again(monkeypatch):
+    """A node died mid-bulk: items that failed with 503 / a lost shard copy are retried; others are reported."""
+    calls: list[list[str]] = []
+
+    def fake_bulk(client, actions, **kwargs):
+        calls.append([a["_id"] for a in actions])
+        for a in actions:
+            if a["_id"] == "a" and len(calls) < 3:
+                yield False, {"index": {"_id": "a", "status": 503, "error": {
+                    "type": "unavailable_shards_exception", "reason": "primary shard is not active"}}}
+            elif a["_id"] == "bad":
+                yield False, {"index": {"_id": "bad", "status": 400, "error": {
+                    "type": "document_parsing_exception", "reason": "strict mapping"}}}
+            else:
+                yield True, {"index": {"_id": a["_id"], "status": 201}}
+
+    monkeypatch.setattr("imgsearch_desktop.core.store.helpers.streaming_bulk", fake_bulk)
+    waits: list[str] = []
+    store = Store(None, "x", bulk_backoff=0.01, on_wait=waits.append)  # type: ignore[arg-type]
+    errors = store.write([{"_id": "a"}, {"_id": "b"}, {"_id": "bad"}])
+    assert calls == [["a", "b", "bad"], ["a"], ["a"]]
+    assert errors == [("bad", "index failed (400): strict mapping")] and len(waits) == 2
+    store.retry_for = 0.0  # past the deadline: reported, not retried for ever
+    calls.clear()
+    assert store.write([{"_id": "a"}]) == [("a", "index failed (503): primary shard is not active")]

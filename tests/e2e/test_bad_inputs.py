@@ -40,6 +40,8 @@ def assert_one_line(out, code):
     ["search", "--text", "x", "--es-url", "ftp://127.0.0.1:9200"],
     ["index", "/no/such/folder/anywhere"],
     ["search"],
+    ["search", "--not-text", "a cat"],
+    ["search", "--unlike", "/photos/a.jpg", "--not-image", "/photos/b.jpg"],
     ["search", "--batch-size", "0", "--text", "x"],
 ])
 def test_bad_options_are_usage_errors(isolated_home, args):

@@ -13,7 +13,7 @@ import pytest
 
 from imgsearch_desktop.cli import normalise_argv
 from imgsearch_desktop.config import AppDirs
-from imgsearch_desktop.core.local_es import LocalNode
+from imgsearch_desktop.core.node import LocalNode
 from tests.photos import write_photo
 
 

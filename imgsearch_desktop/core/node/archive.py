@@ -1,0 +1,324 @@
+"""Getting the Elasticsearch distribution: find, fetch and verify it, unpack it safely.
+
+Where it comes from, without ``--from``: the engine bundled with the packaged app (Elastic's distribution + a
+jlinked Java runtime in ``resources/engine``: no network, no Java needed); else, with Maven on the PATH (developers,
+CI), Elastic's test distribution from Maven Central (pinned SHA-512); else Elastic's official distribution for this
+OS and CPU, checked against the ``.sha512`` Elastic publishes beside it.
+
+Unpacking accepts regular files and directories only — no symbolic or hard links, devices or FIFOs, no absolute
+or ``..`` names — and writes them into a directory it has just created itself, with plain modes (no setuid, no
+group/other write). Nothing in the archive can make a later step touch a file outside that directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import stat
+import subprocess
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from imgsearch_desktop.core.errors import LocalEsError
+from imgsearch_desktop.frozen import resource_dir
+
+ES_VERSION = "8.19.7"
+OFFICIAL_BASE = "https://artifacts.elastic.co/downloads/elasticsearch"  # IMGSEARCH_ES_DOWNLOAD_BASE overrides it
+ENGINE_DIR = "engine"  # resources/engine in the packaged app: the distribution's archive, engine.json, java/
+MAVEN_ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
+# SHA-512 of archives we fetch without a published checksum beside them (Maven's copy of the test distribution).
+PINNED_SHA512 = {
+    "elasticsearch-8.19.7.zip": "80469a18f7cbc5c73f81815f30235edb7a89f56d7ead20048bf07b6a1469b1f33ee67619a3fb49d85"
+                                "cb0b3e866fca8b63f04ff07daab4790240e1c0abb30fdf4",
+}
+
+
+# ---------------------------------------------------------------- fetch and verify
+def _sha512(path: Path) -> str:
+    digest = hashlib.sha512()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(path: Path, expected: str | None) -> None:
+    if expected is None:
+        raise LocalEsError(f"no checksum known for {path.name}: pass --sha512 HEX")
+    actual = _sha512(path)
+    if actual.lower() != expected.lower():
+        raise LocalEsError(f"checksum mismatch for {path.name}: expected {expected[:16]}…, got {actual[:16]}…")
+
+
+def _read_published_sha512(url: str) -> str | None:
+    """Elastic publishes ``<archive>.sha512`` beside each archive ("<hex>  <name>")."""
+    try:
+        with urllib.request.urlopen(url + ".sha512", timeout=30) as resp:  # an http(s) URL the user gave
+            digest = resp.read(4096).decode(errors="replace").split()[0]
+    except (urllib.error.URLError, OSError, IndexError, ValueError):
+        return None
+    return digest if re.fullmatch(r"[0-9a-fA-F]{128}", digest) else None
+
+
+Progress = Callable[[int, int, str], bool]  # (bytes done, bytes in all or 0, note) -> keep going?
+
+
+def download(url: str, dest_dir: Path, sha512: str | None = None, progress: Progress | None = None) -> Path:
+    """Download ``url`` into ``dest_dir``, verify its SHA-512, and only then give it its final name (atomic)."""
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    dest = dest_dir / name
+    expected = sha512 or PINNED_SHA512.get(name) or _read_published_sha512(url)
+    if expected is None:
+        raise LocalEsError(f"no checksum for {name}: could not read {url}.sha512 (offline?); pass --sha512 HEX, or "
+                           "install from a downloaded file: imgsearch-desktop es install --from PATH")
+    if dest.exists():
+        verify(dest, expected)
+        return dest
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    fd, part_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=dest_dir)
+    part = Path(part_name)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp, os.fdopen(fd, "wb") as out:
+            total, done = int(resp.headers.get("Content-Length") or 0), 0
+            while chunk := resp.read(1 << 20):
+                out.write(chunk)
+                done += len(chunk)
+                if progress is not None and not progress(done, total, name):
+                    raise LocalEsError(f"download of {name} cancelled")
+        if total and done != total:
+            raise LocalEsError(f"download of {name} ended early ({done} of {total} bytes)")
+        verify(part, expected)
+        part.replace(dest)
+    except (urllib.error.URLError, OSError) as exc:
+        raise LocalEsError(f"could not download {url}: {exc}") from exc
+    finally:
+        part.unlink(missing_ok=True)
+    return dest
+
+
+def official_url(version: str = ES_VERSION, system: str | None = None, machine: str | None = None) -> str:
+    """Elastic's own distribution for this OS and CPU (it bundles its Java)."""
+    system, machine = (system or platform.system()).lower(), (machine or platform.machine()).lower()
+    os_name = {"linux": "linux", "darwin": "darwin", "windows": "windows"}.get(system)
+    arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}.get(machine)
+    if os_name is None or arch is None:
+        raise LocalEsError(f"Elastic publishes no Elasticsearch for {system} on {machine}: run one elsewhere and "
+                           "point the app at it with --es-url")
+    base = (os.environ.get("IMGSEARCH_ES_DOWNLOAD_BASE") or OFFICIAL_BASE).rstrip("/")
+    return f"{base}/elasticsearch-{version}-{os_name}-{arch}.{'zip' if os_name == 'windows' else 'tar.gz'}"
+
+
+def bundled_engine() -> tuple[Path, str | None] | None:
+    """The packaged app's own engine: (its distribution archive, that archive's SHA-512 as recorded at build)."""
+    root = resource_dir() / ENGINE_DIR
+    if not root.is_dir():
+        return None
+    archives = sorted(root.glob("elasticsearch-*.zip")) + sorted(root.glob("elasticsearch-*.tar.gz"))
+    if not archives:
+        return None
+    try:
+        recorded = json.loads((root / "engine.json").read_text(encoding="utf-8")).get("sha512")
+    except (OSError, ValueError):
+        recorded = None
+    return archives[0], PINNED_SHA512.get(archives[0].name) or recorded
+
+
+def bundled_java() -> Path | None:
+    """The packaged app's Java runtime (jlinked with the modules Elasticsearch needs), or None."""
+    java = resource_dir() / ENGINE_DIR / "java"
+    return java if (java / "bin" / ("java.exe" if os.name == "nt" else "java")).is_file() else None
+
+
+def copy_runtime(src: Path, dst: Path, root: Path | None = None) -> None:
+    """Copy the bundled Java runtime to ``dst`` (new): plain files and folders with plain modes; a link inside the
+    runtime (jlink links license files) becomes a copy of the file it names, which must lie inside the runtime."""
+    src = Path(os.path.realpath(src))
+    root = root or src
+    _mkdir(dst)
+    for entry in sorted(os.scandir(src), key=lambda e: e.name):
+        target = Path(os.path.realpath(entry.path))
+        if root not in target.parents or (entry.is_symlink() and target.is_dir()):
+            raise LocalEsError(f"the bundled Java runtime links outside itself or to a folder: {entry.path}")
+        if target.is_dir():
+            copy_runtime(target, dst / entry.name, root)
+        elif target.is_file():
+            perm = 0o755 if os.stat(target).st_mode & 0o111 else 0o644
+            fd = os.open(dst / entry.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, perm)
+            with os.fdopen(fd, "wb") as out, target.open("rb") as inp:
+                shutil.copyfileobj(inp, out, 1 << 20)
+            os.chmod(dst / entry.name, perm)
+
+
+def fetch_with_maven(dest_dir: Path, version: str = ES_VERSION) -> Path:
+    """Developers and CI: Elastic's test distribution (no bundled JDK) from Maven Central, through ``mvn``."""
+    dest = dest_dir / f"elasticsearch-{version}.zip"
+    if dest.exists():
+        verify(dest, PINNED_SHA512.get(dest.name))
+        return dest
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise LocalEsError(
+            "Elasticsearch is not installed and Maven is not available to fetch it. Download Elastic's archive for "
+            "your platform and run: imgsearch-desktop es install --from PATH_OR_URL")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    staging = dest_dir / "maven-staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    cmd = [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={MAVEN_ARTIFACT.format(version=version)}",
+           f"-DoutputDirectory={staging}"]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=dest_dir)
+    fetched = staging / dest.name
+    if result.returncode != 0 or not fetched.exists():
+        raise LocalEsError(f"mvn could not fetch Elasticsearch {version}: {result.stdout[-500:]}{result.stderr[-500:]}")
+    verify(fetched, PINNED_SHA512.get(dest.name))
+    fetched.replace(dest)
+    shutil.rmtree(staging, ignore_errors=True)
+    return dest
+
+
+def obtain_archive(source: str | None, cache_dir: Path, sha512: str | None = None,
+                   progress: Progress | None = None) -> Path:
+    """An ES archive on disk, checksum-verified: a local path or an http(s) URL; without one, the bundled engine,
+    else Maven's test distribution where ``mvn`` is on the PATH, else Elastic's official download."""
+    downloads = cache_dir / "downloads"
+    if source is None:
+        bundled = bundled_engine()
+        if bundled is not None:
+            verify(bundled[0], bundled[1])
+            return bundled[0]
+        if shutil.which("mvn"):
+            return fetch_with_maven(downloads)
+        return download(official_url(), downloads, sha512, progress)
+    if re.match(r"^https?://", source):
+        return download(source, downloads, sha512, progress)
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise LocalEsError(f"no such archive: {path}")
+    expected = sha512 or PINNED_SHA512.get(path.name)
+    if expected is not None:  # a local file the user picked: verify when we know its checksum
+        verify(path, expected)
+    return path
+
+
+# ---------------------------------------------------------------- safe extraction
+Entry = tuple[str, bool, int, "IO[bytes] | None"]  # name, is a directory, permission bits, content
+
+
+def _refused(archive: Path, name: str, why: str) -> LocalEsError:
+    return LocalEsError(f"refusing {archive.name}: entry {name!r} {why}; an Elasticsearch archive holds only "
+                        "plain files and folders")
+
+
+def _parts(archive: Path, name: str) -> tuple[str, ...]:
+    """The entry's path components, refusing absolute, drive-letter, backslash and ``..`` names."""
+    if name.startswith("/") or "\\" in name or "\0" in name or re.match(r"^[A-Za-z]:", name):
+        raise _refused(archive, name, "has an absolute or non-portable path")
+    parts = tuple(p for p in name.split("/") if p not in ("", "."))
+    if not parts or ".." in parts:
+        raise _refused(archive, name, "points outside the archive's folder")
+    return parts
+
+
+def _tar_entries(archive: Path, tf: tarfile.TarFile) -> Iterator[Entry]:
+    for member in tf:
+        if member.isdir():
+            yield member.name, True, member.mode, None
+        elif member.isreg():
+            yield member.name, False, member.mode, tf.extractfile(member)
+        else:
+            kind = "is a hard link" if member.islnk() else "is a symbolic link" if member.issym() else \
+                "is a device or FIFO"
+            raise _refused(archive, member.name, kind)
+
+
+def _zip_entries(archive: Path, zf: zipfile.ZipFile) -> Iterator[Entry]:
+    for info in zf.infolist():
+        mode = info.external_attr >> 16  # Unix mode when made on Unix; 0 from other systems
+        kind = stat.S_IFMT(mode)
+        if info.is_dir() and kind in (0, stat.S_IFDIR):
+            yield info.filename, True, mode, None
+        elif not info.is_dir() and kind in (0, stat.S_IFREG):
+            with zf.open(info) as content:
+                yield info.filename, False, mode, content
+        else:
+            raise _refused(archive, info.filename, "is a symbolic link" if kind == stat.S_IFLNK else
+                           "is not a plain file or folder")
+
+
+def _mkdir(path: Path) -> None:
+    if not os.path.isdir(path):
+        os.mkdir(path)
+        os.chmod(path, 0o755)  # whatever the umask: the node's user reads the distribution
+
+
+def _place(root: Path, parts: tuple[str, ...], is_dir: bool, mode: int, content: IO[bytes] | None) -> None:
+    """Create one entry under ``root`` (ours, fresh, holding only what we made: no link can be on the way)."""
+    parent = root
+    for part in parts[:-1]:
+        parent = parent / part
+        _mkdir(parent)
+    target = parent / parts[-1]
+    if is_dir:
+        _mkdir(target)
+        return
+    perm = 0o755 if mode & 0o111 else 0o644  # plain modes: no setuid/setgid, nothing writable by others
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), perm)
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(content, out, 1 << 20)  # type: ignore[arg-type]
+    os.chmod(target, perm)  # whatever the umask
+
+
+def _unpack(archive: Path, into: Path) -> None:
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zf:
+            entries: Iterator[Entry] = _zip_entries(archive, zf)
+            _place_all(archive, into, entries)
+    elif archive.name.endswith((".tar.gz", ".tgz")):
+        with tarfile.open(archive, "r:gz") as tf:
+            _place_all(archive, into, _tar_entries(archive, tf))
+    else:
+        raise LocalEsError(f"not an Elasticsearch archive (.zip or .tar.gz): {archive.name}")
+
+
+def _place_all(archive: Path, into: Path, entries: Iterator[Entry]) -> None:
+    for name, is_dir, mode, content in entries:
+        parts = _parts(archive, name)
+        try:
+            _place(into, parts, is_dir, mode, content)
+        except FileExistsError:
+            raise _refused(archive, name, "appears twice") from None
+        except (NotADirectoryError, FileNotFoundError):
+            raise _refused(archive, name, "lies under a file") from None
+
+
+def extract(archive: Path, parent: Path) -> tuple[Path, Path]:
+    """Unpack into a new directory made here under ``parent``; returns (that directory, the distribution in it).
+
+    The caller moves the distribution where it belongs and removes the directory.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=parent))  # 0700, ours alone
+    try:
+        _unpack(archive, staging)
+        tops = os.listdir(staging)
+        top = staging / tops[0] if len(tops) == 1 else None
+        if top is None or not top.is_dir() or not (top / "bin").is_dir():
+            raise LocalEsError(f"{archive.name} does not look like an Elasticsearch distribution")
+        for script in (top / "bin").iterdir():  # zips made on some systems lose the executable bits
+            if script.is_file() and not script.suffix:
+                script.chmod(0o755)
+    except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise LocalEsError(f"could not unpack {archive.name}: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging, top
