@@ -11,15 +11,15 @@ import contextlib
 import json
 import os
 import sys
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from imgsearch_desktop import APP_NAME, __version__, checks
-from imgsearch_desktop.config import AppDirs, Settings
+from imgsearch_desktop.config import AppDirs
+from imgsearch_desktop.context import Context
 from imgsearch_desktop.core.errors import UsageError, UserError
-from imgsearch_desktop.frozen import resource_dir, restore_child_environment
+from imgsearch_desktop.frozen import restore_child_environment
 
 if TYPE_CHECKING:
     from imgsearch_desktop.core.pipeline import IndexStats
@@ -129,72 +129,6 @@ def normalise_argv(argv: Sequence[str]) -> list[str]:
     return argv
 
 
-class Context:
-    """Settings, the Elasticsearch connection and the models, resolved once per command from args + env."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self.dirs = AppDirs.resolve(args.home)
-        self.settings = Settings.load(self.dirs)
-        for name in ("es_url", "es_user", "es_ca_cert", "index", "image_model", "text_model", "device", "batch_size"):
-            value = getattr(args, name, None)
-            if value is not None:
-                setattr(self.settings, name, value)
-        self._embedder = None
-        self._library: str | None = None
-
-    @property
-    def library(self) -> str:
-        """This installation's library id (made once, kept in the data dir): what it indexes is labelled with it,
-        and what it reads is scoped to it, so computers sharing one index keep their photos apart."""
-        if self._library is None:
-            from imgsearch_desktop.config import library_id
-
-            self._library = library_id(self.dirs, self.settings)
-        return self._library
-
-    def connection(self):
-        from imgsearch_desktop.core.store import Connection
-
-        s = self.settings
-        if s.es_url:
-            from imgsearch_desktop.core.secrets import get_secret
-
-            stored = get_secret(self.dirs.data, f"es:{s.es_url}") if not os.environ.get("IMGSEARCH_ES_PASSWORD") \
-                and not os.environ.get("IMGSEARCH_ES_API_KEY") else ""
-            return Connection(s.es_url, user=s.es_user,
-                              password=os.environ.get("IMGSEARCH_ES_PASSWORD", "") or (stored if s.es_user else ""),
-                              api_key=os.environ.get("IMGSEARCH_ES_API_KEY", "") or ("" if s.es_user else stored),
-                              ca_cert=s.es_ca_cert)
-        from imgsearch_desktop.core.node import LocalNode
-        from imgsearch_desktop.core.node.client import ManagedConnection
-
-        node = LocalNode(self.dirs)
-        if node.running_port() is None:
-            print("starting the local Elasticsearch node…", file=sys.stderr)
-        return ManagedConnection.start(node)
-
-    def thumbnails(self):
-        from imgsearch_desktop.core.thumbs import ThumbCache
-
-        return ThumbCache(self.dirs.cache / "thumbnails")
-
-    def store(self, on_wait=None):
-        from imgsearch_desktop.core.store import Store
-
-        conn = self.connection()
-        return Store(conn.client(), self.settings.index, on_wait=on_wait, connection=conn, library=self.library)
-
-    @property
-    def embedder(self):
-        if self._embedder is None:
-            from imgsearch_desktop.core.embedder import Embedder
-
-            s = self.settings
-            self._embedder = Embedder(s.image_model, s.text_model, s.device, s.batch_size)
-        return self._embedder
-
-
 # ---------------------------------------------------------------- commands
 def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> int:
     from tqdm import tqdm
@@ -288,8 +222,7 @@ def cmd_dupes(ctx: Context, args: argparse.Namespace) -> int:
     except ValueError:
         raise UsageError(f"--keep-rules: use some of {', '.join(KeepRule)}") from None
     store = ctx.store()
-    store.check_server()  # read through the alias as it stands: no model needed to compare stored vectors
-    store.index = ctx.settings.index
+    store.attach()
     memory = NotDuplicates(ctx.dirs.data / "not-duplicates.json")
     if memory.warning:
         print(f"warning: {memory.warning}", file=sys.stderr)
@@ -367,74 +300,6 @@ def cmd_es(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_self_test(ctx: Context) -> int:
-    import numpy as np
-
-    from imgsearch_desktop.core.pipeline import Indexer
-    from imgsearch_desktop.core.store import Store
-
-    embedder = ctx.embedder
-    embedder.load_both()
-    print(f"models: ok ({embedder.dims}-d, {embedder.backend} on {embedder.device})")
-    conn = ctx.connection()
-    store = Store(conn.client(), f"{ctx.settings.index}-selftest-{uuid.uuid4().hex[:8]}", connection=conn,
-                  library=ctx.library)
-    print(f"elasticsearch: ok ({store.check_server()} at {conn.redacted()})")
-    samples = sorted((resource_dir() / "samples").glob("*.jpg"))
-    if len(samples) < 3:
-        raise UserError(f"bundled samples missing under {resource_dir() / 'samples'}")
-    store.open(embedder.model_id, embedder.dims)
-    try:
-        stats = Indexer(store, embedder).run([str(s) for s in samples[:3]])
-        if stats.indexed != 3:
-            raise UserError(f"self-test: indexed {stats.indexed} of 3 samples: {stats.skipped_files}")
-        print(f"index: ok ({stats.summary()})")
-        vectors = embedder.encode_images([_sample_image(s, embedder.image_size) for s in samples[:1]])
-        hits = store.knn(vectors[0], k=3)
-        if not hits or Path(hits[0].path).name != samples[0].name or hits[0].score < 0.99:
-            raise UserError(f"self-test: image search did not find the sample itself first: {hits[:1]}")
-        print(f"image search: ok (best {hits[0].image_name} {hits[0].score:.4f})")
-        text_hits = store.knn(embedder.encode_texts(["a photo"])[0], k=3)
-        if len(text_hits) != 3 or not np.isfinite([h.score for h in text_hits]).all():
-            raise UserError("self-test: text search failed")
-        print(f"text search: ok ({len(text_hits)} hits)")
-    finally:
-        store.client.indices.delete(index=store.index, ignore_unavailable=True)
-    print("cleanup: ok (throwaway index deleted)")
-    print(f"formats: {_formats_check(samples[0], embedder.image_size)}")
-    print("self-test passed")
-    return 0
-
-
-def _sample_image(path: Path, size: int):
-    from imgsearch_desktop.core import images
-
-    return images.open_query_image(path, size).image
-
-
-def _formats_check(sample: Path, size: int) -> str:
-    """The optional formats this build reads: HEIC by a round trip through pillow-heif, RAW by the bundled DNG."""
-    import io
-
-    from imgsearch_desktop.core import images
-
-    found = ["JPEG, PNG, WebP, GIF, BMP, TIFF, AVIF"]
-    if images.HEIF:
-        buffer = io.BytesIO()
-        _sample_image(sample, size).save(buffer, format="HEIF", quality=80)
-        decoded = images.decode(buffer.getvalue(), size, name="self-test.heic")
-        found.append(f"HEIC (round trip {decoded.width}×{decoded.height} ok)")
-    else:
-        found.append("no HEIC (pillow-heif not installed)")
-    if images.rawpy:
-        raw = images.load_file(sample.parent / "camera-raw.dng", size).loaded
-        libraw = ".".join(map(str, images.rawpy.libraw_version))
-        found.append(f"camera RAW previews (LibRaw {libraw}: camera-raw.dng {raw.width}×{raw.height} ok)")
-    else:
-        found.append("no camera RAW (rawpy not installed)")
-    return ", ".join(found)
-
-
 def cmd_gui(ctx: Context, photos: Sequence[str]) -> int:
     try:
         from imgsearch_desktop.app.main import run_app
@@ -491,7 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "es":
             return cmd_es(ctx, args)
         if command == "self-test":
-            return cmd_self_test(ctx)
+            from imgsearch_desktop import selftest
+
+            return selftest.run(ctx)
         if command == "watch":
             return cmd_watch(ctx, args.paths, args.exclude)
         return cmd_gui(ctx, getattr(args, "photos", []))

@@ -561,25 +561,12 @@ class DupeFinder:
 
     def _neighbours(self, chunk: Sequence[Photo], tier: Tier, threshold: float,
                     folders: Sequence[str]) -> list[list[str]]:
-        """One kNN per photo, sent together with _msearch: on the phash for same picture, on CLIP for similar."""
-        filt = Filters(folders=list(folders)).clauses()
-        body: list[dict] = []
-        for p in chunk:
-            if tier is Tier.SAME_PICTURE and not p.phash:
-                search: dict = {"query": {"match_none": {}}, "size": 0}
-            else:
-                if tier is Tier.SAME_PICTURE:
-                    knn = {"field": "phash", "query_vector": p.phash, "k": self.neighbours,
-                           "num_candidates": self.neighbours * 5}
-                else:
-                    knn = {"field": "image_embedding", "query_vector": p.vector.tolist(), "k": self.neighbours,
-                           "num_candidates": self.neighbours * 5, "similarity": float(threshold)}
-                if filt:
-                    knn["filter"] = filt
-                search = {"knn": knn, "size": self.neighbours, "_source": False}
-            body += [{"index": self.store.index}, search]
-        responses = self.store.client.msearch(searches=body)["responses"]
-        return [[h["_id"] for h in r.get("hits", {}).get("hits", [])] for r in responses]
+        """One kNN per photo, sent together (the store's knn_many): on the phash for same picture, CLIP for similar."""
+        filters = Filters(folders=list(folders))
+        if tier is Tier.SAME_PICTURE:
+            return self.store.knn_many("phash", [p.phash or None for p in chunk], self.neighbours, filters)
+        return self.store.knn_many("image_embedding", [p.vector for p in chunk], self.neighbours, filters,
+                                   min_score=threshold)
 
     def _linked_sets(self, photos: dict[str, Photo], pairs: set[tuple[str, str]]) -> list[list[Photo]]:
         """Union-find over the pairs, after resolving names to files: gone files are left out, and every name of

@@ -380,6 +380,12 @@ class Store:
         self.migrate_from = None
         self.migrate_same_model = False
 
+    def attach(self) -> str:
+        """Read through the alias as it stands, whatever model made it (comparing stored vectors needs no model)."""
+        self.check_server()
+        self.index = self.alias
+        return self.index
+
     def drop(self) -> None:
         """Delete this index (only ever one we made)."""
         if self.client.indices.exists(index=self.index) and self._meta_of(self.index).get("app") == APP_NAME:
@@ -627,6 +633,30 @@ class Store:
         except EsConnectionError as exc:
             raise ElasticsearchUnavailable(f"Elasticsearch unreachable: {exc.message}") from exc
         return [_hit(h) for h in resp["hits"]["hits"]]
+
+    def knn_many(self, field_name: str, vectors: Sequence[object | None], k: int,
+                 filters: Filters | None = None, min_score: float | None = None) -> list[list[str]]:
+        """Document ids of each vector's ``k`` nearest documents on ``field_name`` (``image_embedding`` with cosine
+        ``min_score``, or ``phash``: hex bit vectors, Hamming distance), in one ``_msearch``; a None vector gets
+        no neighbours. The duplicate scan asks this for a hundred photos at a time."""
+        filters = filters or Filters()
+        clauses = filters.clauses() + ([] if filters.all_libraries else [self.scope()])
+        body: list[dict] = []
+        for vector in vectors:
+            if vector is None:
+                search: dict = {"query": {"match_none": {}}, "size": 0}
+            else:
+                query_vector = vector if isinstance(vector, str) else [float(x) for x in vector]
+                knn: dict = {"field": field_name, "query_vector": query_vector, "k": k, "num_candidates": k * 5,
+                             "filter": clauses}
+                if min_score is not None:
+                    knn["similarity"] = float(min_score)
+                search = {"knn": knn, "size": k, "_source": False}
+            body += [{"index": self.index}, search]
+        if not body:
+            return []
+        responses = self._retrying(lambda: self.client.msearch(searches=body)["responses"], "duplicate search")
+        return [[h["_id"] for h in r.get("hits", {}).get("hits", [])] for r in responses]
 
 
 def _indexed_file(hit: dict) -> tuple[str, IndexedFile]:
