@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from imgsearch_desktop.core import images
+from imgsearch_desktop.core.progress import Progress
 from imgsearch_desktop.core.store import Filters, Store, display, path_from_source
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ MIN_SPREAD = 8.0  # grey levels (std of the 64×64 the hash sees): measured, nea
 # transparent icons sit at 0–7 and their hashes are noise or a blank page; ordinary photos 28–49
 ASPECT_TOLERANCE = 0.02  # relative: a resize keeps the aspect ratio to a pixel's rounding
 LEVELS = ("exact", "near", "similar")
-Progress = Callable[[int, int, str], bool]
 
 
 class Tier(StrEnum):

@@ -16,24 +16,17 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.embedder import Embedder
+from imgsearch_desktop.core.progress import Progress, no_progress
 from imgsearch_desktop.core.scanner import FileEntry, Plan, Probe, plan, probe, scan
 from imgsearch_desktop.core.store import IndexedFile, Store, display, doc_id, now_iso, path_b64, under
 from imgsearch_desktop.core.thumbs import ThumbCache
 from imgsearch_desktop.core.watcher import ChangeSet
-
-# progress(done, total, note) -> keep going? (False cancels at the next batch boundary)
-Progress = Callable[[int, int, str], bool]
-
-
-def _no_progress(done: int, total: int, note: str) -> bool:
-    return True
-
 
 BACKGROUND_NICE = 10
 
@@ -112,7 +105,7 @@ class Indexer:
         unreachable. During a model change, the old index's files outside ``roots`` are re-embedded too, and the
         alias moves to the new index only once nothing of the old one is left behind.
         """
-        progress = progress or _no_progress
+        progress = progress or no_progress
         started = time.perf_counter()
         roots = [os.path.abspath(os.fspath(r)) for r in roots]
         scanned = scan(roots, excluded)
@@ -224,7 +217,7 @@ class Indexer:
         work = plan(list(entries), known)  # work.gone is empty: every known path is among the entries
         stats.unchanged = work.unchanged
         gone_by_sha = _by_sha(gone)
-        progress = progress or _no_progress
+        progress = progress or no_progress
         total = len(work.todo) + len(gone)  # _process counts the gone documents as still to do
         self._process(work.todo, set(gone_by_sha), gone_by_sha, stats, progress, total)
         self._remove_gone(gone_by_sha, stats)

@@ -88,9 +88,6 @@ def cosine_from_score(score: float) -> float:
     return 2.0 * float(score) - 1.0
 
 
-def score_from_cosine(cosine: float) -> float:
-    return (1.0 + float(cosine)) / 2.0
-
 
 # ---------------------------------------------------------------- connection
 @dataclass
@@ -133,14 +130,6 @@ class Connection:
 def _version_tuple(text: str) -> tuple[int, int]:
     match = re.match(r"(\d+)\.(\d+)", text)
     return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
-
-
-def describe_error(exc: Exception) -> str:
-    if isinstance(exc, ApiError):
-        info = exc.info if isinstance(exc.info, dict) else {}
-        err = info.get("error", {}) if isinstance(info.get("error"), dict) else {}
-        return f"{err.get('type', exc.meta.status)}: {err.get('reason', exc.message)}"
-    return str(exc)
 
 
 @dataclass
@@ -597,12 +586,6 @@ class Store:
     def count_undated(self) -> int:
         """Photos without a date taken (a date filter leaves them out unless asked to include them)."""
         return int(self.client.count(index=self.index, query=self._scoped(UNDATED))["count"])
-
-    def vector_of(self, image_id: str) -> np.ndarray | None:
-        resp = self.client.search(index=self.index, query=self._scoped({"term": {"image_id": image_id}}), size=1,
-                                  source=["image_embedding"])
-        hits = resp["hits"]["hits"]
-        return np.asarray(hits[0]["_source"]["image_embedding"], dtype=np.float32) if hits else None
 
     def knn(self, vector: np.ndarray, k: int = 20, filters: Filters | None = None,
             num_candidates: int | None = None, min_score: float | None = None,

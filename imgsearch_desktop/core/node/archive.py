@@ -25,11 +25,12 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from imgsearch_desktop.core.errors import LocalEsError
+from imgsearch_desktop.core.progress import Progress
 from imgsearch_desktop.frozen import resource_dir
 
 ES_VERSION = "8.19.7"
@@ -70,7 +71,6 @@ def _read_published_sha512(url: str) -> str | None:
     return digest if re.fullmatch(r"[0-9a-fA-F]{128}", digest) else None
 
 
-Progress = Callable[[int, int, str], bool]  # (bytes done, bytes in all or 0, note) -> keep going?
 
 
 def download(url: str, dest_dir: Path, sha512: str | None = None, progress: Progress | None = None) -> Path:
