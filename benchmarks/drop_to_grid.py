@@ -25,15 +25,15 @@ import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from _common import CACHE, embedder_for, full_size_models, node_url, photo_folder, print_table, subset
 from elasticsearch import helpers
 from gui_stall import StallMeter, drop, wait_for
-from ingest import CACHE, embedder_for, full_size_models, node_url, photo_folder, print_table, subset
 from knn import centres, photos
 from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QApplication
 
 from imgsearch_desktop.app.main import App
-from imgsearch_desktop.cli import Context
+from imgsearch_desktop.context import Context
 from imgsearch_desktop.core import pipeline
 from imgsearch_desktop.core.store import Connection, Store, doc_id
 

@@ -20,13 +20,13 @@ import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from ingest import CACHE, full_size_models, node_url, photo_folder, print_table
+from _common import CACHE, full_size_models, node_url, photo_folder, print_table
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QMimeData, QObject, QPoint, QPointF, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from imgsearch_desktop.app.main import App
-from imgsearch_desktop.cli import Context
+from imgsearch_desktop.context import Context
 
 
 class StallMeter(QObject):

@@ -25,106 +25,15 @@ import os
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import numpy as np
-import platformdirs
+from _common import embedder_for, full_size_models, node_url, photo_folder, print_table, subset, timed
 from PIL import Image
 
-from imgsearch_desktop import APP_NAME
-from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.embedder import Embedder
-from imgsearch_desktop.core.local_es import LocalNode
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import Connection, Store, doc_id
-from imgsearch_desktop.devtools.random_models import build_clip, build_multilingual_text
-
-CACHE = Path(platformdirs.user_cache_dir(APP_NAME)) / "bench"
-
-
-def realistic_jpeg(path: Path, seed: int, size: tuple[int, int] = (4000, 3000)) -> None:
-    """A 12 MP JPEG of ~4 MB: smooth scene + mid-frequency detail + sensor noise (decodes like a photo)."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    scene = np.asarray(Image.fromarray(rng.uniform(0, 255, (12, 16, 3)).astype(np.uint8)).resize(
-        (w, h), Image.Resampling.BICUBIC), dtype=np.float32)
-    detail = np.asarray(Image.fromarray(rng.uniform(0, 255, (300, 400, 3)).astype(np.uint8)).resize(
-        (w, h), Image.Resampling.BILINEAR), dtype=np.float32)
-    pixels = 0.7 * scene + 0.3 * detail + rng.normal(0, 5, (h, w, 1)).astype(np.float32)
-    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, "JPEG", quality=92)
-
-
-def photo_folder(n: int) -> Path:
-    folder = CACHE / "photos12mp"
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        path = folder / f"img{i:04d}.jpg"
-        if not path.exists():
-            realistic_jpeg(path, i)
-    return folder
-
-
-def subset(n: int, tag: str) -> Path:
-    """A folder of hard links to the first n photos (fresh paths, so nothing is 'unchanged')."""
-    src = photo_folder(n)
-    dest = CACHE / f"run-{tag}-{uuid.uuid4().hex[:6]}"
-    dest.mkdir()
-    for i in range(n):
-        os.link(src / f"img{i:04d}.jpg", dest / f"img{i:04d}.jpg")
-    return dest
-
-
-def full_size_models() -> tuple[str, str]:
-    clip = CACHE / "models" / "clip-vit-b-32-random"
-    text = CACHE / "models" / "text-random-512"
-    if not (clip / "modules.json").exists():
-        build_clip(clip, full_size=True)
-    if not (text / "modules.json").exists():
-        build_multilingual_text(text, dims=512)
-    return str(clip), str(text)
-
-
-def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    """A Markdown table (the README's tables come from these)."""
-    width = max(len(r[0]) for r in [header, *rows])
-    print()
-    print("| " + " | ".join([header[0].ljust(width), *header[1:]]) + " |")
-    print(f"|{'-' * (width + 2)}|" + "---|" * (len(header) - 1))
-    for row in rows:
-        print("| " + " | ".join([row[0].ljust(width), *row[1:]]) + " |")
-
-
-def node_url(given: str | None) -> str:
-    """The node to benchmark against: ``--es-url``, else the benchmarks' own managed node (started if needed)."""
-    return given or LocalNode(AppDirs.resolve(CACHE / "home")).start()
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def onnx_export(clip: str, text: str, int8: bool) -> dict[str, Path]:
-    """The models exported by packaging/export_onnx.py's code, cached (re-exported when the sources differ)."""
-    from imgsearch_desktop.core.encoders import read_manifest
-    from imgsearch_desktop.devtools.onnx_export import export_pair
-
-    out = CACHE / "models" / ("onnx-int8" if int8 else "onnx-fp32")
-    folders = {"image": out / "image", "text": out / "text"}
-    sources = [(read_manifest(folders[kind]) or {}).get("source") for kind in ("image", "text")]
-    if sources != [clip, text]:
-        export_pair(clip, text, out, int8=int8)
-    return folders
-
-
-def embedder_for(backend: str, clip: str, text: str, batch: int) -> Embedder:
-    """torch (sentence-transformers, fp32) or onnx-fp32 / onnx-int8 (ONNX Runtime, the packaged app's)."""
-    if backend == "torch":
-        return Embedder(clip, text, device="cpu", batch_size=batch)
-    folders = onnx_export(clip, text, int8=backend == "onnx-int8")
-    return Embedder(str(folders["image"]), str(folders["text"]), device="cpu", batch_size=batch)
 
 
 def main() -> int:

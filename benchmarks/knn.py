@@ -22,8 +22,8 @@ import time
 import uuid
 
 import numpy as np
+from _common import cpu_line, node_url
 from elasticsearch import helpers
-from ingest import node_url
 
 from imgsearch_desktop.core.store import Connection, Store, concrete_name, mapping
 
@@ -104,6 +104,7 @@ def main() -> int:
     url = node_url(args.es_url)
     client = Connection(url).client(request_timeout=600)
     print(f"{args.n:,} vectors, {args.dims}-d, {args.clusters} clusters; {args.queries} queries per set")
+    print(cpu_line())
     print("| index | num_candidates | rescore | in-library p50 / p95 ms | recall@10 | unrelated p50 / p95 ms "
           "| recall@10 |")
     print("|---|---|---|---|---|---|---|")

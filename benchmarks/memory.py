@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-from ingest import CACHE, full_size_models, node_url, onnx_export, print_table
+from _common import CACHE, full_size_models, node_url, onnx_export, print_table
 from PIL import Image
 
 from imgsearch_desktop.core.store import Connection

@@ -11,6 +11,10 @@ APT_PACKAGES=(
   libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1                     # a real window (xcb)
 )
 [ "${WITH_SCREENSHOT_TOOLS:-0}" = 1 ] && APT_PACKAGES+=(xvfb imagemagick)
+# The int8 test runs the ONNX exports on an emulated x86-64 CPU without VNNI (qemu-user: AVX2 only).
+[ "${WITH_TEST_TOOLS:-0}" = 1 ] && [ "$(uname -m)" = x86_64 ] && APT_PACKAGES+=(qemu-user)
+# make bundle / bundle-check: jdeps and jlink cut the packaged engine's Java runtime from this JDK.
+[ "${WITH_BUNDLE_TOOLS:-0}" = 1 ] && APT_PACKAGES+=(openjdk-17-jdk-headless)
 
 missing=()
 if command -v dpkg-query >/dev/null; then

@@ -63,7 +63,7 @@ AVX2_ONLY = "Haswell-noTSX"  # an x86-64 CPU without AVX-512 and VNNI, where int
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64" or not shutil.which("qemu-x86_64"),
-                    reason="needs qemu-user on x86-64 (make setup installs it)")
+                    reason="needs qemu-user on x86-64 (make test installs it)")
 def test_int8_export_agrees_on_a_cpu_without_vnni(embedder, onnx_models, tmp_path):
     """The same int8 export on an emulated AVX2-only CPU (ONNX Runtime picks its kernels by CPUID, so qemu-user
     runs the very kernels such a CPU runs): the exporter's recipe must agree as well there as here. (The old
