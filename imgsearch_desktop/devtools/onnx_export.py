@@ -23,7 +23,8 @@ import shutil
 import warnings
 from pathlib import Path
 
-from imgsearch_desktop.core.encoders import MANIFEST, load_model
+from imgsearch_desktop.core.encoders import MANIFEST
+from imgsearch_desktop.core.encoders.torch_backend import load_model
 
 OPSET = 17
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from imgsearch_desktop.core.encoders import Encoder, normalise
+from imgsearch_desktop.core.encoders.base import Encoder, normalise
 from imgsearch_desktop.core.errors import ModelNotFound
 
 
