@@ -1,6 +1,6 @@
 # The two commands the README promises: `make run` (the app) and `make test` (the test suite).
 # Both set up whatever is missing first (OS libraries, .venv, Python packages, the local Elasticsearch).
-.PHONY: setup setup-test setup-bundle run test lint bench screenshots bundle bundle-check deb
+.PHONY: setup setup-test setup-bundle run test test-fast lint bench screenshots bundle bundle-check deb
 
 setup:
 	@bash scripts/setup.sh
@@ -21,6 +21,12 @@ lint: setup
 
 test: setup-test lint
 	QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest $(PYTEST_ARGS)
+
+# Seconds: the fast unit tests with small fakes (no Elasticsearch, no model, no Qt). --confcutdir keeps
+# tests/conftest.py (the real node and models) out; these tests also run as part of `make test`.
+test-fast: setup
+	.venv/bin/python -m pytest tests/fast -q -p no:cacheprovider -p no:pytest-qt --confcutdir=tests/fast \
+		-o timeout=60 $(PYTEST_ARGS)
 
 bench: setup
 	.venv/bin/python benchmarks/ingest.py

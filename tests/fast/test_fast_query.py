@@ -1,0 +1,169 @@
+"""core/query.py: a query's parts and how it reads, regions, and run_query with a fake embedder and store."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgsearch_desktop.core.errors import UsageError, UserError
+from imgsearch_desktop.core.query import Part, Query, QueryResult, _whole, crop, run_query
+from imgsearch_desktop.core.store import Filters, Hit
+
+
+# ---------------------------------------------------------------- parts
+def test_a_single_photo_text_or_paste_is_one_part():
+    assert Query(text="a red car").all_parts() == [Part(text="a red car")]
+    assert Query(path="/p/cat.jpg").all_parts() == [Part(path="/p/cat.jpg")]
+    assert Query(image_bytes=b"").all_parts() == [Part(image_bytes=b"")]  # empty data is still a (bad) part
+    assert Query().all_parts() == []
+
+
+def test_parts_follow_the_single_part():
+    extra = [Part(stored="/p/dog.jpg"), Part(text="snow", weight=-1.0)]
+    q = Query(path="/p/cat.jpg", parts=extra)
+    assert q.all_parts() == [Part(path="/p/cat.jpg"), *extra]
+    assert Query(parts=extra).all_parts() == extra
+    assert q.all_parts() is not q.parts  # a copy: the caller's list is not changed through it
+
+
+def test_is_text():
+    assert Query(text="beach").is_text
+    assert not Query(path="/p/a.jpg").is_text
+    assert not Query(parts=[Part(text="beach"), Part(text="sunset")]).is_text
+    assert Query(parts=[Part(text="beach")]).is_text
+
+
+@pytest.mark.parametrize(("query", "text"), [
+    (Query(path="/photos/2024/cat.jpg"), "cat.jpg"),
+    (Query(text="a cat"), "“a cat”"),
+    (Query(image_bytes=b"png..."), "pasted image"),
+    (Query(parts=[Part(stored="/p/dog.jpg")]), "dog.jpg"),
+    (Query(parts=[Part(path="/p/cat.jpg", region=(0.1, 0.1, 0.5, 0.5))]), "cat.jpg (region)"),
+    (Query(path="/p/cat.jpg", parts=[Part(text="snow", weight=-1.0)]), "cat.jpg − “snow”"),
+    (Query(text="beach", parts=[Part(text="sunset"), Part(path="/p/x.png", weight=-0.5)]),
+     "“beach” + “sunset” − x.png"),
+])
+def test_describe(query, text):
+    assert query.describe() == text
+
+
+# ---------------------------------------------------------------- regions
+@pytest.mark.parametrize(("region", "whole"), [
+    ((0.0, 0.0, 1.0, 1.0), True),
+    ((0.0005, 0.0, 0.9995, 1.0), True),  # a drag to the very edge
+    ((-0.1, -0.1, 1.2, 1.1), True),
+    ((0.01, 0.0, 1.0, 1.0), False),
+    ((0.0, 0.0, 1.0, 0.99), False),
+])
+def test_whole(region, whole):
+    assert _whole(region) is whole
+
+
+def test_crop():
+    image = Image.new("RGB", (100, 50))
+    assert crop(image, (0.1, 0.2, 0.5, 1.0)).size == (40, 40)
+    assert crop(image, (-0.5, -1.0, 2.0, 3.0)).size == (100, 50)  # clamped to the photo
+    assert crop(image, (0.001, 0.001, 0.002, 0.002)).size == (1, 1)  # never less than a pixel
+    image.putpixel((99, 49), (255, 0, 0))
+    assert crop(image, (0.5, 0.5, 1.0, 1.0)).getpixel((49, 24)) == (255, 0, 0)  # the bottom-right corner
+
+
+@pytest.mark.parametrize("region", [(0.5, 0.0, 0.5, 1.0), (0.0, 0.7, 1.0, 0.2), (1.2, 0.0, 1.5, 1.0)])
+def test_an_empty_region_is_refused(region):
+    with pytest.raises(UserError, match="empty"):
+        crop(Image.new("RGB", (10, 10)), region)
+
+
+# ---------------------------------------------------------------- run_query with fakes
+WORDS = {"cat": [1.0, 0.0, 0.0], "snow": [0.0, 1.0, 0.0], "dog": [0.0, 0.0, 1.0], "tac": [-1.0, 0.0, 0.0]}
+
+
+class FakeEmbedder:
+    """Text → a fixed vector per word (twice unit length: the query path must normalise); records what was encoded
+    and whether it ran inside ``query()``."""
+
+    def __init__(self) -> None:
+        self.encoded: list[str] = []
+        self.in_query = False
+
+    @contextlib.contextmanager
+    def query(self):
+        self.in_query = True
+        try:
+            yield
+        finally:
+            self.in_query = False
+
+    def encode_texts(self, texts, priority=False):
+        assert self.in_query and priority
+        self.encoded += texts
+        return np.array([[2 * x for x in WORDS[t]] for t in texts], dtype=np.float32)  # not unit: _unit
+
+
+class FakeStore:
+    def __init__(self, hits: list[Hit] | None = None, stored: dict[str, dict] | None = None) -> None:
+        self.hits = hits or []
+        self.stored = stored or {}
+        self.asked: list[tuple[np.ndarray, int, Filters, float | None]] = []
+
+    def knn(self, vector, k=20, filters=None, min_score=None):
+        self.asked.append((np.asarray(vector), k, filters, min_score))
+        return self.hits
+
+    def indexed_source(self, path):
+        return self.stored.get(path)
+
+
+def test_run_query_combines_the_parts_into_one_unit_vector():
+    embedder, store = FakeEmbedder(), FakeStore()
+    filters = Filters(formats=["jpeg"])
+    query = Query(text="cat", parts=[Part(text="snow", weight=-1.0)], k=7, filters=filters, min_score=0.3)
+    result = run_query(embedder, store, query)
+    assert embedder.encoded == ["cat", "snow"] and not embedder.in_query
+    ((vector, k, sent_filters, min_score),) = store.asked
+    assert vector == pytest.approx(np.array([1.0, -1.0, 0.0]) / np.sqrt(2))
+    assert (k, sent_filters, min_score) == (7, filters, 0.3)
+    assert isinstance(result, QueryResult) and result.hits == [] and result.seconds >= 0
+    assert result.relations == []  # a sentence has no copies to label
+
+
+def test_a_stored_part_uses_the_indexed_vector():
+    store = FakeStore(stored={"/p/dog.jpg": {"image_embedding": [0.0, 0.0, 5.0], "sha256": "s", "phash": None}})
+    run_query(FakeEmbedder(), store, Query(parts=[Part(stored="/p/dog.jpg"), Part(text="cat", weight=0.5)]))
+    vector = store.asked[0][0]
+    assert vector == pytest.approx(np.array([0.5, 0.0, 1.0]) / np.linalg.norm([0.5, 0.0, 1.0]))
+
+
+def test_a_single_stored_photo_labels_its_copies():
+    hits = [Hit("/p/a.jpg", 1.0, "a", "a.jpg", "a.jpg", 100, 100, sha256="s"),
+            Hit("/p/b.jpg", 0.99, "b", "b.jpg", "b.jpg", 4000, 3000, sha256="s"),
+            Hit("/p/c.jpg", 0.5, "c", "c.jpg", "c.jpg", 100, 100, sha256="t")]
+    store = FakeStore(hits, stored={"/p/a.jpg": {"image_embedding": [1.0, 0.0, 0.0], "sha256": "s", "phash": None}})
+    result = run_query(FakeEmbedder(), store, Query(parts=[Part(stored="/p/a.jpg")]))
+    assert result.relations == ["identical file", "identical file", "similar shot"]
+    assert result.copies == [0, 1]
+    assert result.best == 1  # the bigger copy
+
+
+def test_a_query_without_a_positive_part_is_a_usage_error():
+    store = FakeStore()
+    with pytest.raises(UsageError, match="at least one positive part"):
+        run_query(FakeEmbedder(), store, Query(parts=[Part(text="snow", weight=-1.0)]))
+    with pytest.raises(UsageError):
+        run_query(FakeEmbedder(), store, Query())
+    assert store.asked == []
+
+
+def test_parts_that_cancel_out_are_refused():
+    store = FakeStore()
+    with pytest.raises(UserError, match="cancel each other out"):
+        run_query(FakeEmbedder(), store, Query(text="cat", parts=[Part(text="tac")]))
+    assert store.asked == []
+
+
+def test_a_stored_part_that_is_not_indexed_is_a_user_error():
+    with pytest.raises(UserError, match=r"not in the index: /p/missing\.jpg"):
+        run_query(FakeEmbedder(), FakeStore(), Query(parts=[Part(stored="/p/missing.jpg")]))
