@@ -314,9 +314,11 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
 
     from imgsearch_desktop.core.locks import index_lock
     from imgsearch_desktop.core.pipeline import Indexer
+    from imgsearch_desktop.core.sync import without_excluded
     from imgsearch_desktop.core.watcher import FolderWatcher
 
     roots = [os.path.abspath(p) for p in paths]
+    excluded_all = list(excluded) + ctx.settings.excluded
     changes: queue.Queue = queue.Queue()
     watcher = FolderWatcher(changes.put, on_error=lambda msg: (print(msg, file=sys.stderr), changes.put(None)))
     watcher.start(roots)  # before the first index: a change made meanwhile is queued, not missed
@@ -331,9 +333,9 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
             change = changes.get()
             with index_lock(ctx.dirs.data, ctx.settings.index):
                 if change is None:  # an observer error: reconcile with a full scan
-                    stats = indexer.run(roots, list(excluded) + ctx.settings.excluded)
+                    stats = indexer.run(roots, excluded_all)
                 else:
-                    stats = indexer.apply(change, roots)
+                    stats = indexer.apply(without_excluded(change, excluded_all, roots), roots)
             print_report(stats)
             print(stats.summary(), flush=True)
     finally:

@@ -32,7 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+from imgsearch_desktop.config import set_aside
 from imgsearch_desktop.core import images
+from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.progress import Progress
 from imgsearch_desktop.core.store import Filters, Store, display, path_from_source
 
@@ -377,17 +379,26 @@ class NotDuplicates:
 
     def _load(self) -> None:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            marks = _parse_marks(data)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%S}")
-            self.path.replace(aside)
-            self.warning = f"{self.path.name} could not be read ({exc}); set aside as {aside.name}, starting empty"
-            log.warning(self.warning)
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            self._set_aside(exc)
+            return
+        except OSError as exc:  # unreadable now (EIO, EACCES) is not corrupt: keep the file, refuse to go on
+            raise UserError(f"cannot read {self.path} ({exc.strerror or exc}): the 'not a duplicate' choices in "
+                            "it would be lost; fix its permissions and try again") from None
+        try:
+            marks = _parse_marks(json.loads(text))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            self._set_aside(exc)
             return
         for mark in marks:
             self._merge(mark)
         self._reindex()
+
+    def _set_aside(self, exc: Exception) -> None:
+        aside = set_aside(self.path)
+        self.warning = f"{self.path.name} could not be read ({exc}); set aside as {aside.name}, starting empty"
+        log.warning(self.warning)
 
     def mark(self, group: Group, member: Member) -> NotDuplicate:
         """``member`` is not a duplicate of any photo of ``group``: remember it against all of them."""

@@ -233,9 +233,10 @@ def _prepare(im: Image.Image, target: int, thumb_px: int = 0) -> LoadedImage:
     im = ImageOps.exif_transpose(im) or im
     rgb = to_rgb(im)
     thumb = None
-    if thumb_px:
-        thumb = rgb.copy()
-        thumb.thumbnail((thumb_px, thumb_px), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    if thumb_px:  # resized straight from the decode: no full-size copy of a large PNG or TIFF
+        scale = min(1.0, thumb_px / max(rgb.size))
+        size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+        thumb = rgb.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0) if scale < 1 else rgb.copy()
     return LoadedImage(image=shrink(rgb, target), width=width, height=height, format=fmt,
                        taken_at=_taken_at(exif), thumbnail=thumb)
 

@@ -372,6 +372,8 @@ class Store:
     def attach(self) -> str:
         """Read through the alias as it stands, whatever model made it (comparing stored vectors needs no model)."""
         self.check_server()
+        if not self.client.indices.exists(index=self.alias):
+            raise UserError(f"nothing indexed yet in {self.alias!r}: run `imgsearch-desktop index` first")
         self.index = self.alias
         return self.index
 
@@ -609,8 +611,9 @@ class Store:
             rescore = self.server_version >= RESCORE_SINCE
         if rescore:
             knn["rescore_vector"] = {"oversample": 3.0}
-        try:
-            resp = self.client.search(index=self.index, knn=knn, size=k, source=SOURCE_FIELDS)
+        try:  # through _retrying: a managed node that moved to another port is followed there
+            resp = self._retrying(lambda: self.client.search(index=self.index, knn=knn, size=k, source=SOURCE_FIELDS),
+                                  "search")
         except NotFoundError as exc:
             raise UserError(f"index {self.alias!r} not found: run `imgsearch-desktop index` first") from exc
         except EsConnectionError as exc:
@@ -639,6 +642,11 @@ class Store:
         if not body:
             return []
         responses = self._retrying(lambda: self.client.msearch(searches=body)["responses"], "duplicate search")
+        failed = [r["error"] for r in responses if "error" in r]
+        if failed:  # a busy or broken shard: an empty answer would silently hide duplicates
+            reason = failed[0].get("reason", failed[0]) if isinstance(failed[0], dict) else failed[0]
+            raise UserError(f"Elasticsearch could not answer {len(failed)} of {len(responses)} duplicate searches "
+                            f"({reason}); try again")
         return [[h["_id"] for h in r.get("hits", {}).get("hits", [])] for r in responses]
 
 

@@ -156,6 +156,11 @@ def _trash_one(group: Group, path: str, keeper: _Keeper, refs: list[str], trashe
         return TrashOutcome(path, False, "already gone")
     real, inode = found
     refusal = _refusal(group, member, real, inode, keeper, refs, trashed_inodes)
+    if not refusal and os.path.islink(path):
+        # The file is a link: its target may lie outside every library folder, on another drive; moving it would
+        # empty a place the user never pointed us at. (A linked folder inside a library is part of the library.)
+        refusal = ("kept: it is a symbolic link to a file elsewhere "
+                   f"({display(real)}); remove the link yourself if it is not wanted")
     if refusal:
         return TrashOutcome(path, False, refusal)
     nlink = os.stat(real).st_nlink

@@ -31,7 +31,7 @@ from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import Store, doc_id
 from imgsearch_desktop.core.trash import default_plan, dry_run, trash_group, trash_groups
 from tests.conftest import TINY_DIMS
-from tests.photos import picture
+from tests.photos import picture, write_photo
 
 ORIGINALS = 4
 
@@ -551,3 +551,20 @@ def test_labels_and_plurals():
     assert dry_run([]) == "keeps 0, moves 0 files (0.0 MB) to the trash"
     with pytest.raises(ValueError, match="level must be one of"):
         Tier.parse("fuzzy")
+
+
+def test_a_linked_file_is_never_trashed_through_its_link(store, embedder, tmp_path, trash_home):
+    """A member that is a symlink to a file outside the library: its target must stay where it is."""
+    lib, archive = tmp_path / "lib", tmp_path / "archive"
+    keep = write_photo(lib / "export" / "x.jpg", seed=4242, size=(320, 240))
+    outside = archive / "x.jpg"
+    outside.parent.mkdir(parents=True)
+    shutil.copyfile(keep, outside)
+    (lib / "album").mkdir()
+    (lib / "album" / "x.jpg").symlink_to(outside)
+    Indexer(store, embedder).run([lib])
+    groups = DupeFinder(store).scan("exact", 0.9)
+    assert len(groups) == 1 and len(groups[0].members) == 2
+    report = trash_groups(default_plan(groups), store, tmp_path / "journal.jsonl", [])
+    assert outside.exists() and keep.exists() and not report.trashed
+    assert any("symbolic link" in o.reason for o in report.refused)

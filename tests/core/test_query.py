@@ -8,7 +8,7 @@ import pytest
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.pipeline import Indexer
-from imgsearch_desktop.core.query import Part, Query, crop, part_vector, run_query
+from imgsearch_desktop.core.query import REGION_ZOOM, Part, Query, crop, part_vector, run_query
 from imgsearch_desktop.core.store import path_from_source
 from tests.photos import write_photo
 
@@ -73,9 +73,9 @@ def test_a_region_query_embeds_the_crop(store, embedder, indexed):
     target = indexed[4]
     region = (0.1, 0.2, 0.6, 0.7)
     vector, _ = part_vector(embedder, store, Part(path=str(target), region=region))
-    loaded = images.load_file(target, embedder.image_size).loaded
-    expected = unit(embedder.encode_images([crop(loaded.image, region)])[0])
-    whole = unit(embedder.encode_images([loaded.image])[0])
+    large = images.load_file(target, embedder.image_size * REGION_ZOOM).loaded  # cut from a larger decode
+    expected = unit(embedder.encode_images([images.shrink(crop(large.image, region), embedder.image_size)])[0])
+    whole = unit(embedder.encode_images([images.load_file(target, embedder.image_size).loaded.image])[0])
     assert float(vector @ expected) > 0.99999
     assert float(vector @ whole) < 0.9999  # not the whole photo's vector
 

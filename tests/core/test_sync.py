@@ -24,3 +24,13 @@ def test_change_sets_lose_excluded_files_and_moves_across_the_border_become_add_
     assert out.moved == [("/p/f.jpg", "/p/g.jpg")]
     assert without_excluded(change, []) is change
     assert not without_excluded(ChangeSet(changed={"/p/private/x.jpg"}), ["private"])
+
+
+def test_names_above_the_watched_root_do_not_exclude_it():
+    """A library at /mnt/backup/Pictures with "backup" excluded: only folders below the root are matched."""
+    roots = ["/mnt/backup/Pictures"]
+    assert not is_excluded("/mnt/backup/Pictures/a.jpg", ["backup"], roots)
+    assert is_excluded("/mnt/backup/Pictures/backup/a.jpg", ["backup"], roots)
+    moved = without_excluded(ChangeSet(moved=[("/mnt/backup/Pictures/a.jpg", "/mnt/backup/Pictures/b.jpg")]),
+                             ["backup"], roots)
+    assert moved.moved == [("/mnt/backup/Pictures/a.jpg", "/mnt/backup/Pictures/b.jpg")] and not moved.deleted

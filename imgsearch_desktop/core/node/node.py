@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.core.errors import ElasticsearchUnavailable, LocalEsError
 from imgsearch_desktop.core.node import identity, runtime
@@ -345,12 +347,34 @@ class LocalNode:
         return port
 
     def start(self, timeout: float = 180.0, source: str | None = None, progress: Progress | None = None) -> str:
-        """Start the node (installing it first if needed) and wait until it is healthy; returns its URL."""
+        """Start the node (installing it first if needed) and wait until it is healthy; returns its URL.
+
+        One process at a time (a lock in the data dir): a second `es start`, a `search` that auto-starts or the
+        window waits for the first one's node instead of stopping it to start its own. A node of ours that holds
+        its port but answers slowly (busy indexing) is waited for, never replaced.
+        """
         port = self.running_port()
         if port is not None:
             return self.url(port)
-        self.launch(source, progress)
-        return self.wait_healthy(timeout)
+        self.dirs.data.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.dirs.data / "elasticsearch-start.lock")):
+            port = self.running_port()
+            if port is not None:  # another process started it while we waited for the lock
+                return self.url(port)
+            if self._holds_its_port():
+                return self.wait_healthy(timeout)
+            self.launch(source, progress)
+            return self.wait_healthy(timeout)
+
+    def _holds_its_port(self) -> bool:
+        port = self._state().get("port")
+        if not isinstance(port, int):
+            return False
+        try:
+            self.check_port(port)
+        except LocalEsError:
+            return False
+        return True
 
     def launch(self, source: str | None = None, progress: Progress | None = None) -> None:
         """Start the node's processes without waiting (the members of a cluster start together: none is healthy
