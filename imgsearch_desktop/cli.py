@@ -165,12 +165,12 @@ def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> in
 
 def print_report(stats: IndexStats) -> None:
     """Skipped files and unreachable folders (their entries kept), one a line, then why a model change waits."""
-    from imgsearch_desktop.core.store import display
+    from imgsearch_desktop.core.store import printable
 
     for path, reason in stats.skipped_files:
-        print(f"skipped {display(path)}: {reason}")
+        print(f"skipped {printable(path)}: {reason}")
     for path, reason in stats.unreachable_folders:
-        print(f"unreachable {display(path)}: {reason} (its entries are kept)")
+        print(f"unreachable {printable(path)}: {reason} (its entries are kept)")
     if stats.switch_refused:
         print(stats.switch_refused)
 
@@ -191,7 +191,7 @@ def search_parts(args: argparse.Namespace) -> list:
 
 def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
     from imgsearch_desktop.core.query import Query, check_parts, run_query
-    from imgsearch_desktop.core.store import Filters, display
+    from imgsearch_desktop.core.store import Filters, printable
 
     parts = search_parts(args)
     embedder = ctx.embedder
@@ -206,7 +206,7 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
             print(json.dumps(hit.as_json(), ensure_ascii=False))
         else:
             whose = f"  (library {hit.library})" if hit.library not in (None, store.library) else ""
-            print(f"{hit.score:7.4f}  {display(hit.path)}{whose}")
+            print(f"{hit.score:7.4f}  {printable(hit.path)}{whose}")
     if not hits and not args.json:
         print("no matching photos", file=sys.stderr)
     return 0
@@ -214,7 +214,7 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_dupes(ctx: Context, args: argparse.Namespace) -> int:
     from imgsearch_desktop.core.dupes import SIMILAR_COSINE, DupeFinder, KeepRule, NotDuplicates, megabytes, plural
-    from imgsearch_desktop.core.store import display
+    from imgsearch_desktop.core.store import printable
     from imgsearch_desktop.core.trash import default_plan, dry_run
 
     try:
@@ -239,7 +239,7 @@ def cmd_dupes(ctx: Context, args: argparse.Namespace) -> int:
         for m in group.members:
             mark = "keep" if m.is_keeper else ("[x]" if m.ticked else "[ ]")
             note = f"  ({m.why})" if m.is_keeper else (f"  ({m.protected})" if m.protected else "")
-            print(f"  {mark:<4}  {m.score:7.4f}  {m.relation:<14}  {display(m.photo.path)}{note}")
+            print(f"  {mark:<4}  {m.score:7.4f}  {m.relation:<14}  {printable(m.photo.path)}{note}")
     if not args.json:
         wasted = megabytes(sum(g.wasted_bytes for g in groups))
         print(f"{plural(len(groups), 'group')}, {wasted} in copies; the suggested clean-up "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -59,25 +59,37 @@ def scan(roots: Iterable[str | os.PathLike[str]], excluded: Iterable[str] = ()) 
         seen_files.add(key)
         result.files.append(FileEntry(path, root, st.st_size, st.st_mtime_ns))
 
-    def walk(folder: str, root: str) -> None:
+    def listing(folder: str) -> list[os.DirEntry] | None:
+        """The folder's entries by name, or None (unreadable, or already walked: a symlink loop, nested roots)."""
         try:
             st = os.stat(folder)
         except OSError as exc:
             result.unreachable.append((folder, f"folder unreadable: {exc.strerror}"))
-            return
+            return None
         if (st.st_dev, st.st_ino) in seen_dirs:
-            return  # symlink loop, or a nested root already walked
+            return None
         seen_dirs.add((st.st_dev, st.st_ino))
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            return sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
             result.unreachable.append((folder, f"folder unreadable: {exc.strerror}"))
-            return
-        for entry in entries:
+            return None
+
+    def walk(top: str, root: str) -> None:
+        """Depth first, in name order, with a stack of its own: a 1,500-level tree is no RecursionError."""
+        first = listing(top)
+        stack: list[Iterator[os.DirEntry]] = [iter(first)] if first is not None else []
+        while stack:
+            entry = next(stack[-1], None)
+            if entry is None:
+                stack.pop()
+                continue
             try:
                 if entry.is_dir():  # follows symlinks; loops are cut by seen_dirs
                     if not _excluded(entry.name, excluded_names) and entry.path not in excluded_paths:
-                        walk(entry.path, root)
+                        sub = listing(entry.path)
+                        if sub is not None:
+                            stack.append(iter(sub))
                 elif entry.is_file() and is_supported_path(entry.name) and not entry.name.startswith("._"):
                     add_file(entry.path, root, entry.stat())
                 elif entry.is_symlink() and not os.path.exists(entry.path) and is_supported_path(entry.name):

@@ -53,6 +53,12 @@ def display(path: str) -> str:
     return path_bytes(path).decode("utf-8", "replace")
 
 
+def printable(path: str) -> str:
+    """A path for one line of text output: readable (see ``display``), with newlines, tabs and other control
+    characters escaped, so a file named "a\\nb.jpg" cannot forge a second output line."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in display(path))
+
+
 def doc_id(path: str, library: str = DEFAULT_LIBRARY) -> str:
     """Document id = hash of the library id and the path's exact bytes: two desktops sharing an index never write
     over each other's documents, even for the same path (/home/anna/Pictures on both)."""

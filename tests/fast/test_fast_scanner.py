@@ -215,3 +215,21 @@ def test_scan_reports_a_folder_it_cannot_list(tmp_path, monkeypatch):
     result = scan([tmp_path])
     assert [os.path.relpath(f.path, tmp_path) for f in result.files] == ["ok/a.jpg"]
     assert result.unreachable == [(str(tmp_path / "locked"), "folder unreadable: Permission denied")]
+
+
+def test_a_very_deep_tree_is_walked_without_recursion(tmp_path):
+    """A 1,500-level folder tree (once a RecursionError): walked with a stack of its own."""
+    import sys
+
+    deep = str(tmp_path)
+    for _ in range(1500):  # ~3,000 characters: under PATH_MAX (os.makedirs itself recurses)
+        deep = os.path.join(deep, "d")
+        os.mkdir(deep)
+    Path(deep, "deep.jpg").write_bytes(b"\xff\xd8\xff")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(400)  # far below 1,500: the walk must not use the call stack per level
+    try:
+        result = scan([tmp_path])
+    finally:
+        sys.setrecursionlimit(limit)
+    assert [f.path for f in result.files] == [os.path.join(deep, "deep.jpg")]

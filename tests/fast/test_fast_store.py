@@ -218,3 +218,12 @@ def test_knn_for_all_libraries_on_an_older_server():
     assert store.knn(np.ones(2), filters=Filters(all_libraries=True)) == []
     knn = client.calls[0][1]["knn"]
     assert "filter" not in knn and "rescore_vector" not in knn and "similarity" not in knn
+
+
+def test_printable_paths_cannot_forge_output_lines():
+    from imgsearch_desktop.core.store import printable
+
+    assert printable("/p/a\nindexed 999.jpg") == "/p/a\\nindexed 999.jpg"
+    assert printable("/p/tab\there\x1b[31m.jpg") == "/p/tab\\there\\x1b[31m.jpg"
+    assert printable(os.fsdecode(b"/p/caf\xe9.jpg")) == "/p/caf\ufffd.jpg"
+    assert printable("/p/été.jpg") == "/p/été.jpg"
