@@ -2,7 +2,8 @@
 
 - The main thread only paints: no model call and no Elasticsearch request ever runs on it.
 - One long-lived IndexWorker on its own QThread runs the pipeline (the only writer to the index).
-- Short jobs (a query, a thumbnail) run as QRunnables on a QThreadPool and report through a small signals QObject.
+- Short jobs (a query, a thumbnail, a health probe, restarting the managed node, a connection test) run on a
+  QThreadPool (workers.run_task / run_call); their outcome comes back to the main thread through one relay QObject.
 - Background threads make QImages; QPixmaps are made on the main thread only.
 - Pause/cancel are threading.Event flags read inside progress(); a queued signal would wait for the running slot.
 """

@@ -1,21 +1,48 @@
-"""The Duplicates window: scan the library in the background, review groups, pick the keeper, trash the rest."""
+"""The Duplicates window: scan the library in the background, review groups the way people coming from dupeGuru,
+digiKam or Czkawka expect (a thumbnail on every row, the selected photo side by side with its keeper, the keyboard),
+choose the copy to keep, set aside what is not a duplicate, move the checked files to the trash.
+
+The user's choices are remembered by file — its real path and its content (``Choices``) — and every redraw reads
+them: after trashing, a rescan or "not a duplicate", a file the user unticked is never shown ticked again, and a
+keeper the user chose is chosen again by the next scan. Pre-ticks follow the tier: identical files and the same
+picture are checked (all but the keeper), similar shots never.
+
+Threading (the rules in app/__init__.py): the scan, "keep this one" (its re-check may read files), EXIF and the
+pictures run on the thread pool, one job at a time per window (``_busy``), and report back to the main thread
+through run_call; the main thread only builds widgets and QPixmaps.
+
+The single-writer rule and trashing from the pool: trashing deletes the trashed files' documents from the index on a
+pool thread, not on the IndexWorker. That is safe because the whole action holds the per-index write lock
+(core.locks.index_lock) — the same lock the IndexWorker holds around every indexing job and a CLI ``index`` holds —
+so the writers take turns, never interleave: a running indexing job finishes first (the log says the trash is
+waiting), and the indexer waits for the trash. The files' deletions then reach the watcher, whose job finds the
+documents already gone. Routing it through the IndexWorker would add nothing the lock does not give, and tie the
+trash's report to the indexer's job protocol.
+"""
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QObject, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QImage, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QDialog,
+    QDialogButtonBox,
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
@@ -24,269 +51,686 @@ from PySide6.QtWidgets import (
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
-from imgsearch_desktop.app.workers import run_task
-from imgsearch_desktop.core.dupes import SIMILAR_COSINE, DupeFinder, Group, Member, NotDuplicates, under
+from imgsearch_desktop.app.compare_pane import ComparePane, human_size
+from imgsearch_desktop.app.keep_rules import folder_priority, keep_rules
+from imgsearch_desktop.app.results_model import centred, placeholder
+from imgsearch_desktop.app.thumbnails import ThumbnailLoader
+from imgsearch_desktop.app.workers import run_call
+from imgsearch_desktop.core.dupes import (
+    SIMILAR_COSINE,
+    DupeFinder,
+    Group,
+    Member,
+    NotDuplicates,
+    Photo,
+    Tier,
+    megabytes,
+    plural,
+)
 from imgsearch_desktop.core.locks import index_lock
 from imgsearch_desktop.core.store import display
-from imgsearch_desktop.core.trash import trash_group
+from imgsearch_desktop.core.trash import TrashReport, default_plan, dry_run, trash_group
 
 MemberRole = Qt.ItemDataRole.UserRole + 2
+ICON_PX = 72
+PREVIEW_PX = 1024  # the compare pane's pictures: large enough for a full-screen pane
+FileKey = tuple[str, str]
 
 
-class _Progress(QObject):
-    changed = Signal(int, int)
+def file_key(p: Photo) -> FileKey:
+    """A file as the user knows it: where it really is and what it holds (an edited file is a new decision)."""
+    return p.real or os.path.realpath(p.path), p.sha256
+
+
+class Choices:
+    """What the user decided in this window — ticks and keepers — by file, so every redraw and rescan repeats it.
+
+    Unticking a file ("keep it") holds wherever the file shows up again. Ticking it holds as long as the same file
+    is its keeper: a file checked as a copy of A is not silently checked as a similar shot of B."""
+
+    def __init__(self) -> None:
+        self.ticks: dict[FileKey, tuple[bool, FileKey]] = {}  # file → (ticked, the keeper it was judged against)
+        self.keepers: dict[FileKey, int] = {}  # → when chosen (the latest choice wins when two meet in one group)
+        self._clock = itertools.count()
+
+    def ticked(self, group: Group, m: Member) -> bool:
+        if m.is_keeper or m.protected:
+            return False
+        default = m.tier.pre_ticked if m.tier else False
+        on, keeper = self.ticks.get(file_key(m.photo), (default, file_key(group.keep)))
+        return on and (keeper == file_key(group.keep) or default)
+
+    def set_ticked(self, group: Group, m: Member, on: bool) -> None:
+        self.ticks[file_key(m.photo)] = on, file_key(group.keep)
+
+    def chose_keeper(self, group: Group, photo: Photo) -> None:
+        for m in group.members:  # the group's other photos are no longer the user's keeper
+            self.keepers.pop(file_key(m.photo), None)
+        self.keepers[file_key(photo)] = next(self._clock)
+
+    def keeper_in(self, group: Group) -> Photo | None:
+        return chosen_keeper(group, self.keepers)
+
+
+def chosen_keeper(group: Group, keepers: dict[FileKey, int]) -> Photo | None:
+    """The photo of ``group`` the user chose to keep (the latest choice), or None."""
+    chosen = [(keepers[k], m.photo) for m in group.members if (k := file_key(m.photo)) in keepers]
+    return max(chosen, key=lambda c: c[0])[1] if chosen else None
+
+
+def apply_keepers(finder: DupeFinder, groups: list[Group], keepers: dict[FileKey, int]) -> list[Group]:
+    """Pool thread, after a scan: each group around the keeper the user chose in it earlier, if any."""
+    out = []
+    for group in groups:
+        photo = chosen_keeper(group, keepers)
+        if photo is not None and photo is not group.keep:
+            group = finder.rekeep(group, photo)
+        if len(group.members) > 1:
+            out.append(group)
+    return out
+
+
+def why_text(group: Group) -> str:
+    """The group's ``why`` without repeating its tier's name: "hashes 4 bits apart, similarity 0.99"."""
+    why, prefix = group.why, f"{group.tier.label}: "
+    if why.startswith(prefix):
+        why = why[len(prefix):]
+        if group.tier is Tier.SIMILAR:
+            why = f"similarity {why}"
+    return why
+
+
+def header_text(group: Group) -> str:
+    """"Same picture · 4 files · 2.1 MB to free — hashes 4 bits apart, similarity 0.99"."""
+    text = (f"{group.tier.label.capitalize()} · {plural(len(group.members), 'file')} · "
+            f"{megabytes(group.wasted_bytes)} to free")
+    why = why_text(group)
+    return f"{text} — {why}" if why else text
+
+
+class _Signals(QObject):
+    progress = Signal(int, int, str)  # emitted on the pool, queued to the window's thread
+    waiting = Signal()  # the trash waits for the indexer's write lock
+
+
+class GroupTree(QTreeWidget):
+    """The groups; review keys: Up/Down (files only, headers skipped), Space, K, N."""
+
+    toggle = Signal()
+    keep = Signal()
+    not_duplicate = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key, mods = Qt.Key(event.key()), event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if mods == Qt.KeyboardModifier.NoModifier:
+            if key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+                self.step(-1 if key == Qt.Key.Key_Up else 1)
+                return
+            signal = {Qt.Key.Key_Space: self.toggle, Qt.Key.Key_K: self.keep, Qt.Key.Key_N: self.not_duplicate}.get(key)
+            if signal is not None:
+                signal.emit()
+                return
+        super().keyPressEvent(event)
+
+    def file_items(self) -> list[QTreeWidgetItem]:
+        return [self.topLevelItem(g).child(i) for g in range(self.topLevelItemCount())
+                for i in range(self.topLevelItem(g).childCount())]
+
+    def step(self, direction: int) -> None:
+        """To the next (or previous) file row; from a header, to its first file (or the group above's last)."""
+        rows = self.file_items()
+        if not rows:
+            return
+        current = self.currentItem()
+        if current in rows:
+            i = rows.index(current) + direction
+        elif current is not None:  # a header: its own first file going down, the file above it going up
+            first = current.child(0)
+            i = rows.index(first) if direction > 0 else rows.index(first) - 1
+        else:
+            i = 0
+        self.setCurrentItem(rows[max(0, min(i, len(rows) - 1))])
+
+
+class SetAsideDialog(QDialog):
+    """What the user marked "not a duplicate", newest first, with Undo (the file may be grouped again)."""
+
+    undone = Signal(list)  # the names undone, once per click
+
+    def __init__(self, not_duplicates: NotDuplicates, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.not_duplicates = not_duplicates
+        self.setWindowTitle("Set aside: not duplicates")
+        self.resize(640, 360)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Files you marked “not a duplicate” are never grouped again with the photos they "
+                                "were in. Undo lets the next scan group them again."))
+        self.list = QListWidget()
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        layout.addWidget(self.list, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.undo_button = buttons.addButton("Undo", QDialogButtonBox.ButtonRole.ActionRole)
+        self.undo_button.clicked.connect(self.undo_selected)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.list.itemSelectionChanged.connect(
+            lambda: self.undo_button.setEnabled(bool(self.list.selectedItems())))
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.list.clear()
+        for mark in self.not_duplicates.list():
+            names = [Path(n).name for n in mark.others.values() if n] or ["the photos of its group"]
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            item = QListWidgetItem(f"{display(mark.path) or mark.sha256[:12]}\n    not a duplicate of {shown}"
+                                   + (f" · {mark.time[:10]}" if mark.time else ""))
+            item.setData(Qt.ItemDataRole.UserRole, (mark.sha256, mark.path))
+            self.list.addItem(item)
+        self.undo_button.setEnabled(False)
+        if not self.list.count():
+            self.list.addItem("Nothing set aside.")
+            self.list.item(0).setFlags(Qt.ItemFlag.NoItemFlags)
+
+    def undo_selected(self) -> None:
+        undone = []
+        for item in self.list.selectedItems():
+            sha256, path = item.data(Qt.ItemDataRole.UserRole)
+            if self.not_duplicates.forget(sha256):
+                undone.append(display(path) or sha256[:12])
+        self.refresh()
+        if undone:
+            self.undone.emit(undone)
 
 
 class DupesView(QDialog):
     scanned = Signal(int)  # number of groups shown
     trashed = Signal(int)  # number of files moved to the trash
+    regrouped = Signal()  # a group was redrawn around the keeper the user chose
 
-    def __init__(self, store, settings, dirs, parent=None) -> None:
+    def __init__(self, store, settings, dirs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store, self.settings, self.dirs = store, settings, dirs
         self.groups: list[Group] = []
+        self.choices = Choices()
         self.not_duplicates = NotDuplicates(dirs.data / "not-duplicates.json")
         self.journal = dirs.data / "trash-journal.jsonl"
+        self._finder: DupeFinder | None = None
+        self._finder_key: tuple = ()
+        self._scanned_once = False
+        self._busy = ""  # what runs on the pool now ("" = nothing): one job at a time
+        self._filling = False  # itemChanged while the tree is built is not the user's doing
         self._cancel = threading.Event()
-        self._progress = _Progress()
-        self._progress.changed.connect(self._on_progress)
+        self._signals = _Signals()
+        self._signals.progress.connect(self._on_progress)
+        self._signals.waiting.connect(
+            lambda: self.log.appendPlainText("Waiting for the indexer to finish its current job before trashing…"))
+        self.thumbnails = ThumbnailLoader(dirs.cache / "thumbnails", px=256)  # filled at index time
+        self.thumbnails.loaded.connect(self._on_thumbnail)
+        self.previews = ThumbnailLoader(dirs.cache / "previews", px=PREVIEW_PX)
+        self.icons: dict[str, QIcon] = {}
+        self._items: dict[str, list[QTreeWidgetItem]] = {}
+        self._loading_icon = QIcon(placeholder(ICON_PX))
         self.setWindowTitle("Duplicates and similar shots")
-        self.resize(1000, 680)
+        self.resize(1280, 800)
         self._build()
+        if self.not_duplicates.warning:
+            self.log.appendPlainText(self.not_duplicates.warning)
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
         bar = QHBoxLayout()
         self.level = QComboBox()
-        self.level.addItem("Identical files", "exact")
-        self.level.addItem("Same picture (resized, converted, recompressed)", "near")
-        self.level.addItem("Similar shots", "similar")
+        self.level.addItem("Identical files", Tier.EXACT.value)
+        self.level.addItem("Same picture (resized, converted, recompressed)", Tier.SAME_PICTURE.value)
+        self.level.addItem("Similar shots too", Tier.SIMILAR.value)
         self.level.setCurrentIndex(1)
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0.5, 1.0)
         self.threshold.setSingleStep(0.01)
         self.threshold.setDecimals(3)
         self.threshold.setValue(SIMILAR_COSINE)
-        self.threshold.setToolTip("Cosine similarity for similar shots")
+        self.threshold.setToolTip("Similar shots: cosine similarity to the keeper at least this")
+        self.level.currentIndexChanged.connect(
+            lambda: self.threshold.setEnabled(self.level.currentData() == Tier.SIMILAR.value))
+        self.threshold.setEnabled(False)
         self.folder = QComboBox()
         self.folder.addItem("Whole library", "")
         for f in self.settings.folders:
             self.folder.addItem(f, f)
         self.scan_button = QPushButton("Scan")
+        self.scan_button.setDefault(True)
         self.scan_button.clicked.connect(self.scan)
         self.progress = QProgressBar()
         self.progress.setFixedWidth(160)
         self.progress.hide()
+        self.aside_button = QPushButton()
+        self.aside_button.setToolTip("Files you marked “not a duplicate”: see them, undo")
+        self.aside_button.clicked.connect(self.show_set_aside)
+        self._count_aside()
         for w in (QLabel("Find"), self.level, QLabel("Similarity ≥"), self.threshold, self.folder, self.scan_button,
                   self.progress):
             bar.addWidget(w)
         bar.addStretch(1)
+        bar.addWidget(self.aside_button)
         layout.addLayout(bar)
 
-        self.tree = QTreeWidget()
-        self.tree.setColumnCount(5)
-        self.tree.setHeaderLabels(["File", "Relation", "Similarity", "Size", "Pixels"])
-        self.tree.setColumnWidth(0, 520)
-        self.tree.itemDoubleClicked.connect(lambda item, _c: self.keep_item(item))
+        self.tree = GroupTree()
+        self.tree.setColumnCount(6)
+        # The checkbox has a column of its own, so every row's thumbnail lines up (a keeper has no checkbox).
+        self.tree.setHeaderLabels(["Trash", "File", "Relation", "Similarity", "Size", "Pixels"])
+        self.tree.setIconSize(QSize(ICON_PX, ICON_PX))
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long folder keeps its start and its end
+        for col, width in enumerate((66, 280, 165, 66, 64)):
+            self.tree.setColumnWidth(col, width)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.currentItemChanged.connect(lambda *_: self._show_current())
+        self.tree.itemChanged.connect(self._on_item_changed)
+        self.tree.toggle.connect(self.toggle_current)
+        self.tree.keep.connect(self.keep_current)
+        self.tree.not_duplicate.connect(self.not_duplicate_current)
+        self.compare = ComparePane(self.previews)
+        across = QSplitter(Qt.Orientation.Horizontal)
+        across.addWidget(self.tree)
+        across.addWidget(self.compare)
+        across.setStretchFactor(0, 5)
+        across.setStretchFactor(1, 4)
+        across.setSizes([700, 560])
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setPlaceholderText("Actions appear here: what went to the trash, what was kept and why.")
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.tree)
-        split.addWidget(self.log)
-        split.setStretchFactor(0, 4)
-        layout.addWidget(split, 1)
+        down = QSplitter(Qt.Orientation.Vertical)
+        down.addWidget(across)
+        down.addWidget(self.log)
+        down.setStretchFactor(0, 5)
+        down.setSizes([640, 110])
+        layout.addWidget(down, 1)
 
-        self.summary = QLabel("Scan to find duplicates. Double-click a file to keep it instead; checked files go to "
-                              "the trash.")
+        self.summary = QLabel("Scan to find duplicates.")
+        hint = QLabel("↑↓ review · Space check/uncheck · K keep this one · N not a duplicate")
+        hint.setStyleSheet("color: #607d8b;")
+        status = QHBoxLayout()
+        status.addWidget(self.summary, 1)
+        status.addWidget(hint)
         buttons = QHBoxLayout()
-        keep = QPushButton("Keep this one")
-        keep.clicked.connect(lambda: self.keep_item(self.tree.currentItem()))
-        not_dupe = QPushButton("Not a duplicate")
-        not_dupe.clicked.connect(lambda: self.not_a_duplicate(self.tree.currentItem()))
+        self.keep_button = QPushButton("Keep this one (K)")
+        self.keep_button.clicked.connect(self.keep_current)
+        self.not_dupe_button = QPushButton("Not a duplicate (N)")
+        self.not_dupe_button.clicked.connect(self.not_duplicate_current)
         export = QPushButton("Export…")
         export.clicked.connect(self._export_dialog)
         self.trash_button = QPushButton("Move checked to trash…")
         self.trash_button.clicked.connect(self.confirm_trash)
-        for w in (keep, not_dupe, export):
+        for w in (self.keep_button, self.not_dupe_button, export):
             buttons.addWidget(w)
         buttons.addStretch(1)
         buttons.addWidget(self.trash_button)
-        layout.addWidget(self.summary)
+        layout.addLayout(status)
         layout.addLayout(buttons)
+
+    # ----- jobs on the pool, one at a time -----
+    def _set_busy(self, what: str) -> None:
+        self._busy = what
+        for w in (self.scan_button, self.trash_button, self.keep_button, self.not_dupe_button):
+            w.setEnabled(not what)
+        self.progress.setVisible(bool(what))
+        if what:
+            self.progress.setRange(0, 0)  # busy until the first progress report
+            self.progress.setFormat(what)
+
+    def finder(self) -> DupeFinder:
+        """One finder while the settings stay the same: it remembers the files it read for the same-picture check,
+        so a rescan and "keep this one" do not read them again."""
+        rules, folders = keep_rules(self.settings), folder_priority(self.settings)
+        key = (tuple(self.settings.references), tuple(rules), tuple(folders))
+        if self._finder is None or key != self._finder_key:
+            self._finder = DupeFinder(self.store, references=self.settings.references,
+                                      not_duplicates=self.not_duplicates, keep_rules=rules, folder_priority=folders)
+            self._finder_key = key
+        return self._finder
 
     # ----- scanning -----
     def scan(self) -> None:
+        if self._busy:
+            return
         level, threshold = self.level.currentData(), self.threshold.value()
         folders = [self.folder.currentData()] if self.folder.currentData() else []
-        finder = DupeFinder(self.store, references=self.settings.references, not_duplicates=self.not_duplicates)
-        self._cancel.clear()
-        self.scan_button.setEnabled(False)
-        self.progress.show()
+        finder, keepers, signals, cancel = self.finder(), dict(self.choices.keepers), self._signals, self._cancel
+        cancel.clear()
 
         def progress(done: int, total: int, note: str) -> bool:
-            self._progress.changed.emit(done, total)  # queued to this window's thread
-            return not self._cancel.is_set()
+            signals.progress.emit(done, total, note)
+            return not cancel.is_set()
 
-        run_task(lambda: finder.scan(level, threshold, folders, progress), self._on_scanned, self._on_failed)
+        def work() -> list[Group]:
+            return apply_keepers(finder, finder.scan(level, threshold, folders, progress), keepers)
 
-    @Slot(int, int)
-    def _on_progress(self, done: int, total: int) -> None:
+        self._set_busy("Scanning…")
+        run_call(work, self._on_scanned, self._on_failed, owner=self)
+
+    @Slot(int, int, str)
+    def _on_progress(self, done: int, total: int, note: str) -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
+        self.progress.setFormat(f"{note} %p%")
 
     def _on_scanned(self, groups: list[Group]) -> None:
-        self.scan_button.setEnabled(True)
-        self.progress.hide()
+        self._set_busy("")
+        self._scanned_once = True
         self.groups = groups
         self._fill()
+        self.tree.setFocus()
         self.scanned.emit(len(groups))
 
-    def _on_failed(self, message: str) -> None:
-        self.scan_button.setEnabled(True)
-        self.progress.hide()
-        self.log.appendPlainText(f"error: {message}")
+    def _on_failed(self, exc: BaseException) -> None:
+        self._set_busy("")
+        self.log.appendPlainText(f"error: {exc}")
 
-    def reject(self) -> None:
-        self._cancel.set()
-        super().reject()
+    def done(self, result: int) -> None:
+        self._cancel.set()  # a running scan stops at its next progress report
+        self.thumbnails.cancel_pending()
+        self.previews.cancel_pending()
+        super().done(result)
 
     # ----- the tree -----
     def _fill(self) -> None:
-        self.tree.clear()
-        for group in self.groups:
-            top = QTreeWidgetItem([f"{group.level} · {len(group.members)} files · "
-                                   f"{group.wasted_bytes / 1e6:.1f} MB to free", "", "", "", ""])
-            font = QFont()
-            font.setBold(True)
-            top.setFont(0, font)
-            self.tree.addTopLevelItem(top)
-            for member in group.members:
-                child = QTreeWidgetItem(self._columns(group, member))
-                child.setData(0, MemberRole, member)
-                child.setToolTip(0, display(member.photo.path))
-                if member.photo is group.keep:
-                    child.setFont(0, font)
-                elif not self._protected(member):
-                    child.setCheckState(0, Qt.CheckState.Checked)
-                top.addChild(child)
-            top.setExpanded(True)
-        total = sum(g.wasted_bytes for g in self.groups)
-        self.summary.setText(f"{len(self.groups)} groups · {total / 1e6:.1f} MB in copies. Double-click a file to "
-                             "keep it instead; checked files go to the trash.")
+        """Redraw every group; ticks come from the user's choices, and the selection stays on the same file (or
+        on the row where it was, when that file left)."""
+        rows = self.tree.file_items()
+        current = self.tree.currentItem()
+        old_row = rows.index(current) if current in rows else 0
+        current_key = file_key(current.data(0, MemberRole).photo) if current in rows else None  # (the old groups)
+        self._filling = True
+        try:
+            self.tree.clear()
+            self._items = {}
+            bold = QFont()
+            bold.setBold(True)
+            for group in self.groups:
+                top = QTreeWidgetItem([header_text(group)])
+                top.setFont(0, bold)
+                top.setToolTip(0, f"{group.why}\nkeeper chosen by: {group.keep_why}")
+                top.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+                for col in range(self.tree.columnCount()):
+                    top.setBackground(col, QBrush(QColor("#e3eaf0")))
+                self.tree.addTopLevelItem(top)
+                top.setFirstColumnSpanned(True)
+                for member in group.members:
+                    member.ticked = self.choices.ticked(group, member)
+                    top.addChild(self._row(group, member, bold))
+                top.setExpanded(True)
+        finally:
+            self._filling = False
+        self._count_summary()
+        rows = self.tree.file_items()
+        target = None
+        if current_key is not None:
+            target = next((r for r in rows if file_key(r.data(0, MemberRole).photo) == current_key), None)
+        if target is None and rows:
+            target = rows[min(old_row, len(rows) - 1)]
+        if target is not None:
+            self.tree.setCurrentItem(target)
+        else:
+            self.compare.clear("No duplicates left." if self._scanned_once else
+                               "Select a photo to compare it with the copy that is kept.")
+        # Icons of files no longer listed go (they come back from the disk cache in a millisecond if needed).
+        self.icons = {path: icon for path, icon in self.icons.items() if path in self._items}
+        for path in self._items:
+            if path not in self.icons:
+                self.thumbnails.request(path)
 
-    def _columns(self, group: Group, m: Member) -> list[str]:
-        relation = "keep" if m.photo is group.keep else m.relation
-        if m.photo is not group.keep and self._protected(m):
-            relation += " (reference folder)"
+    def _row(self, group: Group, m: Member, bold: QFont) -> QTreeWidgetItem:
         p = m.photo
-        return [display(p.path), relation, f"{m.score:.4f}", f"{p.size / 1e6:.2f} MB", f"{p.width}×{p.height}"]
+        folder, name = os.path.split(display(p.path))
+        relation = f"keeper\n{group.keep_why}" if m.is_keeper else m.relation
+        if m.protected:
+            relation += f"\n{m.protected}"
+        similarity = "" if m.is_keeper else f"{m.score:.3f}"
+        item = QTreeWidgetItem(["★" if m.is_keeper else "", f"{name}\n{folder}", relation, similarity,
+                                human_size(p.size), f"{p.width}×{p.height}"])
+        item.setData(0, MemberRole, m)
+        item.setIcon(1, self.icons.get(p.path, self._loading_icon))
+        tip = display(p.path) + (f"\nalso reached as: {', '.join(map(display, p.aliases))}" if p.aliases else "")
+        item.setToolTip(1, tip)
+        item.setToolTip(2, m.why)
+        if m.is_keeper:
+            item.setToolTip(0, "the copy kept: never trashed")
+            for col in (0, 1, 2):
+                item.setFont(col, bold)
+        if m.is_keeper or m.protected:  # no checkbox at all: these never go to the trash
+            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
+        else:
+            item.setCheckState(0, Qt.CheckState.Checked if m.ticked else Qt.CheckState.Unchecked)
+            item.setToolTip(0, "checked: goes to the trash (Space)")
+        self._items.setdefault(p.path, []).append(item)
+        return item
 
-    def _protected(self, m: Member) -> bool:
-        return under(m.photo.path, self.settings.references)
+    @Slot(object, QImage)
+    def _on_thumbnail(self, path: str, image: QImage) -> None:
+        # Main thread: the only place a QPixmap is made.
+        pixmap = placeholder(ICON_PX, "?") if image.isNull() else centred(QPixmap.fromImage(image), ICON_PX)
+        self.icons[path] = QIcon(pixmap)
+        for item in self._items.get(path, []):
+            item.setIcon(1, self.icons[path])
 
-    def _group_of(self, item: QTreeWidgetItem | None) -> tuple[Group, Member] | None:
+    def thumbnails_ready(self) -> bool:
+        return all(path in self.icons for path in self._items)
+
+    def _count_summary(self) -> None:
+        total = sum(g.wasted_bytes for g in self.groups)
+        ticked = [m for g in self.groups for m in g.ticked]
+        text = f"{plural(len(self.groups), 'group')} · {megabytes(total)} in copies"
+        if self.groups:
+            text += f" · {plural(len(ticked), 'file')} checked ({megabytes(sum(m.photo.size for m in ticked))})"
+        self.summary.setText(text)
+        self.trash_button.setEnabled(not self._busy and bool(ticked))
+
+    def _count_aside(self) -> None:
+        self.aside_button.setText(f"Set aside ({len(self.not_duplicates)})…")
+
+    def _member_at(self, item: QTreeWidgetItem | None) -> tuple[Group, Member] | None:
         if item is None or item.parent() is None:
             return None
         group = self.groups[self.tree.indexOfTopLevelItem(item.parent())]
         return group, item.data(0, MemberRole)
 
-    def keep_item(self, item: QTreeWidgetItem | None) -> None:
-        found = self._group_of(item)
-        if found is None:
-            return
-        group, member = found
-        group.keep = member.photo
-        group.members = [m for m in group.members if m is member] + [m for m in group.members if m is not member]
-        for m in group.members:
-            m.score = float(member.photo.vector @ m.photo.vector)
-        self._fill()
+    def _group_at(self, item: QTreeWidgetItem | None) -> Group | None:
+        if item is None:
+            return None
+        top = item if item.parent() is None else item.parent()
+        i = self.tree.indexOfTopLevelItem(top)
+        return self.groups[i] if 0 <= i < len(self.groups) else None
 
-    def not_a_duplicate(self, item: QTreeWidgetItem | None) -> None:
-        """Remember the pair (keeper, this file) as different pictures and drop it from the group."""
-        found = self._group_of(item)
-        if found is None or found[1].photo is found[0].keep:
+    def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        found = self._member_at(item)
+        if self._filling or column != 0 or found is None or found[1].is_keeper or found[1].protected:
+            return
+        (group, member), on = found, item.checkState(0) == Qt.CheckState.Checked
+        if on != member.ticked:
+            self.choices.set_ticked(group, member, on)  # the user's choice: kept through redraws and rescans
+            member.ticked = on
+            self._count_summary()
+            if item is self.tree.currentItem():
+                self._show_current()
+
+    def _show_current(self) -> None:
+        item = self.tree.currentItem()
+        group = self._group_at(item)
+        found = self._member_at(item)
+        if group is None:
+            self.compare.clear()
+            return
+        member = found[1] if found else None
+        if member is None or member.is_keeper:  # the keeper or the header: compare with the group's first copy
+            member = next((m for m in group.members if not m.is_keeper), None)
+        if member is None:
+            self.compare.clear()
+            return
+        if member.protected:
+            fate = f"{member.protected}: never trashed"
+        elif member.ticked:
+            fate = "<span style='color:#c62828'>checked: goes to the trash</span>"
+        else:
+            fate = "not checked: stays"
+        self.compare.show_pair(
+            member.photo, group.keep,
+            f"<b>This file</b> · {member.relation} · similarity {member.score:.3f}<br>{fate}",
+            f"<b>Keeper</b> · {group.keep_why}<br><span style='color:#2e7d32'>stays</span>")
+
+    # ----- review actions -----
+    def toggle_current(self) -> None:
+        """Space: check or uncheck the selected file; on a group's header, all of its files at once."""
+        item = self.tree.currentItem()
+        if item is None:
+            return
+        rows = [item] if item.parent() is not None else [item.child(i) for i in range(item.childCount())]
+        rows = [r for r in rows if r.flags() & Qt.ItemFlag.ItemIsUserCheckable]
+        if not rows:
+            return
+        on = not all(r.checkState(0) == Qt.CheckState.Checked for r in rows)
+        for r in rows:
+            r.setCheckState(0, Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+
+    def keep_current(self) -> None:
+        """K: keep the selected file instead; the group's members are judged again against it (on the pool)."""
+        found = self._member_at(self.tree.currentItem())
+        if found is None or self._busy:
             return
         group, member = found
-        self.not_duplicates.add(group.keep.sha256, member.photo.sha256)
+        self.choices.chose_keeper(group, member.photo)
+        if member.is_keeper:
+            return
+        finder, photo = self.finder(), member.photo
+        self._set_busy("Re-checking…")
+        run_call(lambda: finder.rekeep(group, photo), lambda new: self._on_rekept(group, new), self._on_failed,
+                 owner=self)
+
+    def _on_rekept(self, old: Group, new: Group) -> None:
+        self._set_busy("")
+        if old not in self.groups:
+            return
+        kept = {id(m.photo) for m in new.members}
+        for m in old.members:
+            if id(m.photo) not in kept:
+                self.log.appendPlainText(f"left out: {display(m.photo.path)} is not a copy of "
+                                         f"{Path(new.keep.path).name}; a rescan shows it where it belongs")
+        i = self.groups.index(old)
+        if len(new.members) > 1:
+            self.groups[i] = new
+        else:
+            del self.groups[i]
+        self.log.appendPlainText(f"keep {display(new.keep.path)} (chosen by you)")
+        self._fill()
+        self.regrouped.emit()
+
+    def not_duplicate_current(self) -> None:
+        """N: the selected file is not a duplicate of its group: remembered (by content) and taken out."""
+        found = self._member_at(self.tree.currentItem())
+        if found is None or self._busy:
+            return
+        group, member = found
+        if member.is_keeper:
+            self.log.appendPlainText(f"{Path(member.photo.path).name} is the copy kept: keep another one first (K), "
+                                     "then mark this one")
+            return
+        if member.photo.sha256 == group.keep.sha256:  # core remembers nothing for a file's own bytes: say so
+            self.log.appendPlainText(f"{Path(member.photo.path).name} holds the very same bytes as the keeper, so it "
+                                     "is a duplicate; uncheck it (Space) to keep both")
+            return
+        mark = self.not_duplicates.mark(group, member)
         group.members.remove(member)
         if len(group.members) < 2:
             self.groups.remove(group)
-        self.log.appendPlainText(f"not a duplicate: {display(member.photo.path)} (remembered)")
+        others = [Path(n).name for n in mark.others.values() if n]
+        self.log.appendPlainText(f"not a duplicate: {display(member.photo.path)} (of {', '.join(others)}); "
+                                 "remembered — Set aside… to undo")
+        self._count_aside()
         self._fill()
 
-    def checked(self) -> list[tuple[Group, list[str]]]:
-        out = []
-        for gi, group in enumerate(self.groups):
-            top = self.tree.topLevelItem(gi)
-            paths = [top.child(i).data(0, MemberRole).photo.path for i in range(top.childCount())
-                     if top.child(i).checkState(0) == Qt.CheckState.Checked]
-            if paths:
-                out.append((group, paths))
-        return out
+    def show_set_aside(self) -> SetAsideDialog:
+        dialog = SetAsideDialog(self.not_duplicates, self)
+        dialog.undone.connect(self._on_undone)
+        dialog.open()
+        return dialog
 
-    # ----- actions -----
+    def _on_undone(self, names: list[str]) -> None:
+        self._count_aside()
+        for name in names:
+            self.log.appendPlainText(f"undone: {name} may be grouped again")
+        if self._scanned_once:
+            self.scan()
+
+    # ----- trashing -----
+    def plan(self) -> list[tuple[Group, list[str]]]:
+        return default_plan(self.groups)  # members' ``ticked`` mirror the user's choices (set on every redraw)
+
     def confirm_trash(self) -> None:
-        plan = self.checked()
-        count = sum(len(p) for _, p in plan)
-        if not count:
+        plan = self.plan()
+        if self._busy or not plan:
             return
-        size = sum(m.photo.size for g, paths in plan for m in g.members if m.photo.path in paths)
-        answer = QMessageBox.question(self, "Move to trash",
-                                      f"Move {count} files ({size / 1e6:.1f} MB) to the trash?\n"
-                                      "The file marked keep in each group stays where it is.")
+        answer = QMessageBox.question(
+            self, "Move to the trash",
+            f"Move the checked files to the trash?\n\nThis {dry_run(plan)}.\n\n"
+            "Each file is checked again right before it goes; the keeper of each group stays where it is.")
         if answer == QMessageBox.StandardButton.Yes:
             self.trash(plan)
 
-    def trash(self, plan: list[tuple[Group, list[str]]]) -> None:
-        store, journal, refs, data = self.store, self.journal, self.settings.references, self.dirs.data
+    def trash(self, plan: Sequence[tuple[Group, Sequence[str]]]) -> None:
+        store, journal, refs = self.store, self.journal, list(self.settings.references)
+        data, index, waiting = self.dirs.data, self.settings.index, self._signals.waiting
 
-        def work():
-            outcomes = []
-            with index_lock(data, self.settings.index):  # one writer: the indexer waits while we update the index
-                for group, paths in plan:
-                    outcomes += [(group, o) for o in trash_group(group, paths, store, journal, refs)]
-            return outcomes
+        def work() -> tuple[TrashReport, str]:
+            # Group by group into one report, so a surprise in a later group never hides what earlier groups did.
+            report, error = TrashReport(), ""
+            try:
+                with index_lock(data, index, on_wait=lambda _message: waiting.emit()):  # one writer at a time
+                    for group, paths in plan:
+                        report.outcomes += trash_group(group, paths, store, journal, refs, refresh=False).outcomes
+                    if report.trashed:
+                        store.refresh()
+            except Exception as exc:
+                error = str(exc) or type(exc).__name__
+            return report, error
 
-        self.trash_button.setEnabled(False)
-        run_task(work, self._on_trashed, self._on_trash_failed)
+        self._set_busy("Moving to the trash…")
+        run_call(work, self._on_trashed, self._on_failed, owner=self)
 
-    def _on_trashed(self, outcomes) -> None:
-        self.trash_button.setEnabled(True)
-        moved = 0
-        for group, o in outcomes:
+    def _on_trashed(self, outcome: tuple[TrashReport, str]) -> None:
+        self._set_busy("")
+        report, error = outcome
+        for o in report.outcomes:
             if o.trashed:
-                moved += 1
-                self.log.appendPlainText(f"trashed {display(o.path)} (kept {display(group.keep.path)})")
-                group.members = [m for m in group.members if m.photo.path != o.path]
+                note = f"; {o.reason}" if o.reason else ""
+                self.log.appendPlainText(f"trashed {display(o.path)} (kept {o.keeper}){note}")
             else:
-                self.log.appendPlainText(f"kept {display(o.path)}: {o.reason}")
+                self.log.appendPlainText(f"not moved {display(o.path)}: {o.reason.removeprefix('kept: ')}")
+        self.log.appendPlainText(report.summary() + (f"; then stopped: {error}" if error else ""))
+        gone = {o.path for o in report.outcomes if o.trashed or o.reason == "already gone"}
+        for group in self.groups:
+            group.members = [m for m in group.members if m.is_keeper or m.photo.path not in gone]
         self.groups = [g for g in self.groups if len(g.members) > 1]
         self._fill()
-        self.trashed.emit(moved)
-
-    def _on_trash_failed(self, message: str) -> None:
-        self.trash_button.setEnabled(True)
-        self.log.appendPlainText(f"nothing trashed: {message}")
+        self.trashed.emit(len(report.trashed))
 
     # ----- export -----
     def export(self, path: Path) -> None:
-        if path.suffix.lower() == ".json":
-            path.write_text("\n".join(json.dumps(g.as_json(), ensure_ascii=False) for g in self.groups) + "\n")
+        if path.suffix.lower() in (".json", ".jsonl"):
+            path.write_text("".join(json.dumps(g.as_json(), ensure_ascii=False) + "\n" for g in self.groups),
+                            encoding="utf-8")
             return
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["group", "level", "role", "path", "size", "width", "height", "score"])
+            writer.writerow(["group", "level", "role", "path", "size", "width", "height", "score", "checked", "why"])
             for i, g in enumerate(self.groups, 1):
                 for m in g.members:
                     p = m.photo
-                    writer.writerow([i, g.level, "keep" if p is g.keep else m.relation, display(p.path), p.size,
-                                     p.width, p.height, f"{m.score:.6f}"])
+                    writer.writerow([i, g.level.value, m.relation, display(p.path), p.size, p.width, p.height,
+                                     f"{m.score:.6f}", int(m.ticked), m.why])
 
     def _export_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export groups", "duplicates.csv",
-                                              "CSV (*.csv);;JSON Lines (*.json)")
+                                              "CSV (*.csv);;JSON Lines (*.jsonl)")
         if path:
             self.export(Path(path))

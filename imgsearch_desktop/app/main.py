@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
@@ -29,7 +31,7 @@ class App:
         self.window.show()
         if welcome and not ctx.settings.folders and not ctx.dirs.settings_file.exists():
             QTimer.singleShot(0, self.welcome)
-        self.worker.request_init.emit()  # ES + model load in the background: the window is already up
+        self.worker.request_init.emit(None)  # ES + model load in the background: the window is already up
         self.open_photos(photos)
 
     def open_photos(self, photos: list[str]) -> None:
@@ -75,8 +77,25 @@ class App:
         self.server.server.close()
 
 
+def log_to_file(data_dir: Path) -> None:
+    """The window's log (what "Details" shows, and more): data/logs/app.log, rotated."""
+    from logging.handlers import RotatingFileHandler
+
+    try:
+        (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(data_dir / "logs" / "app.log", maxBytes=1_000_000, backupCount=2,
+                                      encoding="utf-8")
+    except OSError:
+        return  # a read-only data dir: the app still runs, stderr has the messages
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(min(root.level or logging.INFO, logging.INFO))
+
+
 def run_app(ctx, photos: list[str]) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    log_to_file(ctx.dirs.data)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setDesktopFileName(APP_NAME)

@@ -9,6 +9,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
+from imgsearch_desktop.core.dupes import Tier
 from imgsearch_desktop.core.store import Hit, display
 
 HitRole = Qt.ItemDataRole.UserRole + 1
@@ -90,20 +91,25 @@ class ResultsModel(QAbstractListModel):
         hit = self.hits[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             label = f"{hit.score:.3f}  {hit.image_name}"
-            relation = self.relations[index.row()] if index.row() < len(self.relations) else "similar shot"
-            if relation != "similar shot":
+            relation = self.relation(index.row())
+            if relation != Tier.SIMILAR.label:  # a copy of the query: say which kind, and which copy is best
                 label += f"\n{relation}" + ("  ★ best version" if index.row() == self.best else "")
             return label
         if role == Qt.ItemDataRole.DecorationRole:
             return self.pixmaps.get(hit.path, self._loading)
         if role == Qt.ItemDataRole.ToolTipRole:
             size = f"{hit.width}×{hit.height}" if hit.width else ""
-            return f"{display(hit.path)}\n{size}  similarity {hit.score:.4f}"
+            best = " · ★ the best version of this picture" if index.row() == self.best else ""
+            return f"{display(hit.path)}\n{size}  similarity {hit.score:.4f}\n{self.relation(index.row())}{best}"
         if role == HitRole:
             return hit
         return None
 
-    @Slot(str, QImage)
+    def relation(self, row: int) -> str:
+        """identical file / same picture / similar shot (core.dupes.Tier labels) of the hit to the query."""
+        return self.relations[row] if row < len(self.relations) else Tier.SIMILAR.label
+
+    @Slot(object, QImage)
     def _on_thumbnail(self, path: str, image: QImage) -> None:
         # Main thread: the only place a QPixmap is made.
         if image.isNull():

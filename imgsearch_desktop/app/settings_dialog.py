@@ -1,9 +1,19 @@
-"""Settings: folders, exclusions, Elasticsearch, models, device, batch size, results per query."""
+"""Settings: folders, exclusions, Elasticsearch, models, device, batch size, results per query.
+
+Everything applies as soon as it is saved (the window reconnects, reloads the models or re-scans as needed). The
+Elasticsearch address is tested before it is saved — "Test connection", or Save itself when the connection fields
+changed — on the thread pool; a failed test says why in one sentence, and Save then reads "Save anyway" (a cluster
+that is down right now can still be the right one).
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -19,16 +29,60 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from imgsearch_desktop import checks
+from imgsearch_desktop.app.keep_rules import KeepRulesBox
+from imgsearch_desktop.app.problems import explain
+from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.config import split_credentials
 from imgsearch_desktop.core import secrets
 
 
+def check_connection(url: str, user: str, secret: str, ca_cert: str, data_dir: Path) -> str:
+    """Pool thread: the server's version, or an exception. Credentials are resolved as the app will (URL user-info,
+    then the field, then the secret store; the environment wins, as in the CLI)."""
+    from imgsearch_desktop.core.store import Connection, Store
+
+    url, url_user, url_password = split_credentials(url)
+    user = url_user or user
+    stored = url_password or secret or secrets.get_secret(data_dir, f"es:{url}")
+    password = os.environ.get("IMGSEARCH_ES_PASSWORD", "") or (stored if user else "")
+    api_key = os.environ.get("IMGSEARCH_ES_API_KEY", "") or ("" if user else stored)
+    client = Connection(url, user=user, password=password, api_key=api_key, ca_cert=ca_cert).client(
+        request_timeout=5)
+    try:
+        return Store(client, "connection-test").check_server()
+    finally:
+        client.close()
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """What a save asks the window to redo: nothing needs a restart."""
+
+    reconnect: bool  # the Elasticsearch address, user, password / API key or CA certificate changed
+    models: bool  # the image or text model, the device or the batch size changed: a new embedder
+    rescan: bool  # folders or exclusions changed
+    removed: list[str]  # folders whose photos leave the index
+
+
+def _snapshot(s) -> tuple[tuple, tuple, tuple, tuple]:
+    return ((s.es_url, s.es_user, s.es_ca_cert), (s.image_model, s.text_model, s.device, s.batch_size),
+            (tuple(s.folders), tuple(s.excluded)), tuple(s.folders))
+
+
 class SettingsDialog(QDialog):
+    applied = Signal(object)  # SettingsChange, once saved
+
     def __init__(self, settings, dirs, parent=None) -> None:
         super().__init__(parent)
         self.settings, self.dirs = settings, dirs
         self.setWindowTitle("Settings")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(480)
+        self._before = _snapshot(settings)
+        self._tested: tuple[str, ...] | None = None  # the connection fields of the last test that passed
+        self._failed: tuple[str, ...] | None = None  # …and of the last that failed (Save anyway saves those)
+        self._testing = False
+        self._save_after_test = False
         layout = QVBoxLayout(self)
 
         layout.addWidget(QLabel("<b>Photo folders</b> (watched; removing one removes its photos from the index)"))
@@ -50,8 +104,16 @@ class SettingsDialog(QDialog):
         self.excluded.setPlaceholderText("folder names or paths to skip, comma-separated")
         form.addRow("Excluded", self.excluded)
         self.es_url = QLineEdit(settings.es_url)
-        self.es_url.setPlaceholderText("empty = the app's own local Elasticsearch")
-        form.addRow("Elasticsearch URL", self.es_url)
+        self.es_url.setPlaceholderText("empty = the app's own search engine")
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(lambda: self.test(save_after=False))
+        url_row = QHBoxLayout()
+        url_row.addWidget(self.es_url, 1)
+        url_row.addWidget(self.test_button)
+        form.addRow("Elasticsearch URL", url_row)
+        self.test_result = QLabel()
+        self.test_result.setWordWrap(True)
+        form.addRow("", self.test_result)
         self.es_user = QLineEdit(settings.es_user)
         form.addRow("User", self.es_user)
         self.es_password = QLineEdit()
@@ -77,29 +139,107 @@ class SettingsDialog(QDialog):
         self.results.setValue(settings.results)
         form.addRow("Results per query", self.results)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Model and Elasticsearch changes take effect at the next start."))
+        layout.addWidget(KeepRulesBox(settings, dirs, self))  # duplicates' keep rules: saves itself on accept
+        layout.addWidget(QLabel("Changes apply as soon as you save."))
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self._initial = self._connection_fields()
+        for edit in (self.es_url, self.es_user, self.es_password, self.ca_cert):
+            edit.textEdited.connect(self._connection_edited)
 
     def _add_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Photo folder", os.path.expanduser("~"))
         if folder:
             self.folders.addItem(os.path.abspath(folder))
 
+    # ----- the connection test -----
+    def _connection_fields(self) -> tuple[str, ...]:
+        return (self.es_url.text().strip(), self.es_user.text().strip(), self.es_password.text(),
+                self.ca_cert.text().strip())
+
+    def _connection_edited(self) -> None:
+        self.save_button.setText("Save")
+        self.test_result.clear()
+
+    def _say(self, text: str, ok: bool) -> None:
+        self.test_result.setStyleSheet(f"color: {'#2e7d32' if ok else '#c62828'};")
+        self.test_result.setText(text)
+
+    def test(self, save_after: bool) -> None:
+        fields = self._connection_fields()
+        url, user, secret, ca_cert = fields
+        if not url:
+            self._tested = fields
+            self._say("The app's own search engine: it is started and restarted by the app.", True)
+            if save_after:
+                self.accept()
+            return
+        try:
+            checks.es_url(url)
+        except argparse.ArgumentTypeError:
+            self._say("That is not an Elasticsearch address: use http(s)://HOST:PORT, e.g. "
+                      "https://search.example:9200.", False)
+            return
+        if self._testing:
+            return
+        self._testing, self._save_after_test = True, save_after
+        self.test_button.setEnabled(False)
+        self._say(f"Testing {_redacted(url)}…", True)
+        run_call(lambda: check_connection(url, user, secret, ca_cert, self.dirs.data),
+                 lambda version: self._tested_ok(fields, version), lambda exc: self._tested_bad(fields, exc),
+                 owner=self)
+
+    def _tested_ok(self, fields: tuple[str, ...], version: str) -> None:
+        self._testing = False
+        self.test_button.setEnabled(True)
+        self._tested = fields
+        self._say(f"Connected: Elasticsearch {version} at {_redacted(fields[0])}.", True)
+        if self._save_after_test and fields == self._connection_fields():
+            self.accept()
+
+    def _tested_bad(self, fields: tuple[str, ...], exc: BaseException) -> None:
+        self._testing = False
+        self.test_button.setEnabled(True)
+        self._failed = fields
+        self._say(explain(exc, _redacted(fields[0])).sentence, False)
+        self.save_button.setText("Save anyway")
+
+    # ----- saving -----
     def accept(self) -> None:
+        fields = self._connection_fields()
+        if fields != self._initial and fields not in (self._tested, self._failed):
+            self.test(save_after=True)  # saved once the test passes; a failure leaves the choice to the user
+            return
+        if fields[0]:
+            try:
+                checks.es_url(fields[0])
+            except argparse.ArgumentTypeError:
+                self._say("That is not an Elasticsearch address: use http(s)://HOST:PORT.", False)
+                return
         s = self.settings
         s.folders = [self.folders.item(i).text() for i in range(self.folders.count())]
         s.excluded = [e.strip() for e in self.excluded.text().split(",") if e.strip()]
-        s.es_url, s.es_user, s.es_ca_cert = self.es_url.text().strip(), self.es_user.text().strip(), \
-            self.ca_cert.text().strip()
+        s.es_url, s.es_user, s.es_ca_cert = fields[0], fields[1], fields[3]
         s.es_url, user, password = split_credentials(s.es_url)  # a pasted `es start` URL carries the password
         s.es_user = user or s.es_user
         s.image_model, s.text_model = self.image_model.text().strip(), self.text_model.text().strip()
         s.device, s.batch_size, s.results = self.device.currentText(), self.batch.value(), self.results.value()
-        if self.es_password.text() or password:
+        secret_changed = bool(self.es_password.text() or password)
+        if secret_changed:
             secrets.set_secret(self.dirs.data, f"es:{s.es_url}", self.es_password.text() or password)
         s.save(self.dirs)
         super().accept()
+        before, after = self._before, _snapshot(s)
+        self.applied.emit(SettingsChange(reconnect=before[0] != after[0] or secret_changed,
+                                         models=before[1] != after[1], rescan=before[2] != after[2],
+                                         removed=[f for f in before[3] if f not in s.folders]))
+
+
+def _redacted(url: str) -> str:
+    from imgsearch_desktop.core.store import Connection
+
+    return Connection(url).redacted()

@@ -11,11 +11,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, QThreadPool, Signal, Slot
 
+from imgsearch_desktop.app.problems import explain
+from imgsearch_desktop.app.skipped import SkippedFiles
 from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.locks import index_lock
 from imgsearch_desktop.core.pipeline import IndexStats
+from imgsearch_desktop.core.sync import without_excluded
 from imgsearch_desktop.core.watcher import ChangeSet, FolderWatcher
 
 log = logging.getLogger(__name__)
@@ -78,16 +82,47 @@ def run_task(fn: Callable[[], Any], on_result: Callable[[Any], None], on_error: 
     pool.start(functools.partial(_run, fn, task_id, _relay))
 
 
+def run_call(fn: Callable[[], Any], on_result: Callable[[Any], None],
+             on_exception: Callable[[BaseException], None], owner: QObject | None = None) -> None:
+    """``run_task`` for callers that explain a failure themselves: ``on_exception`` gets the exception object
+    (a bug's traceback is logged here), never text to show as it is. With ``owner``, an outcome that arrives
+    after the owner was deleted (its window closed meanwhile) is dropped."""
+
+    def guarded() -> tuple[bool, Any]:
+        try:
+            return True, fn()
+        except Exception as exc:
+            if not isinstance(exc, UserError):
+                log.warning("background call failed", exc_info=True)
+            return False, exc
+
+    def deliver(out: tuple[bool, Any]) -> None:
+        if owner is None or shiboken6.isValid(owner):
+            (on_result if out[0] else on_exception)(out[1])
+
+    run_task(guarded, deliver, lambda message: deliver((False, RuntimeError(message))))
+
+
+class _Cancelled(Exception):
+    """Raised out of a store's retry wait when the job was cancelled."""
+
+
 class IndexWorker(QObject):
-    """Owns the store, the indexer and the folder watcher; lives on its own QThread, one job at a time."""
+    """Owns the store, the indexer and the folder watcher; lives on its own QThread, one job at a time.
+
+    ``initialise`` may run again at any time (Settings changed, the engine was restarted): the next job uses the new
+    store and models. Failures arrive as Problems (one plain sentence + details), never as raw exception text.
+    """
 
     ready = Signal(dict)  # {"es": version, "count": n, "dims": d}
     progress = Signal(int, int, str)  # done, total, note
     finished = Signal(object)  # IndexStats
-    failed = Signal(str)
+    failed = Signal(object)  # Problem: a job failed
+    init_failed = Signal(object)  # Problem: could not connect or load the models
     status = Signal(str)
+    summary = Signal(int, object)  # photos in the index, [(path, reason)] of the files skipped
     # Requests from the main thread, delivered queued into this object's thread.
-    request_init = Signal()
+    request_init = Signal(object)  # a new Embedder (models changed in Settings), or None to keep the current one
     request_reindex = Signal(list)
     request_changes = Signal(object)
     request_forget = Signal(list)
@@ -95,12 +130,13 @@ class IndexWorker(QObject):
     def __init__(self, connect: Callable[[], Any], embedder, settings, data_dir=None) -> None:
         super().__init__()
         self.data_dir = data_dir
-        self._connect = connect  # () -> Store, may start the local node
+        self.connect = connect  # () -> Store, may start the local node
         self.embedder = embedder
         self.settings = settings
         self.store = None
         self.indexer = None
         self.watcher: FolderWatcher | None = None
+        self.skipped = SkippedFiles()
         self.running = threading.Event()
         self.running.set()  # cleared = paused
         self.cancelled = threading.Event()
@@ -127,25 +163,42 @@ class IndexWorker(QObject):
                 break
         return not self.cancelled.is_set()
 
+    def _store_waiting(self, _message: str) -> None:
+        """The store calls this between retries while Elasticsearch is away: Cancel (or closing the window) ends the
+        wait instead of sitting out the store's whole retry time; the health watch says what is going on."""
+        if self.cancelled.is_set():
+            raise _Cancelled
+        self.status.emit("Waiting for the search engine to answer again…")
+
+    def address(self) -> str:
+        """The remote cluster's URL without credentials, for messages; "" for the managed node."""
+        from imgsearch_desktop.core.store import Connection
+
+        return Connection(self.settings.es_url).redacted() if self.settings.es_url else ""
+
     # ----- jobs, run on the worker thread -----
-    @Slot()
-    def initialise(self) -> None:
+    @Slot(object)
+    def initialise(self, embedder=None) -> None:
         from imgsearch_desktop.core.pipeline import Indexer
 
+        if embedder is not None:
+            self.embedder = embedder
+        self.store = self.indexer = None  # changes arriving meanwhile are caught up by the scan after ready
         try:
-            self.status.emit("Starting Elasticsearch…")
-            store = self._connect()
+            self.status.emit(f"Connecting to {self.address()}…" if self.settings.es_url
+                             else "Starting the search engine…")
+            store = self.connect()
+            store.on_wait = self._store_waiting
             self.status.emit("Loading the models…")
             self.embedder.load_both()  # once, here: queries then never pay for (or race on) a model load
             dims = self.embedder.dims
             store.open(self.embedder.model_id, dims)
             self.store, self.indexer = store, Indexer(store, self.embedder)
             self.ready.emit({"es": store.check_server(), "count": store.count(), "dims": dims})
-        except UserError as exc:
-            self.failed.emit(str(exc))
         except Exception as exc:
-            log.exception("start-up failed")
-            self.failed.emit(f"start-up failed: {exc}")
+            if not isinstance(exc, UserError):
+                log.exception("start-up failed")
+            self.init_failed.emit(explain(exc, self.address(), "starting"))
 
     @Slot(list)
     def reindex(self, roots: list[str]) -> None:
@@ -153,16 +206,39 @@ class IndexWorker(QObject):
         if self.indexer is None:
             return
         self._watch(roots)  # first: changes made while the scan runs are queued behind it, not missed
-        self._run(lambda: self.indexer.run(roots, self.settings.excluded, progress=self._progress))
+        indexer, excluded = self.indexer, list(self.settings.excluded)
+
+        def job() -> IndexStats:
+            stats = indexer.run(roots, excluded, progress=self._progress)
+            if not stats.cancelled:  # a full scan re-tried every file not indexed: its list replaces the old one
+                self.skipped.replace_under(roots, stats.skipped_files + stats.unreachable_folders)
+            return stats
+
+        self._run(job)
 
     @Slot(object)
-    def apply_changes(self, change: ChangeSet) -> None:
+    def apply_changes(self, change: ChangeSet | None) -> None:
         if self.indexer is None:
             return
         if change is None:  # a watcher error: reconcile everything
             self.reindex(list(self.settings.folders))
             return
-        self._run(lambda: self.indexer.apply(change, self.settings.folders))
+        # the walk never enters excluded folders; nor does this
+        change = without_excluded(change, self.settings.excluded, self.settings.folders)
+        if not change:
+            return
+        indexer, roots = self.indexer, list(self.settings.folders)
+
+        def job() -> IndexStats:
+            # The same progress as a scan: shown in the status bar, and Pause/Cancel act on it.
+            if not self._progress(0, len(change), "changes"):
+                return IndexStats(cancelled=True)
+            stats = indexer.apply(change, roots, progress=self._progress)
+            touched = [*change.changed, *change.deleted, *(p for move in change.moved for p in move)]
+            self.skipped.update(touched, stats.skipped_files)
+            return stats
+
+        self._run(job)
 
     def _run(self, job: Callable[[], IndexStats]) -> None:
         self.cancelled.clear()
@@ -173,19 +249,29 @@ class IndexWorker(QObject):
             else:
                 with index_lock(self.data_dir, self.settings.index, on_wait=self.status.emit):
                     stats = job()
-        except UserError as exc:
-            self.failed.emit(str(exc))
+        except _Cancelled:
+            stats = IndexStats(cancelled=True)
         except Exception as exc:
-            log.exception("indexing failed")
-            self.failed.emit(f"indexing failed: {exc}")
-        else:
-            stats.seconds = stats.seconds or time.perf_counter() - started
-            self.finished.emit(stats)
+            if not isinstance(exc, UserError):
+                log.exception("indexing failed")
+            self.failed.emit(explain(exc, self.address(), "indexing"))
+            return
+        stats.seconds = stats.seconds or time.perf_counter() - started
+        self.finished.emit(stats)
+        self._send_summary()
+
+    def _send_summary(self) -> None:
+        try:
+            count = self.store.count() if self.store is not None else 0
+        except Exception:  # Elasticsearch went away right after the job: the health watch says so
+            log.info("count after indexing failed", exc_info=True)
+            return
+        self.summary.emit(count, self.skipped.items())
 
     def _watch(self, roots: list[str]) -> None:
         if self.watcher is None:
             self.watcher = FolderWatcher(self.request_changes.emit,
-                                         on_error=lambda msg: (self.status.emit(msg), self.request_changes.emit(None)))
+                                         on_error=lambda msg: (log.warning(msg), self.request_changes.emit(None)))
             self.watcher.start()
         wanted = {os.path.abspath(r) for r in roots}
         for folder in set(self.watcher.folders) - wanted:
@@ -202,7 +288,9 @@ class IndexWorker(QObject):
         for folder in folders:
             if self.watcher:
                 self.watcher.remove(folder)
-        self._run(lambda: IndexStats(removed=self.indexer.remove_paths(folders)))
+        self.skipped.replace_under(folders, [])
+        indexer = self.indexer
+        self._run(lambda: IndexStats(removed=indexer.remove_paths(folders)))
 
     def shutdown(self) -> None:
         if self.watcher is not None:

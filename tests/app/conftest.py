@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from imgsearch_desktop.app.main import App
-from imgsearch_desktop.cli import Context
+from imgsearch_desktop.context import Context
 from tests.photos import exif_rotated, write_photo
 
 
@@ -26,12 +26,15 @@ def library(tmp_path):
 def make_app(qtbot, es_url, tiny_models, isolated_home, es_client):
     apps = []
 
-    def make(folders, batch_size=8, photos=(), index=None):
-        args = argparse.Namespace(home=str(isolated_home), es_url=es_url, es_user=None, es_ca_cert=None,
-                                  index=index or f"gui-{uuid.uuid4().hex[:8]}", image_model=str(tiny_models["clip"]),
-                                  text_model=str(tiny_models["text"]), device="cpu", batch_size=batch_size)
+    def make(folders, batch_size=8, photos=(), index=None, managed=False, excluded=()):
+        """``managed``: no URL, so the window starts (and restarts) the node installed under the test's home."""
+        args = argparse.Namespace(home=str(isolated_home), es_url=None if managed else es_url, es_user=None,
+                                  es_ca_cert=None, index=index or f"gui-{uuid.uuid4().hex[:8]}",
+                                  image_model=str(tiny_models["clip"]), text_model=str(tiny_models["text"]),
+                                  device="cpu", batch_size=batch_size)
         ctx = Context(args)
         ctx.settings.folders = [str(f) for f in folders]
+        ctx.settings.excluded = list(excluded)
         app = App(ctx, list(photos), welcome=False)
         qtbot.addWidget(app.window)
         apps.append(app)

@@ -12,40 +12,17 @@ from pathlib import Path
 import elastic_transport
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QImage
 
 from imgsearch_desktop.core import embedder as embedder_module
 from imgsearch_desktop.core import images as images_module
+from tests.app.gui import SCREENSHOTS, drop_file, wait_indexed
 from tests.photos import write_photo
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-
-
-def wait_indexed(qtbot, app, timeout=120_000):
-    with qtbot.waitSignal(app.worker.finished, timeout=timeout) as blocker:
-        pass
-    return blocker.args[0]
 
 
 def start_and_index(qtbot, app):
-    with qtbot.waitSignal(app.worker.finished, timeout=120_000) as blocker:
-        pass
-    return blocker.args[0]
-
-
-def drop_file(window, path: Path) -> None:
-    """What a file manager's drag does: DragEnter (which the window must accept), then the Drop."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(QPoint(300, 300), Qt.DropAction.CopyAction, mime, buttons, mods)
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted()
-    drop = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, buttons, mods)
-    QApplication.sendEvent(window, drop)
-    assert drop.isAccepted()
+    return wait_indexed(qtbot, app)
 
 
 def test_drop_paste_and_text_search_fill_the_grid(qtbot, make_app, library):
@@ -70,7 +47,7 @@ def test_drop_paste_and_text_search_fill_the_grid(qtbot, make_app, library):
         window.paste()
     assert window.model.hits[0].path == str(library / "scan.png")
 
-    window.k_spin.setValue(4)
+    window.filter_bar.k_spin.setValue(4)
     window.search.setText("un chat sur un canapé")
     with qtbot.waitSignal(window.results_shown, timeout=30_000) as shown:
         qtbot.keyClick(window.search, Qt.Key.Key_Return)
@@ -200,7 +177,6 @@ def test_screenshots(qtbot, make_app, library, tmp_path, state):
     with qtbot.waitSignal(app.worker.progress, timeout=60_000, check_params_cb=lambda d, t, n: 0 < d < t):
         pass
     app.window.toggle_pause()  # hold the "indexing" state still for the picture
-    window._on_progress(app.window.progress.value(), app.window.progress.maximum(), "")
     assert window.grab().save(str(SCREENSHOTS / "main-indexing.png"))
     app.window.toggle_pause()
     start_and_index(qtbot, app)
@@ -237,76 +213,26 @@ def test_drop_shows_the_photos_copies_and_the_best_version(qtbot, make_app, tmp_
     assert "★ best version" in best_row.data(Qt.ItemDataRole.DisplayRole)
 
 
-def test_duplicates_view_review_keep_not_duplicate_and_trash(qtbot, make_app, tmp_path, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
-
-    root = tmp_path / "lib"
-    orig = write_photo(root / "orig.jpg", 51, size=(640, 480), quality=90)
-    shutil.copyfile(orig, root / "copy.jpg")
-    Image.open(orig).resize((320, 240)).save(root / "small.jpg", quality=70)
-    Image.open(orig).save(root / "lossless.png")
-    for i in range(3):
-        write_photo(root / f"other{i}.jpg", 60 + i)
-    app = make_app([root])
-    start_and_index(qtbot, app)
-    view = app.window.open_duplicates()
-    with qtbot.waitSignal(view.scanned, timeout=60_000) as scanned:
-        view.scan()
-    assert scanned.args == [1]
-    SCREENSHOTS.mkdir(exist_ok=True)
-    assert view.grab().save(str(SCREENSHOTS / "duplicates.png"))
-    (group,) = view.groups
-    assert group.keep.path == str(root / "lossless.png")
-    top = view.tree.topLevelItem(0)
-    rows = {Path(top.child(i).text(0)).name: top.child(i) for i in range(top.childCount())}
-    assert set(rows) == {"orig.jpg", "copy.jpg", "small.jpg", "lossless.png"}
-
-    view.keep_item(rows["orig.jpg"])  # the user prefers the original JPEG
-    assert view.groups[0].keep.path == str(orig)
-    top = view.tree.topLevelItem(0)
-    rows = {Path(top.child(i).text(0)).name: top.child(i) for i in range(top.childCount())}
-    view.not_a_duplicate(rows["small.jpg"])
-    names = [Path(m.photo.path).name for m in view.groups[0].members]
-    assert names[0] == "orig.jpg" and sorted(names[1:]) == ["copy.jpg", "lossless.png"]
-
-    export = tmp_path / "groups.csv"
-    view.export(export)
-    assert export.read_text().count("\n") == 4  # header + 3 members
-
-    asked = []
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
-    with qtbot.waitSignal(view.trashed, timeout=30_000) as trashed:
-        view.confirm_trash()
-    assert trashed.args == [2] and "Move 2 files" in asked[0]
-    assert orig.exists() and not (root / "copy.jpg").exists() and not (root / "lossless.png").exists()
-    trash = Path(os.environ["XDG_DATA_HOME"]) / "Trash" / "files"
-    assert {"copy.jpg", "lossless.png"} <= set(os.listdir(trash))
-    assert "trashed" in view.log.toPlainText() and view.groups == []
-    with qtbot.waitSignal(view.scanned, timeout=60_000) as rescanned:
-        view.scan()
-    assert rescanned.args == [0]  # small.jpg stays apart: remembered as "not a duplicate"
-
-
 def test_filters_narrow_the_grid(qtbot, make_app, library):
     from PySide6.QtCore import QDate
 
     app = make_app([library])
     start_and_index(qtbot, app)
     window = app.window
-    window.format_combo.setCurrentText("PNG")
+    window.filter_bar.format_combo.setCurrentText("PNG")
     with qtbot.waitSignal(window.results_shown, timeout=30_000) as shown:
         drop_file(window, library / "2023" / "IMG_0001.jpg")
     assert shown.args == [1] and window.model.hits[0].path == str(library / "scan.png")
-    window.format_combo.setCurrentIndex(0)
-    window.folder_combo.addItem("2023", str(library / "2023"))
-    window.folder_combo.setCurrentIndex(window.folder_combo.count() - 1)
+    window.filter_bar.format_combo.setCurrentIndex(0)
+    window.filter_bar.folder_combo.addItem("2023", str(library / "2023"))
+    window.filter_bar.folder_combo.setCurrentIndex(window.filter_bar.folder_combo.count() - 1)
     with qtbot.waitSignal(window.results_shown, timeout=30_000) as shown:
         drop_file(window, library / "2024" / "IMG_0000.jpg")
     assert shown.args == [4] and all("/2023/" in h.path for h in window.model.hits)
-    window.folder_combo.setCurrentIndex(0)
-    window.date_filter.setChecked(True)  # only the EXIF-dated portrait (2021-07-14) has a date taken
-    window.date_from.setDate(QDate(2021, 7, 1))
-    window.date_to.setDate(QDate(2021, 7, 31))
+    window.filter_bar.folder_combo.setCurrentIndex(0)
+    window.filter_bar.date_filter.setChecked(True)  # only the EXIF-dated portrait (2021-07-14) has a date taken
+    window.filter_bar.date_from.setDate(QDate(2021, 7, 1))
+    window.filter_bar.date_to.setDate(QDate(2021, 7, 31))
     with qtbot.waitSignal(window.results_shown, timeout=30_000) as shown:
         drop_file(window, library / "2024" / "IMG_0000.jpg")
     assert shown.args == [1] and window.model.hits[0].path == str(library / "2024" / "portrait.jpg")

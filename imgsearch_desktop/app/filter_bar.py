@@ -1,0 +1,135 @@
+"""The row under the search bar: results per query, minimum similarity, folder, format, date taken.
+
+It returns ``Filters`` (plus k and the threshold) and says ``changed`` whenever any of them moves, so the window
+re-runs the current query at once instead of leaving old results on screen. Sliders and spin boxes settle for a
+moment first (one query per gesture, not one per pixel).
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDateEdit, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
+
+from imgsearch_desktop.app.flow_layout import FlowLayout
+from imgsearch_desktop.core import images
+from imgsearch_desktop.core.store import Filters
+
+# From the one format table: what the index's `format` field can hold (RAW files are indexed through their JPEG
+# preview, and MPO is what Pillow calls some cameras' JPEGs: neither is a choice of its own).
+FORMATS = [(f.label, f.name) for f in images.FORMATS if f.available and f.extensions and not f.raw]
+SETTLE_MS = 250
+
+
+def _group(*widgets: QWidget) -> QWidget:
+    """Widgets that belong together wrap as one piece."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 8, 0)
+    row.setSpacing(4)
+    for w in widgets:
+        row.addWidget(w)
+    return box
+
+
+class FilterBar(QWidget):
+    changed = Signal()  # any filter moved: re-run the current query
+    undated_wanted = Signal()  # the date filter was switched on: count the photos without a date
+
+    def __init__(self, results: int, parent=None) -> None:
+        super().__init__(parent)
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(SETTLE_MS)
+        self._settle.timeout.connect(self.changed.emit)
+
+        self.k_spin = QSpinBox()
+        self.k_spin.setRange(1, 500)
+        self.k_spin.setValue(results)
+        self.threshold = QSlider(Qt.Orientation.Horizontal)
+        self.threshold.setRange(0, 100)
+        self.threshold.setFixedWidth(120)
+        self.threshold_label = QLabel("off")
+        self.threshold_label.setMinimumWidth(30)
+        self.folder_combo = QComboBox()
+        self.folder_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.folder_combo.setMinimumContentsLength(12)
+        self.format_combo = QComboBox()
+        self.format_combo.addItem("All formats", None)
+        for label, name in FORMATS:
+            self.format_combo.addItem(label, name)
+        self.date_filter = QCheckBox("Taken from")
+        self.date_from = QDateEdit(QDate.currentDate().addYears(-1))
+        self.date_to = QDateEdit(QDate.currentDate())
+        for edit in (self.date_from, self.date_to):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setEnabled(False)
+        self.include_undated = QCheckBox("include photos without a date")
+        self.include_undated.setVisible(False)  # shown with the date filter: the row stays one line otherwise
+
+        flow = FlowLayout(self)
+        flow.addWidget(_group(QLabel("Results"), self.k_spin))
+        flow.addWidget(_group(QLabel("Min. similarity"), self.threshold, self.threshold_label))
+        flow.addWidget(_group(self.folder_combo, self.format_combo))
+        flow.addWidget(_group(self.date_filter, self.date_from, QLabel("to"), self.date_to, self.include_undated))
+
+        self.threshold.valueChanged.connect(
+            lambda v: self.threshold_label.setText(f"{v / 100:.2f}" if v else "off"))
+        for signal in (self.k_spin.valueChanged, self.threshold.valueChanged, self.date_from.dateChanged,
+                       self.date_to.dateChanged):
+            signal.connect(lambda *_: self._settle.start())
+        for signal in (self.folder_combo.currentIndexChanged, self.format_combo.currentIndexChanged,
+                       self.include_undated.toggled):
+            signal.connect(lambda *_: self.changed.emit())
+        self.date_filter.toggled.connect(self._date_toggled)
+
+    def _date_toggled(self, on: bool) -> None:
+        for w in (self.date_from, self.date_to):
+            w.setEnabled(on)
+        self.include_undated.setVisible(on)
+        if on:
+            self.undated_wanted.emit()
+        self.changed.emit()
+
+    # ----- what the query uses -----
+    def filters(self) -> Filters:
+        folder = self.folder_combo.currentData()
+        fmt = self.format_combo.currentData()
+        filters = Filters(folders=[folder] if folder else [], formats=[fmt] if fmt else [])
+        if self.date_filter.isChecked():  # the EXIF date taken
+            filters.date_from = self.date_from.date().toString("yyyy-MM-dd")
+            filters.date_to = self.date_to.date().toString("yyyy-MM-dd") + "T23:59:59"
+            filters.include_undated = self.include_undated.isChecked()
+        return filters
+
+    @property
+    def k(self) -> int:
+        return self.k_spin.value()
+
+    @property
+    def min_score(self) -> float | None:
+        return self.threshold.value() / 100 or None
+
+    # ----- set from outside -----
+    def set_folders(self, folders: list[str]) -> None:
+        current = self.folder_combo.currentData()
+        self.folder_combo.blockSignals(True)
+        self.folder_combo.clear()
+        self.folder_combo.addItem("All folders", "")
+        for folder in folders:
+            self.folder_combo.addItem(os.path.basename(folder.rstrip(os.sep)) or folder, folder)
+            self.folder_combo.setItemData(self.folder_combo.count() - 1, folder, Qt.ItemDataRole.ToolTipRole)
+        self.folder_combo.setCurrentIndex(max(0, self.folder_combo.findData(current)))
+        self.folder_combo.blockSignals(False)
+        if self.folder_combo.currentData() != current:
+            self.changed.emit()  # the chosen folder was removed in Settings
+
+    def set_k(self, k: int) -> None:
+        self.k_spin.setValue(k)
+
+    def set_undated(self, count: int) -> None:
+        """How many indexed photos have no date taken (they are left out while the date filter is on)."""
+        self.include_undated.setText(f"include {count:,} photo{'' if count == 1 else 's'} without a date"
+                                     if count else "include photos without a date")

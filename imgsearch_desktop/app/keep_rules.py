@@ -1,0 +1,127 @@
+"""Settings → "Which copy to keep": the keep-best rules in the user's order, and the folder priority.
+
+A self-contained box for the Settings dialog (one line adds it there): it saves its two settings itself when the
+dialog is accepted, so the dialog's own code needs nothing else. The Duplicates window reads them with
+``keep_rules()`` / ``folder_priority()``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from imgsearch_desktop.core.dupes import DEFAULT_KEEP_RULES, KeepRule
+
+RuleRole = Qt.ItemDataRole.UserRole + 10
+
+
+def keep_rules(settings) -> list[KeepRule]:
+    """The user's order; a rule the file does not know is dropped and a rule it lacks (added in a later version)
+    comes after the user's, so an old or hand-edited settings.toml never breaks a scan nor reorders the rest."""
+    chosen: list[KeepRule] = []
+    for name in getattr(settings, "keep_rules", []) or []:
+        try:
+            rule = KeepRule(name)
+        except ValueError:
+            continue
+        if rule not in chosen:
+            chosen.append(rule)
+    return chosen + [rule for rule in DEFAULT_KEEP_RULES if rule not in chosen]
+
+
+def folder_priority(settings) -> list[str]:
+    """The folders in priority order: the saved order first, then photo and reference folders not in it yet."""
+    out: list[str] = []
+    for folder in [*getattr(settings, "folder_priority", []), *settings.folders, *settings.references]:
+        if folder and folder not in out:
+            out.append(folder)
+    return out
+
+
+class _OrderedList(QListWidget):
+    """A list the user reorders by dragging, or with the Up/Down buttons beside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+
+    def move_current(self, step: int) -> None:
+        row = self.currentRow()
+        if row < 0 or not 0 <= row + step < self.count():
+            return
+        item = self.takeItem(row)
+        self.insertItem(row + step, item)
+        self.setCurrentRow(row + step)
+
+    def values(self) -> list[str]:
+        return [self.item(i).data(RuleRole) for i in range(self.count())]
+
+
+class KeepRulesBox(QGroupBox):
+    def __init__(self, settings, dirs, dialog: QDialog | None = None) -> None:
+        super().__init__("Duplicates: which copy to keep")
+        self.settings, self.dirs = settings, dirs
+        layout = QVBoxLayout(self)
+        hint = QLabel("The first rule that tells two copies apart chooses the copy to keep. Drag to reorder.")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        grid = QGridLayout()
+        self.rules = _OrderedList()
+        for rule in keep_rules(settings):
+            item = QListWidgetItem(rule.label)
+            item.setData(RuleRole, rule.value)
+            item.setToolTip(rule.label)
+            self.rules.addItem(item)
+        self.folders = _OrderedList()
+        for folder in folder_priority(settings):
+            self._add_folder_item(folder)
+        for lst, rows in ((self.rules, len(DEFAULT_KEEP_RULES)), (self.folders, 4)):  # every rule in sight
+            lst.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            lst.setFixedHeight(max(lst.sizeHintForRow(0), 16) * rows + 2 * lst.frameWidth() + 4)
+        grid.addWidget(self.rules, 0, 0, 2, 1)
+        grid.addWidget(self._button("Up", lambda: self.rules.move_current(-1)), 0, 1)
+        grid.addWidget(self._button("Down", lambda: self.rules.move_current(1)), 1, 1)
+        grid.addWidget(QLabel("Folder priority (for the “folder priority” rule): keep photos in the first folder."),
+                       2, 0, 1, 2)
+        grid.addWidget(self.folders, 3, 0, 3, 1)
+        grid.addWidget(self._button("Up", lambda: self.folders.move_current(-1)), 3, 1)
+        grid.addWidget(self._button("Down", lambda: self.folders.move_current(1)), 4, 1)
+        grid.addWidget(self._button("Add…", self._choose_folder), 5, 1)
+        layout.addLayout(grid)
+        if dialog is not None:
+            # Connected while the dialog is being built: runs before the window's own reaction to "accepted".
+            dialog.accepted.connect(self.save)
+
+    def _button(self, text: str, slot) -> QPushButton:
+        button = QPushButton(text)
+        button.clicked.connect(slot)
+        return button
+
+    def _add_folder_item(self, folder: str) -> None:
+        item = QListWidgetItem(folder)
+        item.setData(RuleRole, folder)
+        self.folders.addItem(item)
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Priority folder", os.path.expanduser("~"))
+        if folder and os.path.abspath(folder) not in self.folders.values():
+            self._add_folder_item(os.path.abspath(folder))
+
+    def save(self) -> None:
+        self.settings.keep_rules = self.rules.values()
+        self.settings.folder_priority = self.folders.values()
+        self.settings.save(self.dirs)

@@ -1,0 +1,109 @@
+"""Runs the window's queries on the thread pool and keeps the one that must still be answered.
+
+A query asked while Elasticsearch is away (starting, restarting, a new address from Settings) waits as the
+pending one — the newest wins — and runs as soon as a store is attached again. A query that finds Elasticsearch
+unreachable goes back to pending and asks the health watch to look now, instead of showing a connection error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from PySide6.QtCore import QObject, Signal
+
+from imgsearch_desktop.app.problems import explain, is_unreachable
+from imgsearch_desktop.app.workers import run_call
+from imgsearch_desktop.core.query import Query, QueryResult, run_query
+from imgsearch_desktop.core.store import Filters
+
+log = logging.getLogger(__name__)
+
+
+class QueryRunner(QObject):
+    answered = Signal(object)  # QueryResult of the newest query
+    failed = Signal(object)  # Problem
+    waiting = Signal(str)  # the query waits; why, in words
+    engine_lost = Signal()  # a query found Elasticsearch unreachable
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.store = None
+        self.embedder = None
+        self.address = ""  # the remote cluster's URL, for messages ("" = the managed node)
+        self.pending: Query | None = None
+        self.last: Query | None = None
+        self._seq = 0
+        self.wait_reason = "Will search as soon as the index is ready…"
+
+    @property
+    def available(self) -> bool:
+        return self.store is not None and self.embedder is not None
+
+    def attach(self, store, embedder) -> None:
+        self.store, self.embedder = store, embedder
+        if self.pending is not None:
+            query, self.pending = self.pending, None
+            self.submit(query)
+
+    def detach(self, reason: str) -> None:
+        self.store = None
+        self.wait_reason = reason
+
+    def submit(self, query: Query) -> None:
+        self.last = query
+        self._seq += 1  # an older answer still on its way is dropped
+        if not self.available:
+            self.pending = query
+            self.waiting.emit(self.wait_reason)
+            return
+        seq, store, embedder = self._seq, self.store, self.embedder
+        run_call(lambda: run_query(embedder, store, query), lambda result: self._answered(seq, result),
+                 lambda exc: self._failed(seq, query, exc), owner=self)
+
+    def rerun(self, k: int, min_score: float | None, filters: Filters) -> bool:
+        """The current query again with new filters; False when there is none yet."""
+        query = self.pending or self.last
+        if query is None:
+            return False
+        self.submit(dataclasses.replace(query, k=k, min_score=min_score, filters=filters))
+        return True
+
+    def _answered(self, seq: int, result: QueryResult) -> None:
+        if seq == self._seq:
+            self.answered.emit(result)
+
+    def _failed(self, seq: int, query: Query, exc: BaseException) -> None:
+        if seq != self._seq:
+            return
+        if is_unreachable(exc):
+            log.info("query waits: Elasticsearch unreachable (%s)", exc)
+            self.pending = query
+            self.engine_lost.emit()
+            self.waiting.emit("Will search as soon as the search engine answers again…")
+            return
+        self.failed.emit(explain(exc, self.address, "searching"))
+
+
+def empty_hint(*, indexing: bool, photos: int | None, min_score: float | None, filters: Filters,
+               undated: int | None) -> str:
+    """What to say when a query found nothing: the likeliest reason first, and only reasons that apply."""
+    if indexing:
+        return "No similar photos yet: indexing is still running, results will appear when it is done."
+    if photos == 0:
+        return "No photos are indexed yet. Add a folder with photos in Settings (Ctrl+,)."
+    tips = []
+    if (filters.date_from or filters.date_to) and not filters.include_undated:
+        if undated:
+            tips.append(f"{undated:,} photo{' has' if undated == 1 else 's have'} no date taken and "
+                        f"{'is' if undated == 1 else 'are'} left out: tick “include photos without a date”")
+        tips.append("widen the dates")
+    if min_score:
+        tips.append("lower the minimum similarity")
+    if filters.folders:
+        tips.append("choose “All folders”")
+    if filters.formats:
+        tips.append("choose “All formats”")
+    if not tips:
+        return "No photos match."
+    return "No photos match these filters: " + "; or ".join(tips) + "."

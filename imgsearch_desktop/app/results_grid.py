@@ -1,0 +1,83 @@
+"""The grid of hits: icon mode over the results model, with the same actions from mouse and keyboard.
+
+Enter (or a double-click) opens the photo; right-click, the Menu key and Shift+F10 open the menu of the current
+tile. The grid only asks: the window decides how to open a file and says so when no viewer is set up.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QKeyEvent
+from PySide6.QtWidgets import QListView, QMenu
+
+from imgsearch_desktop.app.results_model import HitRole
+from imgsearch_desktop.core.store import display
+
+
+class ResultsGrid(QListView):
+    open_requested = Signal(object)  # path (object: a non-UTF-8 name must arrive intact)
+    reveal_requested = Signal(object)  # the folder of a path
+    similar_requested = Signal(object)  # search with this photo
+    more_like_requested = Signal(object)  # add this photo's stored vector to the query, "more like"
+    less_like_requested = Signal(object)  # … "less like"
+
+    def __init__(self, icon_px: int, parent=None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setIconSize(QSize(icon_px, icon_px))
+        self.setGridSize(QSize(icon_px + 24, icon_px + 48))
+        self.setSpacing(6)
+        self.setWordWrap(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu_at)
+        self.activated.connect(self._open)  # Enter, and a double-click (or a single one where the desktop says so)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Shift+F10 and the Menu key: the current tile's menu, as a right-click gives it.
+        shift = event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        if event.key() == Qt.Key.Key_Menu or (event.key() == Qt.Key.Key_F10 and shift):
+            self.menu_for_current()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _open(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.open_requested.emit(index.data(HitRole).path)
+
+    def _menu_at(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
+        if not index.isValid():  # the Menu key reports a point that need not be on a tile
+            index = self.currentIndex()
+            pos = self.visualRect(index).center()
+        self.show_menu(index, pos)
+
+    def menu_for_current(self) -> None:
+        index = self.currentIndex()
+        if not index.isValid() and self.model() is not None and self.model().rowCount():
+            index = self.model().index(0, 0)
+            self.setCurrentIndex(index)
+        self.show_menu(index, self.visualRect(index).center())
+
+    def show_menu(self, index: QModelIndex, pos: QPoint) -> None:
+        if not index.isValid():
+            return
+        path = index.data(HitRole).path
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: self.open_requested.emit(path))
+        menu.addAction("Reveal in folder", lambda: self.reveal_requested.emit(os.path.dirname(path)))
+        menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(display(path)))
+        menu.addSeparator()
+        menu.addAction("Search similar to this", lambda: self.similar_requested.emit(path))
+        menu.addAction("More like this", lambda: self.more_like_requested.emit(path))
+        menu.addAction("Less like this", lambda: self.less_like_requested.emit(path))
+        self.popup(menu, self.viewport().mapToGlobal(pos))
+
+    def popup(self, menu: QMenu, global_pos: QPoint) -> None:
+        menu.exec(global_pos)  # modal until an entry is chosen (tests replace this method)

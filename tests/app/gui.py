@@ -1,0 +1,30 @@
+"""Helpers for the window tests: a file manager's drop, waiting for the indexer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+
+
+def wait_indexed(qtbot, app, timeout=120_000):
+    with qtbot.waitSignal(app.worker.finished, timeout=timeout) as blocker:
+        pass
+    return blocker.args[0]
+
+
+def drop_file(window, path: Path) -> None:
+    """What a file manager's drag does: DragEnter (which the window must accept), then the Drop."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(QPoint(300, 300), Qt.DropAction.CopyAction, mime, buttons, mods)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, buttons, mods)
+    QApplication.sendEvent(window, drop)
+    assert drop.isAccepted()
