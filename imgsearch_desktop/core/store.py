@@ -18,7 +18,15 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-from elasticsearch import ApiError, AuthenticationException, Elasticsearch, NotFoundError, TransportError, helpers
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    Elasticsearch,
+    NotFoundError,
+    TransportError,
+    UnsupportedProductError,
+    helpers,
+)
 from elasticsearch import ConnectionError as EsConnectionError
 
 from imgsearch_desktop import APP_NAME
@@ -259,6 +267,10 @@ class Store:
         self.server_version = (0, 0)
 
     # ----- setup -----
+    def _address(self) -> str:
+        node = next(iter(self.client.transport.node_pool.all()), None)
+        return f"{node.config.scheme}://{node.config.host}:{node.config.port}" if node else "the given address"
+
     def check_server(self) -> str:
         """Refuse a server we cannot use. Returns its version string."""
         try:
@@ -268,7 +280,15 @@ class Store:
         except AuthenticationException as exc:
             raise UserError("Elasticsearch refused our credentials (401): check the user and "
                             "IMGSEARCH_ES_PASSWORD / IMGSEARCH_ES_API_KEY") from exc
-        versions = sorted({n["version"] for n in info.get("nodes", {}).values()})
+        except (ApiError, TransportError, UnsupportedProductError) as exc:  # a web server, a proxy page, …
+            status = getattr(getattr(exc, "meta", None), "status", None) or type(exc).__name__
+            raise ElasticsearchUnavailable(f"the server at {self._address()} does not answer like Elasticsearch "
+                                           f"({status}): check the address") from exc
+        try:
+            versions = sorted({n["version"] for n in info.get("nodes", {}).values()})
+        except (AttributeError, KeyError, TypeError):
+            raise ElasticsearchUnavailable(f"the server at {self._address()} does not answer like Elasticsearch: "
+                                           "check the address") from None
         if not versions:
             raise ElasticsearchUnavailable("Elasticsearch answered without any node")
         self.server_version = min(_version_tuple(v) for v in versions)

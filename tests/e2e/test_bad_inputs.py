@@ -74,3 +74,32 @@ def test_a_corrupt_settings_file_is_set_aside_and_defaults_apply(tmp_path, capsy
     kept = list(dirs.config.glob("settings.toml.corrupt-*"))
     assert len(kept) == 1 and kept[0].read_bytes() == content and not dirs.settings_file.exists()
     assert "could not be read" in capsys.readouterr().err
+
+
+def test_a_web_server_that_is_not_elasticsearch_is_named_not_a_traceback(cli_env, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        line = assert_one_line(run({**cli_env, "IMGSEARCH_ES_URL": url}, "search", "--text", "x"), 3)
+    finally:
+        server.shutdown()
+    assert f"the server at {url} does not answer like Elasticsearch" in line
+
+
+@pytest.mark.parametrize("state", [b"{corrupt", b""])
+def test_a_corrupt_or_empty_node_state_file_is_not_a_traceback(isolated_home, state):
+    import os
+
+    data = isolated_home / "data"
+    data.mkdir(parents=True)
+    (data / "elasticsearch-state.json").write_bytes(state)
+    out = run(dict(os.environ), "es", "stop")
+    assert out.returncode == 0 and out.stdout.strip() == "not running" and "Traceback" not in out.stderr
+    out = run(dict(os.environ), "es", "status")
+    assert out.returncode == 1 and out.stdout.startswith("not running") and "Traceback" not in out.stderr
