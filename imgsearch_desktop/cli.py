@@ -157,20 +157,21 @@ def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> in
     finally:
         bar.close()
     print_report(stats)
-    for doc, reason in stats.failures:
-        print(f"failed {doc}: {reason}")
     print(stats.summary())
     return 1 if stats.failed else 0
 
 
 def print_report(stats: IndexStats) -> None:
-    """Skipped files and unreachable folders (their entries kept), one a line, then why a model change waits."""
+    """Skipped files, unreachable folders (their entries kept) and failed writes, one a line, then why a model
+    change waits."""
     from imgsearch_desktop.core.store import printable
 
     for path, reason in stats.skipped_files:
         print(f"skipped {printable(path)}: {reason}")
     for path, reason in stats.unreachable_folders:
         print(f"unreachable {printable(path)}: {reason} (its entries are kept)")
+    for path, reason in stats.failures:  # named by file (the pipeline maps document ids back to paths)
+        print(f"failed {printable(path)}: {reason}")
     if stats.switch_refused:
         print(stats.switch_refused)
 

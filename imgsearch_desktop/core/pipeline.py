@@ -24,7 +24,7 @@ from imgsearch_desktop.core import images
 from imgsearch_desktop.core.embedder import Embedder
 from imgsearch_desktop.core.progress import Progress, no_progress
 from imgsearch_desktop.core.scanner import FileEntry, Plan, Probe, plan, probe, scan
-from imgsearch_desktop.core.store import IndexedFile, Store, display, doc_id, now_iso, path_b64, under
+from imgsearch_desktop.core.store import IndexedFile, Store, display, doc_id, now_iso, path_b64, path_from_source, under
 from imgsearch_desktop.core.thumbs import ThumbCache
 from imgsearch_desktop.core.watcher import ChangeSet
 
@@ -196,7 +196,7 @@ class Indexer:
                     continue
                 docs.append(make_doc(entry, src["sha256"], src["image_embedding"], src.get("phash"), src.get("width"),
                                      src.get("height"), src.get("format"), src.get("taken_at"), self.store.library))
-            failed = {i for i, _ in self._record_errors(self.store.write(docs), stats)}
+            failed = {i for i, _ in self._record_errors(self.store.write(docs), stats, _names(docs))}
             stats.copied += sum(1 for d in docs if d["_id"] not in failed)
             if not progress(start + len(chunk) - len(rest), total, "copied from the previous index"):
                 stats.cancelled = True
@@ -383,7 +383,8 @@ class Indexer:
                     del gone_by_sha[it.sha256]
             else:
                 stats.reused += 1
-        failed = {i for i, _ in self._record_errors(self.store.write(docs, deletes), stats)}
+        names = _names(docs) | {d.doc_id: d.path for olds in gone_by_sha.values() for d in olds}
+        failed = {i for i, _ in self._record_errors(self.store.write(docs, deletes), stats, names)}
         written = [d for d in docs if d["_id"] not in failed]
         stats.moved += sum(1 for d in written if d["_id"] in moved_ids)
         stats.indexed += sum(1 for d in written if d["_id"] not in moved_ids)
@@ -393,14 +394,21 @@ class Indexer:
         """Delete the documents of files that are gone and were not found again under a new name."""
         leftover = [doc.doc_id for docs in gone_by_sha.values() for doc in docs]
         if leftover:
-            self._record_errors(self.store.write([], leftover), stats)
+            names = {doc.doc_id: doc.path for docs in gone_by_sha.values() for doc in docs}
+            self._record_errors(self.store.write([], leftover), stats, names)
             stats.removed += len(leftover)
 
     @staticmethod
-    def _record_errors(errors: list[tuple[str, str]], stats: IndexStats) -> list[tuple[str, str]]:
+    def _record_errors(errors: list[tuple[str, str]], stats: IndexStats,
+                       names: dict[str, str]) -> list[tuple[str, str]]:
+        """Count the write errors; the report names files, not document ids. Returns the errors (by id)."""
         stats.failed += len(errors)
-        stats.failures.extend(errors)
+        stats.failures.extend((names.get(doc, doc), reason) for doc, reason in errors)
         return errors
+
+
+def _names(docs: Iterable[dict]) -> dict[str, str]:
+    return {d["_id"]: path_from_source(d) for d in docs}
 
 
 def _by_sha(docs: Iterable[IndexedFile]) -> dict[str, list[IndexedFile]]:

@@ -227,3 +227,13 @@ def test_printable_paths_cannot_forge_output_lines():
     assert printable("/p/tab\there\x1b[31m.jpg") == "/p/tab\\there\\x1b[31m.jpg"
     assert printable(os.fsdecode(b"/p/caf\xe9.jpg")) == "/p/caf\ufffd.jpg"
     assert printable("/p/été.jpg") == "/p/été.jpg"
+
+
+def test_write_failures_are_reported_by_file_not_by_document_id():
+    from imgsearch_desktop.core.pipeline import Indexer, IndexStats
+
+    stats = IndexStats()
+    errors = [("0f3a9c", "index failed (400): mapper_parsing_exception"), ("unknown-id", "delete failed (500)")]
+    assert Indexer._record_errors(errors, stats, {"0f3a9c": "/photos/a.jpg"}) == errors
+    assert stats.failed == 2
+    assert stats.failures == [("/photos/a.jpg", errors[0][1]), ("unknown-id", errors[1][1])]
