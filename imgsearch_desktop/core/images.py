@@ -15,6 +15,7 @@ import io
 import os
 import stat
 import struct
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -146,12 +147,29 @@ def read_file(path: str | Path) -> bytes:
             if Path(path).suffix.lower() not in RAW_EXTENSIONS:  # LibRaw needs the whole file to say anything
                 _check_header(fh)
                 fh.seek(0)
-            data = fh.read()
+            data = _read_with_deadline(fh, st.st_size)
         except OSError as exc:
             raise ImageSkipped(f"unreadable: {exc.strerror or exc}") from None
     if not data:
         raise ImageSkipped("empty file (0 bytes)")
     return data
+
+
+READ_TIMEOUT = 60.0  # seconds for one file: a photo on a network share that crawls is skipped, not waited for
+READ_CHUNK = 4 << 20
+
+
+def _read_with_deadline(fh, size: int) -> bytes:
+    """Read in chunks, giving up when the whole file takes longer than READ_TIMEOUT (a slow network folder):
+    the file is skipped with a reason and tried again on the next run, instead of holding up all indexing."""
+    started = time.monotonic()
+    parts = []
+    while chunk := fh.read(READ_CHUNK):
+        parts.append(chunk)
+        if time.monotonic() - started > READ_TIMEOUT:
+            raise ImageSkipped(f"too slow to read (over {READ_TIMEOUT:.0f} s for {size / 1e6:.1f} MB: a slow network "
+                               "folder?); it is tried again next time")
+    return b"".join(parts)
 
 
 def _file_kind(mode: int) -> str:

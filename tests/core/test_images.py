@@ -244,3 +244,12 @@ def test_an_extreme_strip_is_centre_cropped_not_blown_up(tmp_path):
     wide = write_photo(tmp_path / "pano.jpg", 4, size=(1600, 400))  # an ordinary 4:1 panorama is left whole
     image = load_file(wide, TARGET).loaded.image
     assert image.size == (256, 64)
+
+
+def test_a_file_that_reads_too_slowly_is_skipped_with_a_reason(tmp_path, monkeypatch):
+    path = write_photo(tmp_path / "on-a-slow-share.jpg", 5, size=(640, 480))
+    monkeypatch.setattr(images, "READ_CHUNK", 1024)  # several chunks, and a deadline already passed after one
+    monkeypatch.setattr(images, "READ_TIMEOUT", -1.0)
+    assert "too slow to read" in reason(path)
+    monkeypatch.setattr(images, "READ_TIMEOUT", 60.0)
+    assert load_file(path, TARGET).loaded.width == 640
