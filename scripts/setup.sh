@@ -13,6 +13,8 @@ APT_PACKAGES=(
 [ "${WITH_SCREENSHOT_TOOLS:-0}" = 1 ] && APT_PACKAGES+=(xvfb imagemagick)
 # The int8 test runs the ONNX exports on an emulated x86-64 CPU without VNNI (qemu-user: AVX2 only).
 [ "${WITH_TEST_TOOLS:-0}" = 1 ] && [ "$(uname -m)" = x86_64 ] && APT_PACKAGES+=(qemu-user)
+# Real photographs for the window test that also makes the README's screenshot (Debian's wallpapers).
+[ "${WITH_TEST_TOOLS:-0}" = 1 ] && APT_PACKAGES+=(mate-backgrounds)
 # make bundle / bundle-check: jdeps and jlink cut the packaged engine's Java runtime from this JDK.
 [ "${WITH_BUNDLE_TOOLS:-0}" = 1 ] && APT_PACKAGES+=(openjdk-17-jdk-headless)
 

@@ -28,12 +28,13 @@ class ResultsGrid(QListView):
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
-        self.setUniformItemSizes(True)
+        self.setUniformItemSizes(False)  # a copy's tile has a second line: sized by its own hint
         self.setIconSize(QSize(icon_px, icon_px))
-        self.setGridSize(QSize(icon_px + 24, icon_px + 48))
+        self.setGridSize(QSize(icon_px + 24, icon_px + 64))  # room for 3 lines: score + name, and a copy's label
         self.setSpacing(6)
         self.setWordWrap(True)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # Qt elides a two-line label down to one line: names are shortened in the model instead
+        self.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu_at)
         self.activated.connect(self._open)  # Enter, and a double-click (or a single one where the desktop says so)

@@ -90,10 +90,10 @@ class ResultsModel(QAbstractListModel):
             return None
         hit = self.hits[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            label = f"{hit.score:.3f}  {hit.image_name}"
+            label = f"{hit.score:.3f}  {_short(hit.image_name)}"
             relation = self.relation(index.row())
             if relation != Tier.SIMILAR.label:  # a copy of the query: say which kind, and which copy is best
-                label += f"\n{relation}" + ("  ★ best version" if index.row() == self.best else "")
+                label += f"\n{relation}" + ("  ★ best" if index.row() == self.best else "")
             return label
         if role == Qt.ItemDataRole.DecorationRole:
             return self.pixmaps.get(hit.path, self._loading)
@@ -123,3 +123,15 @@ class ResultsModel(QAbstractListModel):
 
     def thumbnails_ready(self) -> bool:
         return all(p in self.pixmaps for p in self._rows)
+
+
+NAME_CHARS = 22  # what fits beside the score under a 180 px tile; the tooltip has the whole path
+
+
+def _short(name: str, limit: int = NAME_CHARS) -> str:
+    """Middle-elided here, not by the view: Qt elides a two-line label as a whole ("1.000 …") when one line is long."""
+    if len(name) <= limit:
+        return name
+    keep = limit - 1
+    return name[: keep - keep // 2] + "…" + name[-(keep // 2):]
+

@@ -210,7 +210,7 @@ def test_drop_shows_the_photos_copies_and_the_best_version(qtbot, make_app, tmp_
     assert app.window.copies_banner.isVisibleTo(app.window)
     assert "4 copies" in app.window.copies_banner.text() and "lossless.png" in app.window.copies_banner.text()
     best_row = app.window.model.index(result.best)
-    assert "★ best version" in best_row.data(Qt.ItemDataRole.DisplayRole)
+    assert "★ best" in best_row.data(Qt.ItemDataRole.DisplayRole)
 
 
 def test_filters_narrow_the_grid(qtbot, make_app, library):
