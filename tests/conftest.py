@@ -23,12 +23,10 @@ from imgsearch_desktop.core.embedder import Embedder
 from imgsearch_desktop.core.node import LocalNode, fetch_with_maven
 from imgsearch_desktop.core.store import Connection, Store
 from imgsearch_desktop.devtools.random_models import build_clip, build_multilingual_text
+from tests.env_vars import ENV_VARS
 
 TINY_DIMS = 32  # deliberately not 512: nothing may assume the real model's size
 
-ENV_VARS = ("IMGSEARCH_ES_URL", "IMGSEARCH_INDEX", "IMGSEARCH_IMAGE_MODEL", "IMGSEARCH_TEXT_MODEL",
-            "IMGSEARCH_HOME", "IMGSEARCH_ES_PASSWORD", "IMGSEARCH_ES_API_KEY", "IMGSEARCH_DEVICE",
-            "IMGSEARCH_MODEL_DIR", "IMGSEARCH_LIBRARY_ID")
 
 
 @pytest.fixture(scope="session")

@@ -17,11 +17,12 @@ def wait_indexed(qtbot, app, timeout=120_000):
     return blocker.args[0]
 
 
-def drop_file(window, path: Path) -> None:
-    """What a file manager's drag does: DragEnter (which the window must accept), then the Drop."""
+def drop_file(window, path: Path, shift: bool = False) -> None:
+    """What a file manager's drag does: DragEnter (which the window must accept), then the Drop (Shift: add)."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    buttons = Qt.MouseButton.LeftButton
+    mods = Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier.NoModifier
     enter = QDragEnterEvent(QPoint(300, 300), Qt.DropAction.CopyAction, mime, buttons, mods)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from imgsearch_desktop.app.query_panel import LESS, MORE
 from imgsearch_desktop.core.query import Query, run_query
-from tests.app.gui import SCREENSHOTS, wait_indexed
+from tests.app.gui import SCREENSHOTS, drop_file, wait_indexed
 
 WAIT = 30_000
-
-
-def drop(window, path: Path, shift: bool = False) -> None:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    buttons = Qt.MouseButton.LeftButton
-    mods = Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(QPoint(300, 300), Qt.DropAction.CopyAction, mime, buttons, mods)
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted()
-    event = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, buttons, mods)
-    QApplication.sendEvent(window, event)
-    assert event.isAccepted()
 
 
 def menu_action(window, row: int, text: str):
@@ -54,16 +39,16 @@ def test_chips_from_shift_drop_typing_and_the_context_menu(qtbot, make_app, libr
     composer, first, second = window.composer, library / "2023" / "IMG_0003.jpg", library / "2024" / "IMG_0000.jpg"
 
     with qtbot.waitSignal(window.results_shown, timeout=WAIT):
-        drop(window, first)
+        drop_file(window, first)
     assert [p.path for p in composer.parts] == [str(first)] and len(composer.panel.chips) == 1
     with qtbot.waitSignal(window.results_shown, timeout=WAIT):
-        drop(window, second, shift=True)  # Shift: one more part
+        drop_file(window, second, shift=True)  # Shift: one more part
     assert [p.path for p in composer.parts] == [str(first), str(second)]
     with qtbot.waitSignal(window.results_shown, timeout=WAIT):
-        drop(window, second)  # without Shift: the photo is the query again
+        drop_file(window, second)  # without Shift: the photo is the query again
     assert [p.path for p in composer.parts] == [str(second)]
     with qtbot.waitSignal(window.results_shown, timeout=WAIT):
-        drop(window, first, shift=True)
+        drop_file(window, first, shift=True)
 
     window.search.setText("a cat on a sofa")
     with qtbot.waitSignal(window.results_shown, timeout=WAIT):
@@ -118,7 +103,7 @@ def test_back_and_forward_restore_parts_and_filters(qtbot, make_app, library):
     window, composer = app.window, app.window.composer
     first, second = library / "2023" / "IMG_0001.jpg", library / "2024" / "IMG_0002.jpg"
     with qtbot.waitSignal(window.results_shown, timeout=WAIT):
-        drop(window, first)
+        drop_file(window, first)
     window.filter_bar.format_combo.setCurrentText("PNG")  # a filter of the first query
     qtbot.waitUntil(lambda: window.runner.last.filters.formats == ["PNG"], timeout=WAIT)
     with qtbot.waitSignal(window.results_shown, timeout=WAIT):
@@ -127,7 +112,7 @@ def test_back_and_forward_restore_parts_and_filters(qtbot, make_app, library):
     with qtbot.waitSignal(window.results_shown, timeout=WAIT):
         pass
     with qtbot.waitSignal(window.results_shown, timeout=WAIT):
-        drop(window, second, shift=True)
+        drop_file(window, second, shift=True)
     assert [p.path for p in composer.parts] == [str(first), str(second)]
     with qtbot.waitSignal(window.results_shown, timeout=WAIT):
         window.search.setText("ein Hund am Strand")
@@ -185,7 +170,7 @@ def test_dragging_a_rectangle_on_the_query_photo_searches_by_that_region(qtbot, 
     window.resize(1200, 780)
     photo = library / "2024" / "IMG_0004.jpg"
     with qtbot.waitSignal(window.results_shown, timeout=WAIT):
-        drop(window, photo)
+        drop_file(window, photo)
     whole = [h.path for h in window.model.hits]
     label = window.query_image
     qtbot.waitUntil(lambda: not label.pixmap().isNull(), timeout=WAIT)

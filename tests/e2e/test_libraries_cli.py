@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
+from tests.e2e.test_cli import run
 from tests.photos import write_photo
-
-
-def run(env, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "imgsearch_desktop", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
 
 
 def test_two_computers_share_an_index_and_keep_their_photos_apart(cli_env, tmp_path):

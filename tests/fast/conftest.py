@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-ENV_VARS = ("IMGSEARCH_ES_URL", "IMGSEARCH_INDEX", "IMGSEARCH_IMAGE_MODEL", "IMGSEARCH_TEXT_MODEL",
-            "IMGSEARCH_HOME", "IMGSEARCH_ES_PASSWORD", "IMGSEARCH_ES_API_KEY", "IMGSEARCH_DEVICE",
-            "IMGSEARCH_MODEL_DIR", "IMGSEARCH_LIBRARY_ID", "IMGSEARCH_BATCH_SIZE")
+from tests.env_vars import ENV_VARS
 
 
 @pytest.fixture(autouse=True)

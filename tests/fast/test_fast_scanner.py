@@ -217,23 +217,30 @@ def test_scan_reports_a_folder_it_cannot_list(tmp_path, monkeypatch):
     assert result.unreachable == [(str(tmp_path / "locked"), "folder unreadable: Permission denied")]
 
 
-def test_a_very_deep_tree_is_walked_without_recursion(tmp_path):
+def test_a_very_deep_tree_is_walked_without_recursion():
     """A 1,500-level folder tree (once a RecursionError): walked with a stack of its own."""
+    import shutil
     import sys
+    import tempfile
 
-    deep = str(tmp_path)
-    for _ in range(1500):  # ~3,000 characters: under PATH_MAX (os.makedirs itself recurses)
-        deep = os.path.join(deep, "d")
-        os.mkdir(deep)
-    Path(deep, "deep.jpg").write_bytes(b"\xff\xd8\xff")
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(400)  # far below 1,500: the walk must not use the call stack per level
+    # Outside pytest's tmp_path: pytest's own clean-up of old runs (shutil.rmtree) recurses per level and would fail
+    # on a tree left behind by a killed run.
+    top = tempfile.mkdtemp(prefix="imgsearch-deep-")
+    deep = top
     try:
-        result = scan([tmp_path])
+        for _ in range(1500):  # ~3,000 characters: under PATH_MAX (os.makedirs itself recurses)
+            deep = os.path.join(deep, "d")
+            os.mkdir(deep)
+        Path(deep, "deep.jpg").write_bytes(b"\xff\xd8\xff")
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(400)  # far below 1,500: the walk must not use the call stack per level
+        try:
+            result = scan([top])
+        finally:
+            sys.setrecursionlimit(limit)
+        assert [f.path for f in result.files] == [os.path.join(deep, "deep.jpg")]
     finally:
-        sys.setrecursionlimit(limit)
-        os.unlink(os.path.join(deep, "deep.jpg"))
-        while deep != str(tmp_path):  # bottom up: pytest's own clean-up (shutil.rmtree) recurses per level
-            os.rmdir(deep)
+        while deep != top:  # bottom up: shutil.rmtree recurses per level
+            shutil.rmtree(deep)
             deep = os.path.dirname(deep)
-    assert [f.path for f in result.files] == [os.path.join(str(tmp_path), *["d"] * 1500, "deep.jpg")]
+        shutil.rmtree(top)

@@ -1,0 +1,5 @@
+"""The IMGSEARCH_* variables no test may inherit from the developer's shell (shared by both conftests)."""
+
+ENV_VARS = ("IMGSEARCH_ES_URL", "IMGSEARCH_INDEX", "IMGSEARCH_IMAGE_MODEL", "IMGSEARCH_TEXT_MODEL",
+            "IMGSEARCH_HOME", "IMGSEARCH_ES_PASSWORD", "IMGSEARCH_ES_API_KEY", "IMGSEARCH_DEVICE",
+            "IMGSEARCH_MODEL_DIR", "IMGSEARCH_LIBRARY_ID", "IMGSEARCH_BATCH_SIZE")
