@@ -111,8 +111,9 @@ class Indexer:
         scanned = scan(roots, excluded)
         stats = IndexStats(skipped=len(scanned.skipped), skipped_files=list(scanned.skipped))
         unreachable = dict(scanned.unreachable)
-        unlisted = list(unreachable)
         indexed = self.store.indexed_files(roots)
+        unreachable.update(_emptied_mount_points(roots, indexed))
+        unlisted = list(unreachable)
         work = plan(scanned.files, indexed)
         # An entry the walk did not see stays while its file may still be there: under a folder the walk could not
         # list (with chmod 111 stat() still works, so probe alone cannot tell), or unreachable by probe. A file that
@@ -405,6 +406,23 @@ class Indexer:
         stats.failed += len(errors)
         stats.failures.extend((names.get(doc, doc), reason) for doc, reason in errors)
         return errors
+
+
+def _emptied_mount_points(roots: Sequence[str], indexed: dict[str, IndexedFile]) -> dict[str, str]:
+    """Roots that are empty folders now while photos were indexed under them: an unplugged drive whose mount point
+    stays behind as an empty folder looks exactly like this. Their entries are kept (deleting every photo of a
+    folder, folder kept, costs a re-index of nothing later; losing a drive's entries costs its whole re-embedding)."""
+    out = {}
+    for root in roots:
+        try:
+            empty = os.path.isdir(root) and not os.listdir(root)
+        except OSError:
+            continue  # unreadable: the walk reports it already
+        if empty:
+            count = sum(1 for path in indexed if under(path, root))
+            if count:
+                out[root] = f"empty now, but {count} indexed photos were there (a drive not mounted?); entries kept"
+    return out
 
 
 def _names(docs: Iterable[dict]) -> dict[str, str]:

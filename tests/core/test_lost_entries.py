@@ -234,3 +234,19 @@ def test_watch_file_replaced_by_a_folder_of_the_same_name(store, embedder, tmp_p
         assert set(docs(store)) == {str(name)}
     finally:
         watcher.stop()
+
+
+def test_an_empty_mount_point_keeps_the_drives_entries(store, embedder, tmp_path):
+    """An unplugged drive whose mount point stays as an empty folder is not "every photo deleted"."""
+    mount = tmp_path / "media" / "card"
+    for i in range(3):
+        write_photo(mount / "DCIM" / f"IMG_{i}.jpg", seed=1700 + i)
+    indexer = Indexer(store, embedder)
+    assert indexer.run([mount]).indexed == 3
+    shutil.move(str(mount / "DCIM"), str(tmp_path / "elsewhere"))  # the drive is gone; its mount point is empty
+    stats = indexer.run([mount])
+    assert (stats.removed, stats.unreachable) == (0, 1) and "drive not mounted" in stats.unreachable_folders[0][1]
+    assert store.count() == 3
+    shutil.move(str(tmp_path / "elsewhere"), str(mount / "DCIM"))  # plugged in again: nothing to redo
+    again = indexer.run([mount])
+    assert (again.unchanged, again.embedded, again.removed) == (3, 0, 0)
