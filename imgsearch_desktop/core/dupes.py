@@ -340,10 +340,6 @@ def keeper_rank(p, references: Sequence[str] = ()) -> tuple:
     return KeepPolicy(references=references).key(p)
 
 
-def pick_keeper(photos: Sequence[Photo], references: Sequence[str] = ()) -> Photo:
-    return KeepPolicy(references=references).pick(photos)
-
-
 def relation_to_query(hit, query_sha256: str | None, query_phash: str | None, near_bits: int = NEAR_BITS,
                       near_cosine: float = NEAR_COSINE) -> str:
     """How a search hit relates to the dropped photo: identical file, same picture, or similar shot (a label only:

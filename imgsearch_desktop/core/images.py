@@ -113,11 +113,12 @@ def is_supported_path(path: str | Path) -> bool:
 MAX_FILE_BYTES = 1 << 30  # 1 GiB: more than a 150 MP 16-bit TIFF; anything bigger is not a photo we read whole
 
 
-def read_file(path: str | Path) -> bytes:
+def read_file(path: str | Path, header_only: bool = False) -> bytes:
     """The file's bytes, or ImageSkipped with why it could not be read.
 
     Only regular files are read (a FIFO named ``*.jpg`` would block forever, a device never ends), and the header
     is checked before the whole file is read: a 1.5 GB file that is not an image costs one small read.
+    ``header_only``: stop after those checks (empty bytes back) — enough to say a query photo is usable.
     """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
@@ -146,6 +147,8 @@ def read_file(path: str | Path) -> bytes:
                 os.set_blocking(fh.fileno(), True)
             if Path(path).suffix.lower() not in RAW_EXTENSIONS:  # LibRaw needs the whole file to say anything
                 _check_header(fh)
+                if header_only:  # the checks above passed: a usable image, nothing more needed
+                    return b""
                 fh.seek(0)
             data = _read_with_deadline(fh, st.st_size)
         except OSError as exc:
@@ -342,9 +345,14 @@ def perceptual_hash(im: Image.Image) -> str:
     """
     side = PHASH_SIZE * 4
     pixels = np.asarray(im.convert("L").resize((side, side), Image.Resampling.LANCZOS), dtype=np.float64)
-    dct = _dct_matrix(side)
+    return _dct_bits(pixels).hex()
+
+
+def _dct_bits(pixels: np.ndarray) -> bytes:
+    """The hash bits of a side×side grey image: its low DCT frequencies above their median (imagehash's order)."""
+    dct = _dct_matrix(pixels.shape[0])
     low = (dct @ pixels @ dct.T)[:PHASH_SIZE, :PHASH_SIZE]
-    return np.packbits(low.flatten() > np.median(low)).tobytes().hex()
+    return np.packbits(low.flatten() > np.median(low)).tobytes()
 
 
 @functools.cache
@@ -415,6 +423,4 @@ def _hash_and_spread(grey: np.ndarray) -> tuple[int, float]:
     small = np.asarray(Image.fromarray(grey.astype(np.float32), mode="F").resize((side, side),
                                                                                   Image.Resampling.LANCZOS),
                        dtype=np.float64)
-    dct = _dct_matrix(side)
-    low = (dct @ small @ dct.T)[:PHASH_SIZE, :PHASH_SIZE]
-    return int.from_bytes(np.packbits(low.flatten() > np.median(low)).tobytes(), "big"), float(small.std())
+    return int.from_bytes(_dct_bits(small), "big"), float(small.std())

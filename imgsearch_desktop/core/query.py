@@ -120,7 +120,7 @@ def check_parts(embedder, parts: list[Part]) -> None:
     for part in parts:
         if part.path is not None:
             try:
-                images.read_file(part.path)
+                images.read_file(part.path, header_only=True)  # part_vector reads it whole, once
             except images.ImageSkipped as exc:
                 raise UserError(f"Cannot search with this image: {part.path}: {exc}") from None
     if any(p.text is not None for p in parts):
