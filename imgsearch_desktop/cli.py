@@ -315,32 +315,28 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
 
     from imgsearch_desktop.core.locks import index_lock
     from imgsearch_desktop.core.pipeline import Indexer
-    from imgsearch_desktop.core.sync import without_excluded
-    from imgsearch_desktop.core.watcher import FolderWatcher
+    from imgsearch_desktop.core.sync import FolderSync
 
     roots = [os.path.abspath(p) for p in paths]
     excluded_all = list(excluded) + ctx.settings.excluded
     changes: queue.Queue = queue.Queue()
-    watcher = FolderWatcher(changes.put, on_error=lambda msg: (print(msg, file=sys.stderr), changes.put(None)))
-    watcher.start(roots)  # before the first index: a change made meanwhile is queued, not missed
+    sync = FolderSync(changes.put, on_error=lambda msg: print(msg, file=sys.stderr),
+                      lock=lambda: index_lock(ctx.dirs.data, ctx.settings.index))
+    sync.watch(roots)  # before the first index: a change made meanwhile is queued, not missed
     try:
         cmd_index(ctx, paths, excluded)
         sys.stdout.flush()  # line by line from here on, also into a pipe (`watch … | tee log`)
         store = ctx.store(on_wait=lambda msg: print(msg, file=sys.stderr))
         store.open(ctx.embedder.model_id, ctx.embedder.dims)
-        indexer = Indexer(store, ctx.embedder, thumbnails=ctx.thumbnails())
+        sync.indexer = Indexer(store, ctx.embedder, thumbnails=ctx.thumbnails())
         print("watching for changes (Ctrl+C to stop)…", file=sys.stderr)
         while True:
-            change = changes.get()
-            with index_lock(ctx.dirs.data, ctx.settings.index):
-                if change is None:  # an observer error: reconcile with a full scan
-                    stats = indexer.run(roots, excluded_all)
-                else:
-                    stats = indexer.apply(without_excluded(change, excluded_all, roots), roots)
-            print_report(stats)
-            print(stats.summary(), flush=True)
+            stats = sync.apply(changes.get(), roots, excluded_all)
+            if stats is not None:
+                print_report(stats)
+                print(stats.summary(), flush=True)
     finally:
-        watcher.stop()
+        sync.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,7 +23,7 @@ class App:
 
     def __init__(self, ctx, photos: list[str], welcome: bool = True) -> None:
         self.ctx = ctx
-        self.worker = IndexWorker(ctx.store, ctx.embedder, ctx.settings, ctx.dirs.data)
+        self.worker = IndexWorker(ctx.store, ctx.embedder, ctx.settings, ctx.dirs.data, thumbnails=ctx.thumbnails())
         self.thread = start_worker(self.worker)
         self.window = MainWindow(self.worker, ctx.embedder, ctx.settings, ctx.dirs)
         self.server = InstanceServer(server_name(str(ctx.dirs.data)))

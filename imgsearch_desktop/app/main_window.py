@@ -271,7 +271,7 @@ class MainWindow(PhotoInput, QMainWindow):
     def _on_index_finished(self, stats: IndexStats) -> None:
         changed = stats.indexed + stats.moved + stats.removed
         self.index_status.finished(finished_text(stats))
-        if not self.worker.running.is_set():
+        if self.worker.paused:
             self.index_status.set_paused(True)
         last = self.runner.last
         if changed and last is not None and len(self.model.hits) < last.k:
@@ -297,7 +297,7 @@ class MainWindow(PhotoInput, QMainWindow):
                 self.hint.setText(hint)
 
     def toggle_pause(self) -> None:
-        pause = self.worker.running.is_set()
+        pause = not self.worker.paused
         if pause:
             self.worker.pause()
         else:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -19,8 +19,9 @@ from imgsearch_desktop.app.skipped import SkippedFiles
 from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.locks import index_lock
 from imgsearch_desktop.core.pipeline import IndexStats
-from imgsearch_desktop.core.sync import without_excluded
-from imgsearch_desktop.core.watcher import ChangeSet, FolderWatcher
+from imgsearch_desktop.core.sync import FolderSync
+from imgsearch_desktop.core.thumbs import ThumbCache
+from imgsearch_desktop.core.watcher import ChangeSet
 
 log = logging.getLogger(__name__)
 # Model loading recurses deeply (transformers' config validation); platform-default thread stacks can be too small.
@@ -103,19 +104,58 @@ def run_call(fn: Callable[[], Any], on_result: Callable[[Any], None],
     run_task(guarded, deliver, lambda message: deliver((False, RuntimeError(message))))
 
 
+class JobControl(QObject):
+    """The one relay between a long job and the window: the job (on any thread) is given ``report`` as its
+    ``core.progress`` function; the window connects ``progress`` and calls ``pause`` / ``resume`` / ``cancel``
+    (flags, not signals: the job may be mid-batch and must see them at its next report)."""
+
+    progress = Signal(int, int, str)  # done, total, note
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = threading.Event()
+        self.running.set()  # cleared = paused
+        self.cancelled = threading.Event()
+
+    def start(self) -> None:
+        """A new job begins: a Cancel meant for the last one does not carry over."""
+        self.cancelled.clear()
+
+    def pause(self) -> None:
+        self.running.clear()
+
+    def resume(self) -> None:
+        self.running.set()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        self.running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self.running.is_set()
+
+    def report(self, done: int, total: int, note: str) -> bool:
+        """Emit, wait here while paused, and say whether to go on."""
+        self.progress.emit(done, total, note)
+        while not self.running.wait(0.1):
+            if self.cancelled.is_set():
+                break
+        return not self.cancelled.is_set()
+
+
 class _Cancelled(Exception):
     """Raised out of a store's retry wait when the job was cancelled."""
 
 
 class IndexWorker(QObject):
-    """Owns the store, the indexer and the folder watcher; lives on its own QThread, one job at a time.
+    """Runs the library's FolderSync (watch → index → apply under the lock) on its own QThread, one job at a time.
 
     ``initialise`` may run again at any time (Settings changed, the engine was restarted): the next job uses the new
     store and models. Failures arrive as Problems (one plain sentence + details), never as raw exception text.
     """
 
     ready = Signal(dict)  # {"es": version, "count": n, "dims": d}
-    progress = Signal(int, int, str)  # done, total, note
     finished = Signal(object)  # IndexStats
     failed = Signal(object)  # Problem: a job failed
     init_failed = Signal(object)  # Problem: could not connect or load the models
@@ -127,46 +167,47 @@ class IndexWorker(QObject):
     request_changes = Signal(object)
     request_forget = Signal(list)
 
-    def __init__(self, connect: Callable[[], Any], embedder, settings, data_dir=None) -> None:
+    def __init__(self, connect: Callable[[], Any], embedder, settings, data_dir=None,
+                 thumbnails: ThumbCache | None = None) -> None:
         super().__init__()
         self.data_dir = data_dir
         self.connect = connect  # () -> Store, may start the local node
         self.embedder = embedder
         self.settings = settings
+        self.thumbnails = thumbnails  # indexing writes the grid's thumbnails from its own decode
         self.store = None
-        self.indexer = None
-        self.watcher: FolderWatcher | None = None
+        self.sync = FolderSync(self.request_changes.emit, on_error=log.warning, lock=self._lock)
         self.skipped = SkippedFiles()
-        self.running = threading.Event()
-        self.running.set()  # cleared = paused
-        self.cancelled = threading.Event()
+        self.control = JobControl()
+        self.progress = self.control.progress
         self.request_init.connect(self.initialise)
         self.request_reindex.connect(self.reindex)
         self.request_changes.connect(self.apply_changes)
         self.request_forget.connect(self.forget_folders)
 
-    # ----- control, called from the main thread (flags, not signals: the slot may be mid-batch) -----
+    # ----- control, called from the main thread -----
     def pause(self) -> None:
-        self.running.clear()
+        self.control.pause()
 
     def resume(self) -> None:
-        self.running.set()
+        self.control.resume()
 
     def cancel(self) -> None:
-        self.cancelled.set()
-        self.running.set()
+        self.control.cancel()
 
-    def _progress(self, done: int, total: int, note: str) -> bool:
-        self.progress.emit(done, total, note)
-        while not self.running.wait(0.1):
-            if self.cancelled.is_set():
-                break
-        return not self.cancelled.is_set()
+    @property
+    def paused(self) -> bool:
+        return self.control.paused
+
+    def _lock(self):
+        if self.data_dir is None:
+            return contextlib.nullcontext()
+        return index_lock(self.data_dir, self.settings.index, on_wait=self.status.emit)
 
     def _store_waiting(self, _message: str) -> None:
         """The store calls this between retries while Elasticsearch is away: Cancel (or closing the window) ends the
         wait instead of sitting out the store's whole retry time; the health watch says what is going on."""
-        if self.cancelled.is_set():
+        if self.control.cancelled.is_set():
             raise _Cancelled
         self.status.emit("Waiting for the search engine to answer again…")
 
@@ -183,7 +224,7 @@ class IndexWorker(QObject):
 
         if embedder is not None:
             self.embedder = embedder
-        self.store = self.indexer = None  # changes arriving meanwhile are caught up by the scan after ready
+        self.store = self.sync.indexer = None  # changes arriving meanwhile are caught up by the scan after ready
         try:
             self.status.emit(f"Connecting to {self.address()}…" if self.settings.es_url
                              else "Starting the search engine…")
@@ -193,7 +234,7 @@ class IndexWorker(QObject):
             self.embedder.load_both()  # once, here: queries then never pay for (or race on) a model load
             dims = self.embedder.dims
             store.open(self.embedder.model_id, dims)
-            self.store, self.indexer = store, Indexer(store, self.embedder)
+            self.store, self.sync.indexer = store, Indexer(store, self.embedder, thumbnails=self.thumbnails)
             self.ready.emit({"es": store.check_server(), "count": store.count(), "dims": dims})
         except Exception as exc:
             if not isinstance(exc, UserError):
@@ -203,13 +244,12 @@ class IndexWorker(QObject):
     @Slot(list)
     def reindex(self, roots: list[str]) -> None:
         """Reconcile the index with these folders, then watch them."""
-        if self.indexer is None:
+        if self.sync.indexer is None:
             return
-        self._watch(roots)  # first: changes made while the scan runs are queued behind it, not missed
-        indexer, excluded = self.indexer, list(self.settings.excluded)
+        self.sync.watch(roots)  # first: changes made while the scan runs are queued behind it, not missed
 
         def job() -> IndexStats:
-            stats = indexer.run(roots, excluded, progress=self._progress)
+            stats = self.sync.scan(roots, list(self.settings.excluded), progress=self.control.report)
             if not stats.cancelled:  # a full scan re-tried every file not indexed: its list replaces the old one
                 self.skipped.replace_under(roots, stats.skipped_files + stats.unreachable_folders)
             return stats
@@ -217,44 +257,45 @@ class IndexWorker(QObject):
         self._run(job)
 
     @Slot(object)
-    def apply_changes(self, change: ChangeSet | None) -> None:
-        if self.indexer is None:
+    def apply_changes(self, change: ChangeSet) -> None:
+        if self.sync.indexer is None:
             return
-        if change is None:  # a watcher error: reconcile everything
+        if change.rescan:  # the watcher may have missed events: reconcile every folder
             self.reindex(list(self.settings.folders))
             return
-        # the walk never enters excluded folders; nor does this
-        change = without_excluded(change, self.settings.excluded, self.settings.folders)
-        if not change:
-            return
-        indexer, roots = self.indexer, list(self.settings.folders)
 
-        def job() -> IndexStats:
+        def job() -> IndexStats | None:
             # The same progress as a scan: shown in the status bar, and Pause/Cancel act on it.
-            if not self._progress(0, len(change), "changes"):
-                return IndexStats(cancelled=True)
-            stats = indexer.apply(change, roots, progress=self._progress)
-            touched = [*change.changed, *change.deleted, *(p for move in change.moved for p in move)]
-            self.skipped.update(touched, stats.skipped_files)
+            stats = self.sync.apply(change, list(self.settings.folders), list(self.settings.excluded),
+                                    progress=self.control.report)
+            if stats is not None:
+                touched = [*change.changed, *change.deleted, *(p for move in change.moved for p in move)]
+                self.skipped.update(touched, stats.skipped_files)
             return stats
 
         self._run(job)
 
-    def _run(self, job: Callable[[], IndexStats]) -> None:
-        self.cancelled.clear()
+    @Slot(list)
+    def forget_folders(self, folders: list[str]) -> None:
+        """Folders removed in settings: stop watching them and remove their documents."""
+        if self.sync.indexer is None:
+            return
+        self.skipped.replace_under(folders, [])
+        self._run(lambda: self.sync.forget(folders))
+
+    def _run(self, job: Callable[[], IndexStats | None]) -> None:
+        self.control.start()
         started = time.perf_counter()
         try:
-            if self.data_dir is None:
-                stats = job()
-            else:
-                with index_lock(self.data_dir, self.settings.index, on_wait=self.status.emit):
-                    stats = job()
+            stats = job()
         except _Cancelled:
             stats = IndexStats(cancelled=True)
         except Exception as exc:
             if not isinstance(exc, UserError):
                 log.exception("indexing failed")
             self.failed.emit(explain(exc, self.address(), "indexing"))
+            return
+        if stats is None:  # nothing left to do (every change was in an excluded folder)
             return
         stats.seconds = stats.seconds or time.perf_counter() - started
         self.finished.emit(stats)
@@ -268,33 +309,8 @@ class IndexWorker(QObject):
             return
         self.summary.emit(count, self.skipped.items())
 
-    def _watch(self, roots: list[str]) -> None:
-        if self.watcher is None:
-            self.watcher = FolderWatcher(self.request_changes.emit,
-                                         on_error=lambda msg: (log.warning(msg), self.request_changes.emit(None)))
-            self.watcher.start()
-        wanted = {os.path.abspath(r) for r in roots}
-        for folder in set(self.watcher.folders) - wanted:
-            self.watcher.remove(folder)
-        for folder in wanted:
-            if os.path.isdir(folder):
-                self.watcher.add(folder)
-
-    @Slot(list)
-    def forget_folders(self, folders: list[str]) -> None:
-        """Folders removed in settings: stop watching them and remove their documents."""
-        if self.indexer is None:
-            return
-        for folder in folders:
-            if self.watcher:
-                self.watcher.remove(folder)
-        self.skipped.replace_under(folders, [])
-        indexer = self.indexer
-        self._run(lambda: IndexStats(removed=indexer.remove_paths(folders)))
-
     def shutdown(self) -> None:
-        if self.watcher is not None:
-            self.watcher.stop()
+        self.sync.stop()
 
 
 def start_worker(worker: IndexWorker) -> QThread:

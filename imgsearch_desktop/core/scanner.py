@@ -1,7 +1,8 @@
 """Walk photo folders → (path, size, mtime) of every supported image, then diff that against the index.
 
 Symlinked folders are followed once (a loop is cut), and a file reachable twice — through a hard link, a symlink or
-nested roots — is listed once (same ``(st_dev, st_ino)``). Hidden and excluded folders are skipped.
+nested roots — is listed once (same ``(st_dev, st_ino)``). What is left out (hidden, system, the user's excluded
+folders) is one rule, ``Exclusions``, shared with the watcher.
 
 A file the walk did not see is not necessarily gone: a folder that cannot be listed (EACCES, I/O error), a missing
 root or a dangling symlink (an unplugged drive) hides files that still exist. ``probe`` tells the cases apart, so
@@ -40,8 +41,49 @@ class ScanResult:
     unreachable: list[tuple[str, str]] = field(default_factory=list)  # (folder, reason): could not be listed
 
 
-def _excluded(name: str, excluded: set[str]) -> bool:
-    return name.startswith(".") or name in EXCLUDED_DIRS or name in excluded
+@dataclass(frozen=True)
+class Exclusions:
+    """The one rule for what indexing leaves out — used by the walk, the watcher and the watcher's change sets.
+
+    Left out: hidden folders and files (a leading dot: `.git`, macOS `._` forks), the system and tool folders of
+    EXCLUDED_DIRS, and the user's excluded folders. A bare name matches a folder of that name at any depth *below
+    the indexed root* (never above it: a library at /mnt/backup/Pictures with "backup" excluded is not excluded
+    itself); an entry with a separator is a folder path.
+    """
+
+    names: frozenset[str] = frozenset()
+    paths: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, excluded: Iterable[str] = ()) -> Exclusions:
+        excluded = list(excluded)
+        return cls(frozenset(e for e in excluded if os.sep not in e),
+                   frozenset(os.path.abspath(e).rstrip(os.sep) or os.sep for e in excluded if os.sep in e))
+
+    def __bool__(self) -> bool:
+        """Whether the user excluded anything (the built-in part of the rule always applies)."""
+        return bool(self.names or self.paths)
+
+    def skips_folder(self, name: str, path: str) -> bool:
+        """The walk meets folder ``name`` at absolute ``path``: leave it out?"""
+        return name.startswith(".") or name in EXCLUDED_DIRS or name in self.names or path in self.paths
+
+    @staticmethod
+    def skips_file(name: str) -> bool:
+        return name.startswith(".")
+
+    def covers(self, path: str, roots: Iterable[str] = ()) -> bool:
+        """An absolute file path is left out: hidden itself, or inside a left-out folder below its root (the
+        deepest of ``roots`` holding it; with none, every folder above it counts)."""
+        if self.skips_file(os.path.basename(path)):
+            return True
+        root = max((r for r in roots if under(path, r)), key=len, default="")
+        folder = os.path.dirname(path)
+        while folder and folder != root and under(folder, root or os.sep) and folder != os.path.dirname(folder):
+            if self.skips_folder(os.path.basename(folder), folder):
+                return True
+            folder = os.path.dirname(folder)
+        return False
 
 
 def scan(roots: Iterable[str | os.PathLike[str]], excluded: Iterable[str] = ()) -> ScanResult:
@@ -49,8 +91,7 @@ def scan(roots: Iterable[str | os.PathLike[str]], excluded: Iterable[str] = ()) 
     result = ScanResult()
     seen_files: set[tuple[int, int]] = set()
     seen_dirs: set[tuple[int, int]] = set()
-    excluded_names = {e for e in excluded if os.sep not in e}
-    excluded_paths = {os.path.abspath(e) for e in excluded if os.sep in e}
+    rule = Exclusions.of(excluded)
 
     def add_file(path: str, root: str, st: os.stat_result) -> None:
         key = (st.st_dev, st.st_ino)
@@ -86,11 +127,11 @@ def scan(roots: Iterable[str | os.PathLike[str]], excluded: Iterable[str] = ()) 
                 continue
             try:
                 if entry.is_dir():  # follows symlinks; loops are cut by seen_dirs
-                    if not _excluded(entry.name, excluded_names) and entry.path not in excluded_paths:
+                    if not rule.skips_folder(entry.name, entry.path):
                         sub = listing(entry.path)
                         if sub is not None:
                             stack.append(iter(sub))
-                elif entry.is_file() and is_supported_path(entry.name) and not entry.name.startswith("._"):
+                elif entry.is_file() and is_supported_path(entry.name) and not rule.skips_file(entry.name):
                     add_file(entry.path, root, entry.stat())
                 elif entry.is_symlink() and not os.path.exists(entry.path) and is_supported_path(entry.name):
                     result.skipped.append((entry.path, "broken symlink or symlink loop"))

@@ -21,7 +21,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from imgsearch_desktop.core.images import is_supported_path
-from imgsearch_desktop.core.scanner import EXCLUDED_DIRS
+from imgsearch_desktop.core.scanner import Exclusions
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +31,13 @@ class ChangeSet:
     changed: set[str] = field(default_factory=set)  # created or modified files: (re)index
     deleted: set[str] = field(default_factory=set)  # files or folders gone: remove their documents
     moved: list[tuple[str, str]] = field(default_factory=list)  # (src, dest): re-point, keep the vector
+    rescan: bool = False  # events may have been missed (an observer failed): reconcile the folders with a full scan
 
     def __bool__(self) -> bool:
-        return bool(self.changed or self.deleted or self.moved)
+        return bool(self.rescan or self.changed or self.deleted or self.moved)
 
     def __len__(self) -> int:
         return len(self.changed) + len(self.deleted) + len(self.moved)
-
-
-def _ignored(path: str) -> bool:
-    parts = path.split(os.sep)
-    return any(p.startswith(".") or p in EXCLUDED_DIRS for p in parts[:-1]) or os.path.basename(path).startswith(".")
 
 
 class _Collector(FileSystemEventHandler):
@@ -57,11 +53,16 @@ class _Collector(FileSystemEventHandler):
 
 
 class FolderWatcher:
-    """Watches folders and calls ``on_changes(ChangeSet)`` from its own thread after each quiet period."""
+    """Watches folders and calls ``on_changes(ChangeSet)`` from its own thread after each quiet period.
+
+    Events under a left-out folder (``exclusions``: hidden and system folders always) are dropped as they come.
+    """
 
     def __init__(self, on_changes: Callable[[ChangeSet], None], on_error: Callable[[str], None] | None = None,
-                 debounce: float = 1.0, stable_for: float = 1.0, polling: bool = False) -> None:
+                 debounce: float = 1.0, stable_for: float = 1.0, polling: bool = False,
+                 exclusions: Exclusions | None = None) -> None:
         self.on_changes = on_changes
+        self.exclusions = Exclusions() if exclusions is None else exclusions
         self.on_error = on_error or (lambda msg: log.warning(msg))
         self.debounce = debounce
         self.stable_for = stable_for
@@ -114,6 +115,9 @@ class FolderWatcher:
         return list(self._observers)
 
     # ----- events -----
+    def _ignored(self, path: str) -> bool:
+        return self.exclusions.covers(path, tuple(self._observers))  # a copy: folders change on other threads
+
     def _record(self, kind: str, src: str, dest: str, is_dir: bool) -> None:
         with self._lock:
             self._last_event = time.monotonic()
@@ -123,7 +127,7 @@ class FolderWatcher:
                     p.deleted.add(src)  # documents under the old folder go; the new folder's files get events
                     p.changed.discard(src)
                     self._add_tree(dest)
-                elif is_supported_path(dest) and not _ignored(dest):
+                elif is_supported_path(dest) and not self._ignored(dest):
                     if src in p.changed:  # created/modified, then moved within one burst: index the destination
                         p.changed.discard(src)
                         p.changed.add(dest)
@@ -140,19 +144,19 @@ class FolderWatcher:
                 # of their own. A deletion recorded at this path stays: the old file's entry must go.
                 self._add_tree(src)
             elif kind in ("created", "modified", "closed") and not is_dir and is_supported_path(src) \
-                    and not _ignored(src):
+                    and not self._ignored(src):
                 # A deletion recorded at this path stays too: had a folder of this name been there, its entries
                 # must go; the indexer keeps whatever is a file now.
                 p.changed.add(src)
 
     def _add_tree(self, folder: str) -> None:
-        if _ignored(os.path.join(folder, "-")):  # a hidden or excluded folder (a fresh `.git`): not walked at all
+        if self._ignored(os.path.join(folder, "-")):  # a hidden or excluded folder (a fresh `.git`): not walked at all
             return
         for root, dirs, files in os.walk(folder):
-            dirs[:] = [d for d in dirs if not d.startswith(".") and d not in EXCLUDED_DIRS]
+            dirs[:] = [d for d in dirs if not self.exclusions.skips_folder(d, os.path.join(root, d))]
             for name in files:
                 path = os.path.join(root, name)
-                if is_supported_path(path) and not _ignored(path):
+                if is_supported_path(path) and not self._ignored(path):
                     self._pending.changed.add(path)
 
     def _flush_loop(self) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from imgsearch_desktop.core import watcher as watcher_module
-from imgsearch_desktop.core.watcher import ChangeSet, FolderWatcher, _ignored
+from imgsearch_desktop.core.scanner import Exclusions
+from imgsearch_desktop.core.watcher import ChangeSet, FolderWatcher
 
 
 class Recorder:
@@ -210,6 +211,7 @@ def test_a_growing_file_that_disappears_is_dropped_from_the_watch(watched, clock
 
 def test_changeset_truthiness_and_length():
     assert not ChangeSet()
+    assert ChangeSet(rescan=True)  # a rescan request is work, though it names no file
     changes = ChangeSet(changed={"/a.jpg"}, deleted={"/b.jpg", "/c.jpg"}, moved=[("/d.jpg", "/e.jpg")])
     assert changes and len(changes) == 4
 
@@ -223,7 +225,7 @@ def test_changeset_truthiness_and_length():
     ("/p/x/__pycache__/a.jpg", True),
 ])
 def test_ignored_paths(path, ignored):
-    assert _ignored(path) is ignored
+    assert Exclusions().covers(path) is ignored
 
 
 def test_the_flush_thread_survives_a_failing_receiver():
