@@ -147,7 +147,7 @@ def main() -> int:
     args = ap.parse_args()
     url = node_url(args.es_url)
     store = Store(Connection(url).client(request_timeout=120), f"bench-dupes-{uuid.uuid4().hex[:6]}")
-    store.open("synthetic", args.dims)
+    store.use_index("synthetic", args.dims)
     root = Path(tempfile.mkdtemp(prefix="bench-dupes-"))
     try:
         t = time.perf_counter()

@@ -75,7 +75,7 @@ def main() -> int:
 
     def pipeline_seconds(embedder: Embedder, n: int) -> float:
         store = Store(client, f"bench-{uuid.uuid4().hex[:8]}")
-        store.open(embedder.model_id, embedder.dims)
+        store.use_index(embedder.model_id, embedder.dims)
         src = subset(n, "pipe")
         try:
             start = time.perf_counter()
@@ -92,7 +92,7 @@ def main() -> int:
     def bulk_ms_per_doc(embedder: Embedder) -> float:
         """Elasticsearch's share: writing finished documents (real vectors) through the store, per document."""
         store = Store(client, f"bench-{uuid.uuid4().hex[:8]}")
-        store.open(embedder.model_id, embedder.dims)
+        store.use_index(embedder.model_id, embedder.dims)
         docs = [{"_id": str(i), "image_id": str(i), "image_name": f"{i}.jpg", "relative_path": f"{i}.jpg",
                  "path": f"/bench/{i}.jpg", "image_embedding": [float(x) for x in vector]}
                 for i, vector in enumerate(embedder.encode_images(pre))]
@@ -125,7 +125,7 @@ def main() -> int:
     # The seed's loop: full decode, one image per encode (torch), one document per request.
     torch_embedder = embedders.get("torch") or embedder_for("torch", clip, text, args.batch)
     store = Store(client, f"bench-seed-{uuid.uuid4().hex[:8]}")
-    store.open(torch_embedder.model_id, torch_embedder.dims)
+    store.use_index(torch_embedder.model_id, torch_embedder.dims)
     model = torch_embedder.image_encoder().model
 
     def seed_loop() -> None:

@@ -70,7 +70,7 @@ def build(client, variant: str, vectors: np.ndarray, clusters: int, rebuild: boo
         complete = "build_seconds" in meta and client.count(index=index)["count"] == len(vectors)
         if complete and not rebuild:
             store = Store(client, alias)
-            store.open("synthetic", vectors.shape[1], create=False)
+            store.use_index("synthetic", vectors.shape[1], create=False)
             return store, float(meta["build_seconds"]), True
         client.indices.delete(index=index)  # an interrupted build, or --rebuild
     body = mapping(vectors.shape[1], "synthetic")
@@ -79,7 +79,7 @@ def build(client, variant: str, vectors: np.ndarray, clusters: int, rebuild: boo
                           settings={"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1",
                                     "translog.durability": "async"})  # a bulk load: no fsync per request
     store = Store(client, alias)
-    store.open("synthetic", vectors.shape[1], create=False)
+    store.use_index("synthetic", vectors.shape[1], create=False)
     start = time.perf_counter()
     actions = ({"_index": index, "_id": str(i), "_source": {"image_id": str(i), "path": f"/bench/{i}.jpg",
                                                            "image_embedding": v.tolist()}}

@@ -51,6 +51,22 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--home", default=default, help="root for config, data and cache (IMGSEARCH_HOME)")
 
 
+class TierWords:
+    """``--level``'s choices: the words of dupes.Tier, imported only when they are needed (the CLI starts light)."""
+
+    @staticmethod
+    def _words() -> list[str]:
+        from imgsearch_desktop.core.dupes import Tier
+
+        return [t.value for t in Tier]
+
+    def __iter__(self):
+        return iter(self._words())
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._words()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog=APP_NAME, description="Find photos by similarity (CLIP + Elasticsearch).")
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
@@ -89,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also the photos of other computers sharing this index (default: this computer's only)")
 
     p = add("dupes", "duplicate groups: identical files, the same picture, or similar shots")
-    p.add_argument("--level", choices=["exact", "near", "similar"], default="near")
+    p.add_argument("--level", choices=TierWords(), default="near")
     p.add_argument("--threshold", type=checks.cosine, default=None,
                    help="cosine similarity for --level similar (default 0.9)")
     p.add_argument("--folder", action="append", default=[], help="only photos under this folder (repeatable)")
@@ -141,7 +157,7 @@ def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> in
 
     embedder = ctx.embedder
     store = ctx.store(on_wait=lambda msg: print(msg, file=sys.stderr))
-    store.open(embedder.model_id, embedder.dims)
+    store.use_index(embedder.model_id, embedder.dims)
     bar = tqdm(total=0, unit="img", file=sys.stderr, dynamic_ncols=True, disable=None)
 
     def progress(done: int, total: int, note: str) -> bool:
@@ -198,7 +214,7 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
     embedder = ctx.embedder
     check_parts(embedder, parts)
     store = ctx.store()
-    store.open(embedder.model_id, embedder.dims, create=False)
+    store.use_index(embedder.model_id, embedder.dims, create=False)
     filters = Filters(folders=[os.path.abspath(f) for f in args.folder], date_from=args.date_from,
                       date_to=args.date_to, formats=args.format, all_libraries=args.all_libraries)
     hits = run_query(embedder, store, Query(parts=parts, k=args.k, min_score=args.min_score, filters=filters)).hits
@@ -327,7 +343,7 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
         cmd_index(ctx, paths, excluded)
         sys.stdout.flush()  # line by line from here on, also into a pipe (`watch … | tee log`)
         store = ctx.store(on_wait=lambda msg: print(msg, file=sys.stderr))
-        store.open(ctx.embedder.model_id, ctx.embedder.dims)
+        store.use_index(ctx.embedder.model_id, ctx.embedder.dims)
         sync.indexer = Indexer(store, ctx.embedder, thumbnails=ctx.thumbnails())
         print("watching for changes (Ctrl+C to stop)…", file=sys.stderr)
         while True:

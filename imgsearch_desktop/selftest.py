@@ -28,7 +28,7 @@ def run(ctx: Context) -> int:
     samples = sorted((resource_dir() / "samples").glob("*.jpg"))
     if len(samples) < 3:
         raise UserError(f"bundled samples missing under {resource_dir() / 'samples'}")
-    store.open(embedder.model_id, embedder.dims)
+    store.use_index(embedder.model_id, embedder.dims)
     try:
         stats = Indexer(store, embedder).run([str(s) for s in samples[:3]])
         if stats.indexed != 3:

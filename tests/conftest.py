@@ -89,7 +89,7 @@ def embedder(tiny_models) -> Embedder:
 def store(es_client, embedder):
     """A fresh index (alias) per test, removed afterwards."""
     st = Store(es_client, f"test-{uuid.uuid4().hex[:10]}", retry_for=5)
-    st.open(embedder.image_model_name, embedder.dims)
+    st.use_index(embedder.image_model_name, embedder.dims)
     yield st
     for name in es_client.indices.get(index=f"{st.alias}-*"):  # the node refuses wildcard deletes
         es_client.indices.delete(index=name)

@@ -20,7 +20,7 @@ from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.dupes import Photo, is_lossless
-from imgsearch_desktop.core.store import display
+from imgsearch_desktop.core.store import readable_path
 
 FACTS = ("Pixels", "File size", "Format", "Date taken", "Camera", "Folder", "Name")
 DIFFERENT = "background: #fff0c2; color: #5d4037; font-weight: bold; border-radius: 3px; padding: 1px 4px;"
@@ -62,7 +62,7 @@ def read_exif(photo: Photo) -> Exif:
 
 def facts(photo: Photo, exif: Exif | None) -> dict[str, str]:
     """The facts shown for one photo; ``exif`` None while it is being read."""
-    folder, name = os.path.split(display(photo.path))
+    folder, name = os.path.split(readable_path(photo.path))
     fmt = photo.format or UNKNOWN
     if exif is not None and exif.lossless:
         fmt += " (lossless)"

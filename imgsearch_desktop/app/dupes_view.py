@@ -26,7 +26,6 @@ import csv
 import itertools
 import json
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -58,7 +57,7 @@ from imgsearch_desktop.app.compare_pane import ComparePane, human_size
 from imgsearch_desktop.app.keep_rules import folder_priority, keep_rules
 from imgsearch_desktop.app.results_model import centred, placeholder
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
-from imgsearch_desktop.app.workers import run_call
+from imgsearch_desktop.app.workers import JobControl, run_call
 from imgsearch_desktop.core.dupes import (
     SIMILAR_COSINE,
     DupeFinder,
@@ -71,7 +70,7 @@ from imgsearch_desktop.core.dupes import (
     plural,
 )
 from imgsearch_desktop.core.locks import index_lock
-from imgsearch_desktop.core.store import display
+from imgsearch_desktop.core.store import readable_path
 from imgsearch_desktop.core.trash import TrashReport, default_plan, dry_run, trash_group
 
 MemberRole = Qt.ItemDataRole.UserRole + 2
@@ -152,7 +151,6 @@ def header_text(group: Group) -> str:
 
 
 class _Signals(QObject):
-    progress = Signal(int, int, str)  # emitted on the pool, queued to the window's thread
     waiting = Signal()  # the trash waits for the indexer's write lock
 
 
@@ -225,7 +223,7 @@ class SetAsideDialog(QDialog):
         for mark in self.not_duplicates.list():
             names = [Path(n).name for n in mark.others.values() if n] or ["the photos of its group"]
             shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-            item = QListWidgetItem(f"{display(mark.path) or mark.sha256[:12]}\n    not a duplicate of {shown}"
+            item = QListWidgetItem(f"{readable_path(mark.path) or mark.sha256[:12]}\n    not a duplicate of {shown}"
                                    + (f" · {mark.time[:10]}" if mark.time else ""))
             item.setData(Qt.ItemDataRole.UserRole, (mark.sha256, mark.path))
             self.list.addItem(item)
@@ -239,7 +237,7 @@ class SetAsideDialog(QDialog):
         for item in self.list.selectedItems():
             sha256, path = item.data(Qt.ItemDataRole.UserRole)
             if self.not_duplicates.forget(sha256):
-                undone.append(display(path) or sha256[:12])
+                undone.append(readable_path(path) or sha256[:12])
         self.refresh()
         if undone:
             self.undone.emit(undone)
@@ -262,9 +260,9 @@ class DupesView(QDialog):
         self._scanned_once = False
         self._busy = ""  # what runs on the pool now ("" = nothing): one job at a time
         self._filling = False  # itemChanged while the tree is built is not the user's doing
-        self._cancel = threading.Event()
+        self.job = JobControl()  # the scan's progress, and its cancel when the window closes
+        self.job.progress.connect(self._on_progress)
         self._signals = _Signals()
-        self._signals.progress.connect(self._on_progress)
         self._signals.waiting.connect(
             lambda: self.log.appendPlainText("Waiting for the indexer to finish its current job before trashing…"))
         self.thumbnails = ThumbnailLoader(dirs.cache / "thumbnails", px=256)  # filled at index time
@@ -283,10 +281,9 @@ class DupesView(QDialog):
         layout = QVBoxLayout(self)
         bar = QHBoxLayout()
         self.level = QComboBox()
-        self.level.addItem("Identical files", Tier.EXACT.value)
-        self.level.addItem("Same picture (resized, converted, recompressed)", Tier.SAME_PICTURE.value)
-        self.level.addItem("Similar shots too", Tier.SIMILAR.value)
-        self.level.setCurrentIndex(1)
+        for tier in Tier:
+            self.level.addItem(tier.choice, tier.value)
+        self.level.setCurrentIndex(self.level.findData(Tier.SAME_PICTURE.value))
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0.5, 1.0)
         self.threshold.setSingleStep(0.01)
@@ -397,15 +394,11 @@ class DupesView(QDialog):
             return
         level, threshold = self.level.currentData(), self.threshold.value()
         folders = [self.folder.currentData()] if self.folder.currentData() else []
-        finder, keepers, signals, cancel = self.finder(), dict(self.choices.keepers), self._signals, self._cancel
-        cancel.clear()
-
-        def progress(done: int, total: int, note: str) -> bool:
-            signals.progress.emit(done, total, note)
-            return not cancel.is_set()
+        finder, keepers, job = self.finder(), dict(self.choices.keepers), self.job
+        job.start()
 
         def work() -> list[Group]:
-            return apply_keepers(finder, finder.scan(level, threshold, folders, progress), keepers)
+            return apply_keepers(finder, finder.scan(level, threshold, folders, job.report), keepers)
 
         self._set_busy("Scanning…")
         run_call(work, self._on_scanned, self._on_failed, owner=self)
@@ -429,7 +422,7 @@ class DupesView(QDialog):
         self.log.appendPlainText(f"error: {exc}")
 
     def done(self, result: int) -> None:
-        self._cancel.set()  # a running scan stops at its next progress report
+        self.job.cancel()  # a running scan stops at its next progress report
         self.thumbnails.cancel_pending()
         self.previews.cancel_pending()
         super().done(result)
@@ -483,7 +476,7 @@ class DupesView(QDialog):
 
     def _row(self, group: Group, m: Member, bold: QFont) -> QTreeWidgetItem:
         p = m.photo
-        folder, name = os.path.split(display(p.path))
+        folder, name = os.path.split(readable_path(p.path))
         relation = f"keeper\n{group.keep_why}" if m.is_keeper else m.relation
         if m.protected:
             relation += f"\n{m.protected}"
@@ -492,7 +485,8 @@ class DupesView(QDialog):
                                 human_size(p.size), f"{p.width}×{p.height}"])
         item.setData(0, MemberRole, m)
         item.setIcon(1, self.icons.get(p.path, self._loading_icon))
-        tip = display(p.path) + (f"\nalso reached as: {', '.join(map(display, p.aliases))}" if p.aliases else "")
+        also = f"\nalso reached as: {', '.join(map(readable_path, p.aliases))}" if p.aliases else ""
+        tip = readable_path(p.path) + also
         item.setToolTip(1, tip)
         item.setToolTip(2, m.why)
         if m.is_keeper:
@@ -614,14 +608,14 @@ class DupesView(QDialog):
         kept = {id(m.photo) for m in new.members}
         for m in old.members:
             if id(m.photo) not in kept:
-                self.log.appendPlainText(f"left out: {display(m.photo.path)} is not a copy of "
+                self.log.appendPlainText(f"left out: {readable_path(m.photo.path)} is not a copy of "
                                          f"{Path(new.keep.path).name}; a rescan shows it where it belongs")
         i = self.groups.index(old)
         if len(new.members) > 1:
             self.groups[i] = new
         else:
             del self.groups[i]
-        self.log.appendPlainText(f"keep {display(new.keep.path)} (chosen by you)")
+        self.log.appendPlainText(f"keep {readable_path(new.keep.path)} (chosen by you)")
         self._fill()
         self.regrouped.emit()
 
@@ -644,7 +638,7 @@ class DupesView(QDialog):
         if len(group.members) < 2:
             self.groups.remove(group)
         others = [Path(n).name for n in mark.others.values() if n]
-        self.log.appendPlainText(f"not a duplicate: {display(member.photo.path)} (of {', '.join(others)}); "
+        self.log.appendPlainText(f"not a duplicate: {readable_path(member.photo.path)} (of {', '.join(others)}); "
                                  "remembered — Set aside… to undo")
         self._count_aside()
         self._fill()
@@ -703,9 +697,9 @@ class DupesView(QDialog):
         for o in report.outcomes:
             if o.trashed:
                 note = f"; {o.reason}" if o.reason else ""
-                self.log.appendPlainText(f"trashed {display(o.path)} (kept {o.keeper}){note}")
+                self.log.appendPlainText(f"trashed {readable_path(o.path)} (kept {o.keeper}){note}")
             else:
-                self.log.appendPlainText(f"not moved {display(o.path)}: {o.reason.removeprefix('kept: ')}")
+                self.log.appendPlainText(f"not moved {readable_path(o.path)}: {o.reason.removeprefix('kept: ')}")
         self.log.appendPlainText(report.summary() + (f"; then stopped: {error}" if error else ""))
         gone = {o.path for o in report.outcomes if o.trashed or o.reason == "already gone"}
         for group in self.groups:
@@ -726,7 +720,7 @@ class DupesView(QDialog):
             for i, g in enumerate(self.groups, 1):
                 for m in g.members:
                     p = m.photo
-                    writer.writerow([i, g.level.value, m.relation, display(p.path), p.size, p.width, p.height,
+                    writer.writerow([i, g.level.value, m.relation, readable_path(p.path), p.size, p.width, p.height,
                                      f"{m.score:.6f}", int(m.ticked), m.why])
 
     def _export_dialog(self) -> None:

@@ -171,7 +171,7 @@ class EngineHealth(QObject):
 
         def start_again():
             fresh = connect()  # starts the node (as at launch) and connects to it wherever it now listens
-            fresh.open(embedder.model_id, embedder.dims, create=False)
+            fresh.use_index(embedder.model_id, embedder.dims, create=False)
             return fresh
 
         run_call(start_again, lambda fresh: self._restarted(generation, fresh),

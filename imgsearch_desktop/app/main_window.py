@@ -41,7 +41,7 @@ from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import IndexWorker, run_call
 from imgsearch_desktop.core.pipeline import IndexStats
 from imgsearch_desktop.core.query import Part, Query, QueryResult
-from imgsearch_desktop.core.store import display
+from imgsearch_desktop.core.store import readable_path
 
 log = logging.getLogger(__name__)
 README_URL = "https://github.com/imgsearch-desktop/imgsearch-desktop#readme"
@@ -98,7 +98,7 @@ class MainWindow(PhotoInput, QMainWindow):
         self.health = EngineHealth(worker.connect, worker.address, self)
         self._build()
         self._menus()
-        self._connect()
+        self._connect_signals()
         self.composer = QueryComposer(self)  # the query's parts (chips), back/forward, region drag
         # Window geometry only (everything else is in Settings); kept under the app's own config dir.
         self.qsettings = QSettings(str(dirs.config / "window.ini"), QSettings.Format.IniFormat)
@@ -182,7 +182,8 @@ class MainWindow(PhotoInput, QMainWindow):
         self.filter_bar.set_folders(self.settings.folders)
 
     # ----- wiring -----
-    def _connect(self) -> None:
+    def _connect_signals(self) -> None:
+        """The worker's, runner's, health check's and widgets' signals → this window's slots."""
         w = self.worker
         w.ready.connect(self._on_ready)
         w.init_failed.connect(self._on_init_failed)
@@ -330,7 +331,8 @@ class MainWindow(PhotoInput, QMainWindow):
         fb = self.filter_bar
         return Query(k=fb.k, min_score=fb.min_score, filters=fb.filters(), **kwargs)
 
-    def run(self, query: Query) -> None:
+    def submit_query(self, query: Query) -> None:
+        """Hand the query to the runner (a pool thread); the results come back to ``_on_results``."""
         self.thumbnails.cancel_pending()  # the last results' thumbnails must not slow this query down
         self.banner.clear("query")
         self.runner.submit(query)
@@ -348,7 +350,8 @@ class MainWindow(PhotoInput, QMainWindow):
     @Slot(object, QImage)
     def _on_preview(self, path: str, image: QImage) -> None:
         if path == self._query_preview and not image.isNull():
-            self.query_pane.show_image(QPixmap.fromImage(image), os.path.basename(display(path)), display(path))
+            shown = readable_path(path)
+            self.query_pane.show_image(QPixmap.fromImage(image), os.path.basename(shown), shown)
 
     def search_image_data(self, image: QImage, add: bool = False) -> None:
         self.composer.ask(Part(image_bytes=qimage_bytes(image)), add, image)
@@ -385,7 +388,7 @@ class MainWindow(PhotoInput, QMainWindow):
         url = file_url(path)
         if QDesktopServices.openUrl(url):
             return True
-        name = os.path.basename(display(path)) or display(path)
+        name = os.path.basename(readable_path(path)) or readable_path(path)
         self.show_problem(Problem(f"No app is set up to open “{name}”. Choose a default image viewer in your "
                                   "desktop's settings, or use “Reveal in folder” from the tile's menu.",
                                   f"QDesktopServices.openUrl({url.toString()}) returned false",

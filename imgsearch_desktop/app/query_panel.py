@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from imgsearch_desktop.app.history import History, capture_filters, copy_parts, restore_filters
 from imgsearch_desktop.app.region_select import RegionSelector
 from imgsearch_desktop.core.query import Part
-from imgsearch_desktop.core.store import display
+from imgsearch_desktop.core.store import readable_path
 
 THUMB_PX = 52
 SETTLE_MS = 300
@@ -49,7 +49,7 @@ def is_photo(part: Part) -> bool:
 def part_title(part: Part) -> str:
     if part.text is not None:
         return f"“{part.text}”"
-    name = os.path.basename(display(part.path or part.stored or "")) or "pasted image"
+    name = os.path.basename(readable_path(part.path or part.stored or "")) or "pasted image"
     return name + (" (region)" if part.region else "")
 
 
@@ -86,7 +86,7 @@ class Chip(QFrame):
         column.setSpacing(2)
         self.title = QLabel(part_title(part))
         self.title.setObjectName("chipTitle")
-        self.title.setToolTip(display(part.path or part.stored or "") or part.text or "pasted image")
+        self.title.setToolTip(readable_path(part.path or part.stored or "") or part.text or "pasted image")
         self.title.setMinimumWidth(40)
         self.title.setWordWrap(part.text is not None)
         sliders = QHBoxLayout()
@@ -289,11 +289,11 @@ class QueryComposer(QObject):
             return
         if push:
             self.history.push(self.parts, capture_filters(self.w.filter_bar))
-        self.w.run(self.w.current_query(parts=copy_parts(self.parts)))
+        self.w.submit_query(self.w.current_query(parts=copy_parts(self.parts)))
 
     def _weights_settled(self) -> None:
         self.history.update(self.parts, capture_filters(self.w.filter_bar))
-        self.w.run(self.w.current_query(parts=copy_parts(self.parts)))
+        self.w.submit_query(self.w.current_query(parts=copy_parts(self.parts)))
 
     def _filters_changed(self) -> None:
         if self.parts:
@@ -319,7 +319,7 @@ class QueryComposer(QObject):
         if path is not None:
             # The photo itself may be 50 MP: its preview is decoded off the main thread, like the thumbnails.
             w._query_preview = path
-            pane.show_image(QPixmap(), os.path.basename(display(path)), display(path))
+            pane.show_image(QPixmap(), os.path.basename(readable_path(path)), readable_path(path))
             w.thumbnails.request(path, urgent=True)
         else:
             image = self.pasted.get(main.image_bytes or b"", QImage())

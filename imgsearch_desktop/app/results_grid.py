@@ -13,7 +13,7 @@ from PySide6.QtGui import QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import QListView, QMenu
 
 from imgsearch_desktop.app.results_model import HitRole
-from imgsearch_desktop.core.store import display
+from imgsearch_desktop.core.store import readable_path
 
 
 class ResultsGrid(QListView):
@@ -73,7 +73,7 @@ class ResultsGrid(QListView):
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open_requested.emit(path))
         menu.addAction("Reveal in folder", lambda: self.reveal_requested.emit(os.path.dirname(path)))
-        menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(display(path)))
+        menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(readable_path(path)))
         menu.addSeparator()
         menu.addAction("Search similar to this", lambda: self.similar_requested.emit(path))
         menu.addAction("More like this", lambda: self.more_like_requested.emit(path))

@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.core.dupes import Tier
-from imgsearch_desktop.core.store import Hit, display
+from imgsearch_desktop.core.store import Hit, readable_path
 
 HitRole = Qt.ItemDataRole.UserRole + 1
 
@@ -100,7 +100,7 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             size = f"{hit.width}×{hit.height}" if hit.width else ""
             best = " · ★ the best version of this picture" if index.row() == self.best else ""
-            return f"{display(hit.path)}\n{size}  similarity {hit.score:.4f}\n{self.relation(index.row())}{best}"
+            return f"{readable_path(hit.path)}\n{size}  similarity {hit.score:.4f}\n{self.relation(index.row())}{best}"
         if role == HitRole:
             return hit
         return None

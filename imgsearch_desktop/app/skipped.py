@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from imgsearch_desktop.core.store import display, under
+from imgsearch_desktop.core.store import readable_path, under
 
 
 class SkippedFiles:
@@ -67,8 +67,8 @@ class SkippedDialog(QDialog):
         self.tree.setRootIsDecorated(False)
         self.tree.setAlternatingRowColors(True)
         for path, reason in items:
-            row = QTreeWidgetItem([display(path), reason])
-            row.setToolTip(0, display(path))
+            row = QTreeWidgetItem([readable_path(path), reason])
+            row.setToolTip(0, readable_path(path))
             row.setToolTip(1, reason)
             self.tree.addTopLevelItem(row)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -79,7 +79,7 @@ class SkippedDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         copy = QPushButton("Copy list")
         copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(
-            "\n".join(f"{display(p)}\t{r}" for p, r in items)))
+            "\n".join(f"{readable_path(p)}\t{r}" for p, r in items)))
         buttons.addButton(copy, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)

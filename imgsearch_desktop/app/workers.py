@@ -233,7 +233,7 @@ class IndexWorker(QObject):
             self.status.emit("Loading the models…")
             self.embedder.load_both()  # once, here: queries then never pay for (or race on) a model load
             dims = self.embedder.dims
-            store.open(self.embedder.model_id, dims)
+            store.use_index(self.embedder.model_id, dims)
             self.store, self.sync.indexer = store, Indexer(store, self.embedder, thumbnails=self.thumbnails)
             self.ready.emit({"es": store.check_server(), "count": store.count(), "dims": dims})
         except Exception as exc:

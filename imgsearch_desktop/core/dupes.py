@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +36,7 @@ from imgsearch_desktop.config import set_aside
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.progress import Progress
-from imgsearch_desktop.core.store import Filters, Store, display, path_from_source
+from imgsearch_desktop.core.store import Filters, Store, path_from_source, readable_path
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ SIMILAR_COSINE = 0.9  # Immich flags duplicates at cosine distance ≤ 0.0155 (c
 MIN_SPREAD = 8.0  # grey levels (std of the 64×64 the hash sees): measured, near-black/near-white photos and mostly
 # transparent icons sit at 0–7 and their hashes are noise or a blank page; ordinary photos 28–49
 ASPECT_TOLERANCE = 0.02  # relative: a resize keeps the aspect ratio to a pixel's rounding
-LEVELS = ("exact", "near", "similar")
 
 
 class Tier(StrEnum):
@@ -60,6 +59,11 @@ class Tier(StrEnum):
     @property
     def label(self) -> str:
         return _TIER_LABELS[self]
+
+    @property
+    def choice(self) -> str:
+        """What the Duplicates window's "Find" menu calls a scan at this tier."""
+        return _TIER_CHOICES[self]
 
     @property
     def pre_ticked(self) -> bool:
@@ -75,10 +79,12 @@ class Tier(StrEnum):
         try:
             return cls(value)
         except ValueError:
-            raise ValueError(f"level must be one of {LEVELS}") from None
+            raise ValueError(f"level must be one of {tuple(t.value for t in cls)}") from None
 
 
 _TIER_LABELS = {Tier.EXACT: "identical file", Tier.SAME_PICTURE: "same picture", Tier.SIMILAR: "similar shot"}
+_TIER_CHOICES = {Tier.EXACT: "Identical files", Tier.SAME_PICTURE: "Same picture (resized, converted, recompressed)",
+                 Tier.SIMILAR: "Similar shots too"}
 _TIER_ORDER = {Tier.EXACT: 0, Tier.SAME_PICTURE: 1, Tier.SIMILAR: 2}
 
 
@@ -152,7 +158,7 @@ class Member:
 
     def as_json(self) -> dict:
         p = self.photo
-        return {"path": display(p.path), "size": p.size, "width": p.width, "height": p.height,
+        return {"path": readable_path(p.path), "size": p.size, "width": p.width, "height": p.height,
                 "score": round(self.score, 6)}
 
 
@@ -196,7 +202,7 @@ class Group:
         return [m for m in self.members if m.ticked and m.photo is not self.keep]
 
     def as_json(self) -> dict:
-        return {"level": self.level.value, "keep": display(self.keep.path), "why": self.why,
+        return {"level": self.level.value, "keep": readable_path(self.keep.path), "why": self.why,
                 "files": [m.as_json() for m in self.members]}
 
 
@@ -398,8 +404,8 @@ class NotDuplicates:
 
     def mark(self, group: Group, member: Member) -> NotDuplicate:
         """``member`` is not a duplicate of any photo of ``group``: remember it against all of them."""
-        others = {m.photo.sha256: display(m.photo.path) for m in group.members if m is not member}
-        return self.add(member.photo.sha256, others, display(member.photo.path))
+        others = {m.photo.sha256: readable_path(m.photo.path) for m in group.members if m is not member}
+        return self.add(member.photo.sha256, others, readable_path(member.photo.path))
 
     def add(self, sha256: str, others: str | Mapping[str, str] | Iterable[str], path: str = "") -> NotDuplicate:
         """Remember ``sha256`` as not a duplicate of ``others`` (one sha256, several, or sha256 → name)."""
@@ -498,17 +504,13 @@ class DupeFinder:
 
     # ----- reading the index -----
     def photos(self, folders: Sequence[str] = ()) -> dict[str, Photo]:
-        clauses = Filters(folders=list(folders)).clauses()
-        query = {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
         fields = ["path", "path_b64", "sha256", "size", "width", "height", "mtime_ns", "format", "phash",
                   "image_embedding"]
         out = {}
-        for hit in self.store.scan_docs(query, fields, page=500):
-            s = hit["_source"]
-            out[hit["_id"]] = Photo(hit["_id"], path_from_source(s), s.get("sha256", ""), s.get("size") or 0,
-                                    s.get("width") or 0, s.get("height") or 0, s.get("mtime_ns") or 0,
-                                    s.get("format") or "", s.get("phash"),
-                                    np.asarray(s["image_embedding"], dtype=np.float32))
+        for doc, s in self.store.documents(Filters(folders=list(folders)), fields, page=500):
+            out[doc] = Photo(doc, path_from_source(s), s.get("sha256", ""), s.get("size") or 0,
+                             s.get("width") or 0, s.get("height") or 0, s.get("mtime_ns") or 0,
+                             s.get("format") or "", s.get("phash"), np.asarray(s["image_embedding"], dtype=np.float32))
         return out
 
     # ----- the scan -----
@@ -613,28 +615,38 @@ class DupeFinder:
     def _split(self, photos: list[Photo], level: Tier, threshold: float) -> list[Group]:
         """Star groups of one linked set. At the same-picture level a photo too flat to hash (or unreadable) can
         only be an identical file: it is grouped by sha256 alone, so a folder of blank icons costs no N² checks."""
+        known: dict[tuple[int, int], Relation | None] = {}  # (keeper, photo) → relation: each pair judged once
+
+        def relate(keep: Photo, p: Photo) -> Relation | None:
+            pair = (id(keep), id(p))
+            if pair not in known:
+                known[pair] = self.relation(keep, p, level, threshold)
+            return known[pair]
+
         best = self.policy.pick(photos)  # what union-find alone would have shown: one group around the best
-        self.stats.off_keeper += sum(p is not best and not self.relation(best, p, level, threshold) for p in photos)
+        self.stats.off_keeper += sum(p is not best and not relate(best, p) for p in photos)
         if level is not Tier.SAME_PICTURE:
-            return self._stars(photos, level, threshold)
+            return self._stars(photos, level, threshold, relate)  # its first keeper is `best`: reuses those
         hashable = [p for p in photos if self._hashable(p)]
         by_sha: dict[str, list[Photo]] = {}
         for p in photos:
             if not self._hashable(p):
                 by_sha.setdefault(p.sha256, []).append(p)
-        groups = self._stars(hashable, level, threshold)
+        groups = self._stars(hashable, level, threshold, relate)
         for same in by_sha.values():
-            groups += self._stars(same, level, threshold)
+            groups += self._stars(same, level, threshold, relate)
         return groups
 
-    def _stars(self, photos: list[Photo], level: Tier, threshold: float) -> list[Group]:
-        """The best photo left keeps every photo that meets the rule against it (and against no one it was marked
-        "not a duplicate" of); repeat with what is left. No chains: A~B, B~C never puts C with A."""
+    def _stars(self, photos: list[Photo], level: Tier, threshold: float,
+               relate: Callable[[Photo, Photo], Relation | None]) -> list[Group]:
+        """The best photo left keeps every photo that meets the rule against it (``relate``: the level's rule) and
+        against no one it was marked "not a duplicate" of; repeat with what is left. No chains: A~B, B~C never puts
+        C with A."""
         left = sorted(photos, key=self.policy.key, reverse=True)
         groups = []
         while len(left) > 1:
             keep, rest = left[0], left[1:]
-            related = [(r, p) for p in rest if (r := self.relation(keep, p, level, threshold))]
+            related = [(r, p) for p in rest if (r := relate(keep, p))]
             related.sort(key=lambda rp: (rp[0].tier.order, -rp[0].score, rp[1].path))
             chosen: list[tuple[Relation, Photo]] = []
             for rel, p in related:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,10 +19,6 @@ from imgsearch_desktop.core.errors import UserError
 
 if TYPE_CHECKING:
     from PIL import Image
-
-# Tests record the thread of every model call (the GUI must never embed on its main thread).
-call_observers: list[Callable[[str], None]] = []
-
 
 PREEMPT_SLICE = 8  # images an ingest batch encodes before letting a waiting query go first
 
@@ -127,14 +123,12 @@ class Embedder:
         """
         if not images:
             return np.zeros((0, self.dims), dtype=np.float32)
-        return self._encode(self.image_encoder(), list(images), "image", priority)
+        return self._encode(self.image_encoder(), list(images), priority)
 
     def encode_texts(self, texts: Sequence[str], priority: bool = False) -> np.ndarray:
-        return self._encode(self.text_encoder(), list(texts), "text", priority)
+        return self._encode(self.text_encoder(), list(texts), priority)
 
-    def _encode(self, encoder: Encoder, inputs: list, kind: str, priority: bool) -> np.ndarray:
-        for observer in call_observers:
-            observer(kind)
+    def _encode(self, encoder: Encoder, inputs: list, priority: bool) -> np.ndarray:
         if priority:
             with self.query(), self._turn:
                 return encoder.encode(inputs, self.batch_size)

@@ -16,7 +16,6 @@ import os
 import stat
 import struct
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,10 +24,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-# A decompression bomb is an error here, not a warning: we never decode one.
+# A decompression bomb is never decoded, with no warnings filter (process-wide, and not thread-safe to swap
+# around each decode): Pillow raises DecompressionBombError itself past 2 × MAX_IMAGE_PIXELS, and ``_check_opened``
+# refuses anything over MAX_PIXELS from the header, before a pixel is decoded. Between the two, Pillow's
+# DecompressionBombWarning is only a warning (reported once by Python's default filter).
 MAX_PIXELS = 150_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 try:  # HEIC/HEIF (iPhone photos), when the extra is installed
     import pillow_heif
@@ -186,7 +187,7 @@ def _file_kind(mode: int) -> str:
 def _check_opened(im: Image.Image) -> None:
     if im.format not in PILLOW_FORMATS:
         raise ImageSkipped(f"unsupported format {im.format}")
-    if im.width * im.height > MAX_PIXELS:  # explicit: warning filters can be reset by other code
+    if im.width * im.height > MAX_PIXELS:  # from the header; Pillow itself only warns up to 2 × MAX_PIXELS
         raise ImageSkipped(f"too large ({im.width}×{im.height} px, over {MAX_PIXELS // 1_000_000} MP)")
 
 
@@ -203,7 +204,7 @@ def pillow_reasons() -> Iterator[None]:
         yield
     except ImageSkipped:
         raise
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:  # the warning: under `-W error`
         raise ImageSkipped(f"too large (over {MAX_PIXELS // 1_000_000} megapixels): {exc}") from None
     except UnidentifiedImageError:
         raise ImageSkipped("not an image (or a format that is not supported)") from None

@@ -1,4 +1,6 @@
-"""One writer per index across processes: the window's indexer and a CLI `index` take turns instead of racing."""
+"""One writer per index at a time, across threads and processes: every write to the index's documents holds this
+lock (the window's indexing jobs, its Duplicates window's trash, a CLI `index` or `watch`), so they take turns
+instead of racing."""
 
 from __future__ import annotations
 

@@ -24,7 +24,16 @@ from imgsearch_desktop.core import images
 from imgsearch_desktop.core.embedder import Embedder
 from imgsearch_desktop.core.progress import Progress, no_progress
 from imgsearch_desktop.core.scanner import FileEntry, Plan, Probe, plan, probe, scan
-from imgsearch_desktop.core.store import IndexedFile, Store, display, doc_id, now_iso, path_b64, path_from_source, under
+from imgsearch_desktop.core.store import (
+    IndexedFile,
+    Store,
+    doc_id,
+    now_iso,
+    path_b64,
+    path_from_source,
+    readable_path,
+    under,
+)
 from imgsearch_desktop.core.thumbs import ThumbCache
 from imgsearch_desktop.core.watcher import ChangeSet
 
@@ -140,7 +149,7 @@ class Indexer:
             self._remove_gone(gone_by_sha, stats)
             progress(total, total, "done")
             if blocked:
-                names = ", ".join(display(f) for f in blocked[:3]) + (f" and {len(blocked) - 3} more"
+                names = ", ".join(readable_path(f) for f in blocked[:3]) + (f" and {len(blocked) - 3} more"
                                                                         if len(blocked) > 3 else "")
                 stats.switch_refused = (f"model change not finished: search stays on the previous model's index "
                                         f"until {names} can be read and re-embedded (index them again then)")
@@ -341,12 +350,12 @@ class Indexer:
             if len(batch) >= self.batch_size:
                 done += self._write_batch(batch, gone_by_sha, stats)
                 batch = []
-                if not progress(done, total, display(item.entry.path)):
+                if not progress(done, total, readable_path(item.entry.path)):
                     stats.cancelled = True
                     return
         if batch:
             done += self._write_batch(batch, gone_by_sha, stats)
-            progress(done, total, display(batch[-1].entry.path))
+            progress(done, total, readable_path(batch[-1].entry.path))
 
     def _write_batch(self, batch: list[_Item], gone_by_sha: dict, stats: IndexStats) -> int:
         """Embed what needs it, reuse stored vectors for known content, write, and drop moved-from documents."""
@@ -463,13 +472,13 @@ def make_doc(entry: FileEntry, sha256: str, vector: list[float], phash: str | No
         "_id": ident,
         "library": library,
         "image_id": ident,
-        "image_name": display(os.path.basename(entry.path)),
-        "relative_path": display(rel),
+        "image_name": readable_path(os.path.basename(entry.path)),
+        "relative_path": readable_path(rel),
         "image_embedding": vector,
-        "path": display(entry.path),
+        "path": readable_path(entry.path),
         "path_b64": path_b64(entry.path),
-        "folder": display(os.path.dirname(entry.path)),
-        "root": display(entry.root),
+        "folder": readable_path(os.path.dirname(entry.path)),
+        "root": readable_path(entry.root),
         "sha256": sha256,
         "size": entry.size,
         "mtime_ns": entry.mtime_ns,

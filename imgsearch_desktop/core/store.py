@@ -56,15 +56,15 @@ def path_bytes(path: str) -> bytes:
     return os.fsencode(path)
 
 
-def display(path: str) -> str:
+def readable_path(path: str) -> str:
     """A readable form of a path whose bytes may not be UTF-8."""
     return path_bytes(path).decode("utf-8", "replace")
 
 
 def printable(path: str) -> str:
-    """A path for one line of text output: readable (see ``display``), with newlines, tabs and other control
+    """A path for one line of text output: readable (see ``readable_path``), with newlines, tabs and other control
     characters escaped, so a file named "a\\nb.jpg" cannot forge a second output line."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in display(path))
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in readable_path(path))
 
 
 def doc_id(path: str, library: str = DEFAULT_LIBRARY) -> str:
@@ -165,7 +165,7 @@ class Hit:
     library: str | None = None  # whose photo (another desktop's with Filters.all_libraries)
 
     def as_json(self) -> dict:
-        return {"path": display(self.path), "score": round(self.score, 6), "image_id": self.image_id,
+        return {"path": readable_path(self.path), "score": round(self.score, 6), "image_id": self.image_id,
                 "image_name": self.image_name, "relative_path": self.relative_path, "width": self.width,
                 "height": self.height}
 
@@ -185,7 +185,7 @@ class Filters:
     def clauses(self) -> list[dict]:
         out: list[dict] = []
         if self.folders:
-            out.append({"bool": {"should": [{"prefix": {"path": display(f).rstrip("/") + "/"}}
+            out.append({"bool": {"should": [{"prefix": {"path": readable_path(f).rstrip("/") + "/"}}
                                             for f in self.folders], "minimum_should_match": 1}})
         if self.date_from or self.date_to:
             rng = {k: v for k, v in (("gte", self.date_from), ("lte", self.date_to)) if v}
@@ -302,7 +302,7 @@ class Store:
         got = self.client.indices.get_mapping(index=index)
         return next(iter(got.values()))["mappings"].get("_meta", {}) or {}
 
-    def open(self, model: str, dims: int, create: bool = True) -> str:
+    def use_index(self, model: str, dims: int, create: bool = True) -> str:
         """Find or create the index for this model; returns the concrete index name."""
         if self.server_version == (0, 0):
             self.check_server()
@@ -532,6 +532,15 @@ class Store:
         finally:
             self.client.close_point_in_time(id=pit)
 
+    def documents(self, filters: Filters | None, fields: list[str], page: int = 2000) -> Iterator[tuple[str, dict]]:
+        """(document id, stored ``fields``) of every photo the filters let through (this library's, unless they
+        ask for all): what a whole-library pass such as the duplicate scan reads."""
+        filters = filters or Filters()
+        clauses = filters.clauses()
+        query = {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
+        for hit in self.scan_docs(query, fields, page=page, all_libraries=filters.all_libraries):
+            yield hit["_id"], hit["_source"]
+
     def indexed_files(self, roots: Iterable[str]) -> dict[str, IndexedFile]:
         """Documents of files under these roots (folders, or single files), keyed by path."""
         roots = list(roots)
@@ -540,7 +549,8 @@ class Store:
             chunk = roots[start:start + 500]
             should = []
             for root in chunk:
-                should += [{"term": {"path": display(root)}}, {"prefix": {"path": display(root).rstrip("/") + "/"}}]
+                shown = readable_path(root)
+                should += [{"term": {"path": shown}}, {"prefix": {"path": shown.rstrip("/") + "/"}}]
             query = {"bool": {"should": should, "minimum_should_match": 1}}
             # The display-form query is a superset (caf\xe9/ and caf\xff/ both read "caf\ufffd/"): keep exact matches.
             out.update(item for item in map(_indexed_file, self.scan_docs(query, FILE_FIELDS))
@@ -559,7 +569,7 @@ class Store:
         """Documents of exactly these files (a terms query per 1,000 paths: a camera import can be thousands)."""
         out: dict[str, IndexedFile] = {}
         for start in range(0, len(paths), 1000):
-            chunk = [display(p) for p in paths[start:start + 1000]]
+            chunk = [readable_path(p) for p in paths[start:start + 1000]]
             resp = self.client.search(index=self.index, query=self._scoped({"terms": {"path": chunk}}),
                                       size=len(chunk) * 2, source=FILE_FIELDS)
             out.update(_indexed_file(hit) for hit in resp["hits"]["hits"])
@@ -573,7 +583,7 @@ class Store:
         out: dict[str, dict] = {}
         for start in range(0, len(paths), 500):
             wanted = {path_bytes(p) for p in paths[start:start + 500]}
-            chunk = sorted({display(p) for p in paths[start:start + 500]})
+            chunk = sorted({readable_path(p) for p in paths[start:start + 500]})
             resp = self.client.search(index=self.migrate_from, query=self._scoped({"terms": {"path": chunk}}),
                                       size=len(chunk) * 2, source=STORED_FIELDS)
             for hit in resp["hits"]["hits"]:

@@ -24,7 +24,7 @@ from send2trash import send2trash
 from send2trash.exceptions import TrashPermissionError
 
 from imgsearch_desktop.core.dupes import Group, Member, Tier, identity, inside, megabytes, plural
-from imgsearch_desktop.core.store import Store, display
+from imgsearch_desktop.core.store import Store, readable_path
 
 Plan = Sequence[tuple[Group, Sequence[str]]]  # per group, the paths of the members to trash
 
@@ -115,9 +115,9 @@ def trash_group(group: Group, to_trash: Sequence[str], store: Store, journal: Pa
                 outcome = _trash_one(group, path, keeper, refs, trashed_inodes, store, journal)
             except Exception as exc:  # one file's surprise must not hide what happened to the others
                 outcome = TrashOutcome(path, False, f"kept: unexpected error: {exc}")
-        outcome.keeper, outcome.group = display(group.keep.path), group
+        outcome.keeper, outcome.group = readable_path(group.keep.path), group
         if not outcome.trashed:
-            _quietly(_journal, journal, action="refused", path=display(path), keeper=outcome.keeper,
+            _quietly(_journal, journal, action="refused", path=readable_path(path), keeper=outcome.keeper,
                      reason=outcome.reason)
         report.outcomes.append(outcome)
     if refresh:
@@ -136,11 +136,11 @@ def _check_keeper(group: Group) -> tuple[_Keeper | None, str]:
     keep = group.keep
     found = identity(keep.path)
     if found is None:
-        return None, f"kept: the photo to keep is gone ({display(keep.path)}); re-scan first"
+        return None, f"kept: the photo to keep is gone ({readable_path(keep.path)}); re-scan first"
     real, _ = found
     before = _stat_key(real)
     if _sha256(real) != keep.sha256 or _stat_key(real) != before:
-        return None, f"kept: the photo to keep changed since it was indexed ({display(keep.path)}); re-scan first"
+        return None, f"kept: the photo to keep changed since it was indexed ({readable_path(keep.path)}); re-scan first"
     return _Keeper(real, before), ""
 
 
@@ -160,7 +160,7 @@ def _trash_one(group: Group, path: str, keeper: _Keeper, refs: list[str], trashe
         # The file is a link: its target may lie outside every library folder, on another drive; moving it would
         # empty a place the user never pointed us at. (A linked folder inside a library is part of the library.)
         refusal = ("kept: it is a symbolic link to a file elsewhere "
-                   f"({display(real)}); remove the link yourself if it is not wanted")
+                   f"({readable_path(real)}); remove the link yourself if it is not wanted")
     if refusal:
         return TrashOutcome(path, False, refusal)
     nlink = os.stat(real).st_nlink
@@ -172,8 +172,8 @@ def _trash_one(group: Group, path: str, keeper: _Keeper, refs: list[str], trashe
     trashed_inodes.add(inode)
     note = _forget_in_index(store, member)
     tier = (member.tier or group.tier).value
-    failed = _quietly(_journal, journal, action="trashed", path=display(path), real=display(real),
-                      keeper=display(group.keep.path), sha256=member.photo.sha256, tier=tier)
+    failed = _quietly(_journal, journal, action="trashed", path=readable_path(path), real=readable_path(real),
+                      keeper=readable_path(group.keep.path), sha256=member.photo.sha256, tier=tier)
     if failed:
         note = "; ".join(filter(None, [note, f"not written to the journal ({failed})"]))
     return TrashOutcome(path, True, note, member.photo.size if nlink == 1 else 0)

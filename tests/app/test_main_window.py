@@ -15,8 +15,8 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
 
-from imgsearch_desktop.core import embedder as embedder_module
 from imgsearch_desktop.core import images as images_module
+from imgsearch_desktop.core.embedder import Embedder
 from tests.app.gui import SCREENSHOTS, drop_file, wait_indexed
 from tests.photos import write_photo
 
@@ -103,19 +103,22 @@ def test_no_model_or_es_call_on_the_main_thread(qtbot, make_app, library, monkey
         return decode(*args, **kwargs)
 
     monkeypatch.setattr(images_module, "decode", recording_decode)
-    observer = lambda kind: threads.append((kind, threading.current_thread()))  # noqa: E731
-    embedder_module.call_observers.append(observer)
-    try:
-        app = make_app([library])
-        start_and_index(qtbot, app)
-        with qtbot.waitSignal(app.window.results_shown, timeout=30_000):
-            drop_file(app.window, library / "scan.png")
-        qtbot.waitUntil(lambda: not app.window.query_image.pixmap().isNull(), timeout=10_000)  # its preview
-        app.window.search.setText("ein Hund am Strand")
-        with qtbot.waitSignal(app.window.results_shown, timeout=30_000):
-            app.window.search_text()
-    finally:
-        embedder_module.call_observers.remove(observer)
+    for kind in ("image", "text"):  # every model call goes through one of these two (on any Embedder instance)
+        method = getattr(Embedder, f"encode_{kind}s")
+
+        def recording_encode(self, *args, _kind=kind, _method=method, **kwargs):
+            threads.append((_kind, threading.current_thread()))
+            return _method(self, *args, **kwargs)
+
+        monkeypatch.setattr(Embedder, f"encode_{kind}s", recording_encode)
+    app = make_app([library])
+    start_and_index(qtbot, app)
+    with qtbot.waitSignal(app.window.results_shown, timeout=30_000):
+        drop_file(app.window, library / "scan.png")
+    qtbot.waitUntil(lambda: not app.window.query_image.pixmap().isNull(), timeout=10_000)  # its preview
+    app.window.search.setText("ein Hund am Strand")
+    with qtbot.waitSignal(app.window.results_shown, timeout=30_000):
+        app.window.search_text()
     kinds = {k for k, _ in threads}
     assert {"es", "image", "text", "decode"} <= kinds
     main = threading.main_thread()

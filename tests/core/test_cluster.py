@@ -61,7 +61,7 @@ def test_a_node_killed_mid_index_loses_nothing_and_search_keeps_answering(cluste
     alias = f"cluster-{uuid.uuid4().hex[:8]}"
     admin = cluster.client(0)
     first = Store(admin, alias, library="desk")
-    first.open(embedder.model_id, embedder.dims)
+    first.use_index(embedder.model_id, embedder.dims)
     settings = admin.indices.get_settings(index=first.index)[first.index]["settings"]["index"]
     assert settings["number_of_replicas"] == "1"  # the managed single node keeps 0 (test_store)
     admin.cluster.health(index=first.index, wait_for_status="green", timeout="60s")
@@ -73,7 +73,7 @@ def test_a_node_killed_mid_index_loses_nothing_and_search_keeps_answering(cluste
     master = admin.cat.master(format="json")[0]["node"]
     waits: list[str] = []
     store = Store(cluster.client(via), alias, library="desk", retry_for=180, on_wait=waits.append)
-    store.open(embedder.model_id, embedder.dims)
+    store.use_index(embedder.model_id, embedder.dims)
     searcher = Searcher(Store(cluster.client(via), alias, library="desk"),
                         np.ones(embedder.dims, dtype=np.float32) / np.sqrt(embedder.dims))
     killed: list[float] = []

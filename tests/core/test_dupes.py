@@ -163,7 +163,7 @@ def synthetic_store(es_client, tmp_path, vectors: dict[str, np.ndarray], phashes
                     alias: str | None = None) -> Store:
     """An index of real (tiny) files whose vectors are given: random models cannot judge meaning."""
     store = Store(es_client, alias or f"sim-{uuid.uuid4().hex[:8]}")
-    store.open("synthetic", TINY_DIMS)
+    store.use_index("synthetic", TINY_DIMS)
     docs = []
     for i, (name, vec) in enumerate(vectors.items()):
         path = tmp_path / name

@@ -46,7 +46,7 @@ def test_es_stopped_mid_index_is_retried_and_nothing_is_lost_or_doubled(own_node
     conn = ManagedConnection(url, node=node)  # the restarted node may land on another port (a busy machine)
     store = Store(conn.client(request_timeout=10), f"fault-{uuid.uuid4().hex[:8]}", retry_for=180,
                   on_wait=waits.append, connection=conn)
-    store.open(embedder.image_model_name, embedder.dims)
+    store.use_index(embedder.image_model_name, embedder.dims)
     root = folder_of(tmp_path, 24)
     restarted = threading.Event()
 
@@ -67,7 +67,7 @@ def test_read_only_index_is_reported_with_what_to_do(own_node, embedder, tmp_pat
     node, _url = own_node
     client = ManagedConnection.start(node).client()  # wherever the node runs now
     store = Store(client, f"ro-{uuid.uuid4().hex[:8]}", bulk_retries=1, bulk_backoff=0.2)
-    store.open(embedder.image_model_name, embedder.dims)
+    store.use_index(embedder.image_model_name, embedder.dims)
     client.indices.put_settings(index=store.index, settings={"index.blocks.read_only_allow_delete": True})
     root = folder_of(tmp_path, 3)
     with pytest.raises(UserError, match=r"read-only .*Free disk space"):
@@ -82,14 +82,14 @@ def test_model_change_reembeds_into_a_new_index_behind_the_alias(es_client, embe
     alias = f"model-{uuid.uuid4().hex[:8]}"
     root = folder_of(tmp_path, 5)
     old = Store(es_client, alias)
-    old.open(embedder.image_model_name, embedder.dims)
+    old.use_index(embedder.image_model_name, embedder.dims)
     Indexer(old, embedder).run([root])
     from imgsearch_desktop.core.embedder import Embedder
 
     other = build_clip(tmp_path / "clip16", dims=16, seed=5)
     emb16 = Embedder(str(other), str(other), device="cpu")
     new = Store(es_client, alias)
-    new.open(str(other), emb16.dims)
+    new.use_index(str(other), emb16.dims)
     assert new.migrate_from == old.index and list(es_client.indices.get_alias(name=alias)) == [old.index]
     stats = Indexer(new, emb16).run([root])
     assert (stats.indexed, stats.embedded, stats.unchanged) == (5, 5, 0)  # never reuses the other model's vectors

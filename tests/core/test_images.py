@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
+import sys
+import warnings
 import zlib
 from pathlib import Path
 
@@ -41,13 +44,28 @@ def reason(path: Path) -> str:
     (lambda p: p.write_bytes(np.random.default_rng(1).bytes(4096)), "not an image"),
     (lambda p: p.write_bytes(write_photo(p.with_suffix(".full.jpg"), 1).read_bytes()[:3000]), "truncated"),
     (lambda p: _png_header_only(p, 20_000, 20_000), "too large"),
-    (lambda p: _png_header_only(p, 14_000, 12_000), "too large"),  # between the warning and the error threshold
+    pytest.param(lambda p: _png_header_only(p, 14_000, 12_000), "too large",  # Pillow warns, does not raise
+                 marks=pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")),
     (lambda p: picture(2).save(p, "PCX"), "unsupported format PCX"),
 ])
 def test_bad_files_are_skipped_with_a_reason(tmp_path, make, expected):
     path = tmp_path / "bad.jpg"
     make(path)
     assert expected in reason(path)
+
+
+@pytest.mark.parametrize("action", ["ignore", "error"])
+def test_bombs_are_skipped_whatever_the_warnings_filter(tmp_path, action):
+    """No warnings filter is needed (nor installed at import): the header's size check refuses the image."""
+    check = ("import warnings; from imgsearch_desktop.core import images; "
+             "assert not [f for f in warnings.filters if f[2] is images.Image.DecompressionBombWarning]")
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=Path(__file__).parents[2])
+    path = _png_header_only(tmp_path / "bomb.png", 14_000, 12_000)  # Pillow only warns: 168 MP < 2 × 150 MP
+    with warnings.catch_warnings():
+        warnings.simplefilter(action, Image.DecompressionBombWarning)
+        assert "too large" in reason(path)
+        with pytest.raises(ImageSkipped, match="too large"):
+            images.picture_views(path)
 
 
 def test_vanished_file_and_symlink_loop(tmp_path):

@@ -49,8 +49,8 @@ def alias(es_client):
 def test_two_libraries_in_one_index_stay_apart(es_client, embedder, alias, tmp_path):
     photos = folder_of(tmp_path / "Pictures", 6, seed=700)  # the same paths on both computers
     anna, ben = Store(es_client, alias, library="anna"), Store(es_client, alias, library="ben")
-    anna.open(embedder.model_id, embedder.dims)
-    ben.open(embedder.model_id, embedder.dims)
+    anna.use_index(embedder.model_id, embedder.dims)
+    ben.use_index(embedder.model_id, embedder.dims)
     assert anna.index == ben.index
     assert Indexer(anna, embedder).run([photos]).indexed == 6
     theirs = Indexer(ben, embedder).run([photos])
@@ -114,14 +114,14 @@ def test_schema_change_copies_the_stored_vectors_instead_of_re_embedding(es_clie
     with monkeypatch.context() as patch:  # an index as the previous version wrote it
         old_schema(patch, labelled=False)
         old = Store(es_client, alias)
-        old.open(embedder.model_id, embedder.dims)
+        old.use_index(embedder.model_id, embedder.dims)
         assert Indexer(old, embedder).run([a, b]).embedded == 8
     before = {path_from_source(d): d for d in all_docs(es_client, alias)}
     assert "library" not in next(iter(before.values()))
     os.utime(a / "p00.jpg", ns=(1_000_000_000, 1_000_000_000))  # changed since (mtime): this one is re-embedded
 
     new = Store(es_client, alias, library="anna")
-    new.open(embedder.model_id, embedder.dims)
+    new.use_index(embedder.model_id, embedder.dims)
     assert (new.migrate_from, new.migrate_same_model) == (old.index, True)
     stats = Indexer(new, embedder).run([a])  # B is carried over too, though not named on this run
     assert (stats.embedded, stats.copied, stats.indexed, stats.failed) == (1, 7, 1, 0)
@@ -145,17 +145,17 @@ def test_a_shared_index_migrates_library_by_library(es_client, embedder, alias, 
         old_schema(patch, labelled=True)
         for who in ("anna", "ben"):
             old = Store(es_client, alias, library=who)
-            old.open(embedder.model_id, embedder.dims)
+            old.use_index(embedder.model_id, embedder.dims)
             Indexer(old, embedder).run([photos])
     anna = Store(es_client, alias, library="anna")
-    anna.open(embedder.model_id, embedder.dims)
+    anna.use_index(embedder.model_id, embedder.dims)
     first = Indexer(anna, embedder).run([photos])
     assert (first.embedded, first.copied) == (0, 4)
     assert list(es_client.indices.get_alias(name=alias)) == [anna.index]
     assert es_client.indices.exists(index=old.index)  # ben's documents wait there for ben
 
     ben = Store(es_client, alias, library="ben")
-    ben.open(embedder.model_id, embedder.dims)  # the alias moved already: ben catches up from the old index
+    ben.use_index(embedder.model_id, embedder.dims)  # the alias moved already: ben catches up from the old index
     assert ben.migrate_from == old.index and ben.migrate_same_model
     second = Indexer(ben, embedder).run([photos])
     assert (second.embedded, second.copied) == (0, 4)
@@ -166,10 +166,10 @@ def test_a_shared_index_migrates_library_by_library(es_client, embedder, alias, 
 def test_a_model_change_is_refused_on_an_index_other_libraries_share(es_client, embedder, alias, tmp_path):
     photos = folder_of(tmp_path / "Pictures", 2, seed=950)
     ben = Store(es_client, alias, library="ben")
-    ben.open(embedder.model_id, embedder.dims)
+    ben.use_index(embedder.model_id, embedder.dims)
     Indexer(ben, embedder).run([photos])
     with pytest.raises(IndexConflict, match="shared with 1 other library"):
-        Store(es_client, alias, library="anna").open("another/model", 16)
+        Store(es_client, alias, library="anna").use_index("another/model", 16)
     assert list(es_client.indices.get_alias(name=alias)) == [ben.index] and ben.count() == 2
 
 

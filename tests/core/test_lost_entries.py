@@ -57,12 +57,12 @@ def test_model_change_then_one_folder_keeps_the_other_folders(es_client, embedde
     folder_of(a / "sub", 2, seed=20)
     b = folder_of(tmp_path / "B", 3, seed=30)
     old = Store(es_client, alias)
-    old.open(embedder.model_id, embedder.dims)
+    old.use_index(embedder.model_id, embedder.dims)
     assert Indexer(old, embedder).run([a, b]).indexed == 10
     before = docs(old)
 
     new = Store(es_client, alias)
-    new.open(other_model.model_id, other_model.dims)
+    new.use_index(other_model.model_id, other_model.dims)
     stats = Indexer(new, other_model).run([b])  # `IMGSEARCH_IMAGE_MODEL=<other> index B`
     assert (stats.embedded, stats.indexed, stats.removed, stats.unreachable) == (10, 10, 0, 0)
     assert list(es_client.indices.get_alias(name=alias)) == [new.index]
@@ -84,12 +84,12 @@ def test_model_change_waits_while_a_root_is_unreachable(es_client, embedder, oth
     a = folder_of(tmp_path / "drive" / "A", 4, seed=40)
     b = folder_of(tmp_path / "B", 3, seed=50)
     old = Store(es_client, alias)
-    old.open(embedder.model_id, embedder.dims)
+    old.use_index(embedder.model_id, embedder.dims)
     Indexer(old, embedder).run([a, b])
     (tmp_path / "drive").rename(tmp_path / "unplugged")  # A's drive is unplugged
 
     new = Store(es_client, alias)
-    new.open(other_model.model_id, other_model.dims)
+    new.use_index(other_model.model_id, other_model.dims)
     stats = Indexer(new, other_model).run([b])
     assert (stats.embedded, stats.removed) == (3, 0)
     assert str(a) in stats.switch_refused and stats.unreachable_folders == [(str(a), "no such file or folder")]

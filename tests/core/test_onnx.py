@@ -187,12 +187,12 @@ def test_index_with_torch_search_with_onnx(es_client, embedder, onnx_models, tmp
     """One index, two backends: an fp32 export finds what torch indexed (same model identity, same alias)."""
     paths = [write_photo(tmp_path / f"p{i}.jpg", seed=700 + i) for i in range(6)]
     store = Store(es_client, "test-onnx-mixed")
-    store.open(embedder.model_id, embedder.dims)
+    store.use_index(embedder.model_id, embedder.dims)
     try:
         assert Indexer(store, embedder).run([str(tmp_path)]).indexed == 6
         onnx = onnx_embedder(onnx_models["fp32"])
         again = Store(es_client, "test-onnx-mixed")
-        again.open(onnx.model_id, onnx.dims, create=False)
+        again.use_index(onnx.model_id, onnx.dims, create=False)
         assert again.index == store.index
         query = onnx.encode_images([load_file(paths[4], onnx.image_size).loaded.image])[0]
         hits = again.knn(query, k=3)

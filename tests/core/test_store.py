@@ -97,7 +97,7 @@ def test_foreign_index_is_refused_and_kept(es_client, embedder):
     es_client.indices.create(index=name, mappings={"properties": {"x": {"type": "keyword"}}})
     try:
         with pytest.raises(IndexConflict, match="not made by"):
-            Store(es_client, name).open(embedder.image_model_name, embedder.dims)
+            Store(es_client, name).use_index(embedder.image_model_name, embedder.dims)
         assert es_client.indices.exists(index=name)
     finally:
         es_client.indices.delete(index=name)
@@ -106,9 +106,9 @@ def test_foreign_index_is_refused_and_kept(es_client, embedder):
 def test_model_change_gets_a_new_index_and_switches_alias_after(es_client):
     alias = f"mig-{uuid.uuid4().hex[:8]}"
     old = Store(es_client, alias)
-    old_index = old.open("model-a", 8)
+    old_index = old.use_index("model-a", 8)
     new = Store(es_client, alias)
-    new_index = new.open("model-b", 16)
+    new_index = new.use_index("model-b", 16)
     assert new_index != old_index and new.migrate_from == old_index
     assert list(es_client.indices.get_alias(name=alias)) == [old_index]  # still the old one until done
     new.finish_migration()

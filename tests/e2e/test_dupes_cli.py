@@ -20,7 +20,7 @@ def write_index(es_url: str, alias: str, files: dict[str, tuple[np.ndarray, byte
     """Documents for these real files with the given vectors (random models cannot judge meaning)."""
     client = Connection(es_url).client()
     store = Store(client, alias)
-    store.open("synthetic", TINY_DIMS)
+    store.use_index("synthetic", TINY_DIMS)
     docs = []
     for i, (path, (vec, data)) in enumerate(files.items()):
         docs.append({"_id": doc_id(path), "image_id": doc_id(path), "path": path, "image_name": os.path.basename(path),

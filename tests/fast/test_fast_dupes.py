@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from imgsearch_desktop.core.dupes import (
-    LEVELS,
     DupeFinder,
     Group,
     KeepPolicy,
@@ -46,7 +45,7 @@ def photo(name: str, *, width: int = 1000, height: int = 750, size: int = 100_00
 
 # ---------------------------------------------------------------- tiers and words
 def test_tier_labels_and_levels():
-    assert [t.value for t in Tier] == list(LEVELS) == ["exact", "near", "similar"]
+    assert [t.value for t in Tier] == ["exact", "near", "similar"]  # the CLI's --level words, in order
     assert Tier.EXACT.label == "identical file"
     assert Tier.SAME_PICTURE.label == "same picture"
     assert Tier.SIMILAR.label == "similar shot"
@@ -205,6 +204,27 @@ def test_a_chain_is_split_into_stars_around_keepers():
     assert groups[0].tier is Tier.SIMILAR and groups[0].why == "similar shot: 0.94"
 
 
+def test_each_pair_is_judged_once_per_split(monkeypatch):
+    """The set's statistics (off_keeper) and its star groups share one judgement per (keeper, photo) pair."""
+    a, b, c, d = chain()
+    f = finder()
+    expected = f._split([d, c, b, a], Tier.SIMILAR, 0.9)
+    judged: list[tuple[str, str]] = []
+    relation = DupeFinder.relation
+
+    def counting(self, keep, other, *args, **kwargs):
+        judged.append((keep.path, other.path))
+        return relation(self, keep, other, *args, **kwargs)
+
+    monkeypatch.setattr(DupeFinder, "relation", counting)
+    f = finder()
+    groups = f._split([d, c, b, a], Tier.SIMILAR, 0.9)
+    assert len(judged) == len(set(judged)) == 4  # a with b, c, d (statistics and first star); then c with d
+    assert [[(m.photo, m.score, m.tier) for m in g.members] for g in groups] == \
+        [[(m.photo, m.score, m.tier) for m in g.members] for g in expected]
+    assert f.stats.off_keeper == 2
+
+
 def test_a_lower_threshold_makes_one_star():
     a, b, c, d = chain()
     groups = finder()._split([a, b, c, d], Tier.SIMILAR, 0.7)  # cos 40° ≈ 0.77 passes, cos 60° = 0.5 does not
@@ -323,11 +343,11 @@ class FakeStore:
         self.docs = {p.doc_id: p for p in photos}
         self.knn_calls: list[tuple[str, int, float | None]] = []
 
-    def scan_docs(self, query, source, page=2000, **kwargs):
+    def documents(self, filters, fields, page=2000):
         for p in self.docs.values():
-            yield {"_id": p.doc_id, "_source": {
+            yield p.doc_id, {
                 "path": p.path, "sha256": p.sha256, "size": p.size, "width": p.width, "height": p.height,
-                "mtime_ns": p.mtime_ns, "format": p.format, "phash": p.phash, "image_embedding": p.vector.tolist()}}
+                "mtime_ns": p.mtime_ns, "format": p.format, "phash": p.phash, "image_embedding": p.vector.tolist()}
 
     def knn_many(self, field_name, vectors, k, filters=None, min_score=None):
         self.knn_calls.append((field_name, k, min_score))

@@ -18,10 +18,10 @@ from imgsearch_desktop.core.store import (
     _version_tuple,
     concrete_name,
     cosine_from_score,
-    display,
     doc_id,
     path_b64,
     path_from_source,
+    readable_path,
     root_from_source,
     under,
 )
@@ -92,12 +92,12 @@ def test_doc_id_hashes_library_and_exact_path():
     assert doc_id("/p/a.jpg", "anna-laptop") != a
     assert doc_id("/p/a.jpg", "anna-laptop") != doc_id("/p/a.jpg", "ben-desktop")
     assert doc_id(LATIN1 + "/x.jpg") != doc_id(OTHER + "/x.jpg")
-    assert display(LATIN1) == display(OTHER)
+    assert readable_path(LATIN1) == readable_path(OTHER)
 
 
 def test_path_survives_the_round_trip_through_a_document():
     path = LATIN1 + "/x.jpg"
-    source = {"path": display(path), "path_b64": path_b64(path)}
+    source = {"path": readable_path(path), "path_b64": path_b64(path)}
     assert path_from_source(source) == path
     assert path_from_source({"path": "/old/doc.jpg"}) == "/old/doc.jpg"  # written before path_b64 existed
 
@@ -105,11 +105,11 @@ def test_path_survives_the_round_trip_through_a_document():
 def test_root_from_source():
     assert root_from_source({"root": "/photos", "relative_path": "a/b.jpg", "path": "/photos/a/b.jpg"}) == "/photos"
     path = LATIN1 + "/2024/x.jpg"
-    source = {"root": display(LATIN1), "relative_path": "2024/x.jpg", "path": display(path),
+    source = {"root": readable_path(LATIN1), "relative_path": "2024/x.jpg", "path": readable_path(path),
               "path_b64": path_b64(path)}
     assert root_from_source(source) == LATIN1
-    flat = {"root": display(LATIN1), "relative_path": "x.jpg", "path_b64": path_b64(LATIN1 + "/x.jpg"),
-            "path": display(LATIN1 + "/x.jpg")}
+    flat = {"root": readable_path(LATIN1), "relative_path": "x.jpg", "path_b64": path_b64(LATIN1 + "/x.jpg"),
+            "path": readable_path(LATIN1 + "/x.jpg")}
     assert root_from_source(flat) == LATIN1
 
 
@@ -169,7 +169,8 @@ class FakeClient:
 
 
 def source(path: str, size: int = 1, mtime_ns: int = 2, sha256: str = "s") -> dict:
-    return {"path": display(path), "path_b64": path_b64(path), "size": size, "mtime_ns": mtime_ns, "sha256": sha256}
+    return {"path": readable_path(path), "path_b64": path_b64(path), "size": size, "mtime_ns": mtime_ns,
+            "sha256": sha256}
 
 
 def test_indexed_files_pages_through_and_keeps_exact_matches_only():
