@@ -103,12 +103,13 @@ def photo_folder(n: int) -> Path:
     return folder
 
 
-def subset(n: int, tag: str) -> Path:
-    """A folder of hard links to the first n photos (fresh paths, so nothing is 'unchanged')."""
-    src = photo_folder(n)
+def subset(n: int, tag: str, first: int = 0) -> Path:
+    """A folder of hard links to photos ``first`` … ``first + n - 1`` (fresh paths, so nothing is 'unchanged';
+    different ``first`` ranges differ in content too, so no vector is reused between them)."""
+    src = photo_folder(first + n)
     dest = CACHE / f"run-{tag}-{uuid.uuid4().hex[:6]}"
     dest.mkdir()
-    for i in range(n):
+    for i in range(first, first + n):
         os.link(src / f"img{i:04d}.jpg", dest / f"img{i:04d}.jpg")
     return dest
 
