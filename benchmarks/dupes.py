@@ -36,7 +36,7 @@ from PIL import Image
 
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.dupes import NEAR_BITS, DupeFinder, Tier, hamming
-from imgsearch_desktop.core.store import Connection, Store, doc_id
+from imgsearch_desktop.core.store import DEFAULT_LIBRARY, Connection, PhotoDoc, Store
 
 SIMILAR = 0.85  # the similar tier's threshold in this run
 CHAIN_STEP = 0.93  # cosine between chain neighbours (two steps: 0.73, below SIMILAR)
@@ -59,7 +59,7 @@ class Library:
 
     def __init__(self, root: Path, dims: int, rng) -> None:
         self.root, self.dims, self.rng = root, dims, rng
-        self.docs: list[dict] = []
+        self.docs: list[PhotoDoc] = []
         self.vectors: dict[str, np.ndarray] = {}
         self.near_truth: set[frozenset] = set()
         self.similar_truth: set[frozenset] = set()
@@ -73,11 +73,10 @@ class Library:
             Path(path).write_bytes(data)
         unit = vec / np.linalg.norm(vec)
         self.vectors[path] = unit
-        self.docs.append({"_id": doc_id(path), "image_id": doc_id(path), "path": path,
-                          "image_name": os.path.basename(path), "relative_path": path,
-                          "image_embedding": unit.astype(float).tolist(), "sha256": uuid.uuid4().hex,
-                          "size": len(data) if data else int(self.rng.integers(1e6, 5e6)), "width": size[0],
-                          "height": size[1], "mtime_ns": i, "format": fmt, "phash": phash})
+        self.docs.append(PhotoDoc(path=path, root=str(self.root), library=DEFAULT_LIBRARY, sha256=uuid.uuid4().hex,
+                                  vector=unit.astype(float).tolist(),
+                                  size=len(data) if data else int(self.rng.integers(1e6, 5e6)), mtime_ns=i,
+                                  phash=phash, width=size[0], height=size[1], format=fmt))
         return path
 
     def same_picture_group(self, seed: int) -> None:

@@ -33,7 +33,7 @@ from PIL import Image
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.embedder import Embedder
 from imgsearch_desktop.core.pipeline import Indexer
-from imgsearch_desktop.core.store import Connection, Store, doc_id
+from imgsearch_desktop.core.store import Connection, PhotoDoc, Store, doc_id
 
 
 def main() -> int:
@@ -93,8 +93,8 @@ def main() -> int:
         """Elasticsearch's share: writing finished documents (real vectors) through the store, per document."""
         store = Store(client, f"bench-{uuid.uuid4().hex[:8]}")
         store.use_index(embedder.model_id, embedder.dims)
-        docs = [{"_id": str(i), "image_id": str(i), "image_name": f"{i}.jpg", "relative_path": f"{i}.jpg",
-                 "path": f"/bench/{i}.jpg", "image_embedding": [float(x) for x in vector]}
+        docs = [PhotoDoc(path=f"/bench/{i}.jpg", root="/bench", library=store.library, sha256=str(i),
+                         vector=[float(x) for x in vector], size=0, mtime_ns=0)
                 for i, vector in enumerate(embedder.encode_images(pre))]
         try:
             return timed(lambda: store.write(docs)) * 1000 / len(docs)

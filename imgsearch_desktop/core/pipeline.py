@@ -24,16 +24,7 @@ from imgsearch_desktop.core import images
 from imgsearch_desktop.core.embedder import Embedder
 from imgsearch_desktop.core.progress import Progress, no_progress
 from imgsearch_desktop.core.scanner import FileEntry, Plan, Probe, plan, probe, scan
-from imgsearch_desktop.core.store import (
-    IndexedFile,
-    Store,
-    doc_id,
-    now_iso,
-    path_b64,
-    path_from_source,
-    readable_path,
-    under,
-)
+from imgsearch_desktop.core.store import IndexedFile, PhotoDoc, Store, doc_id, readable_path, under
 from imgsearch_desktop.core.thumbs import ThumbCache
 from imgsearch_desktop.core.watcher import ChangeSet
 
@@ -204,10 +195,10 @@ class Indexer:
                         or not src.get("image_embedding") or not src.get("sha256")):
                     rest.append(entry)
                     continue
-                docs.append(make_doc(entry, src["sha256"], src["image_embedding"], src.get("phash"), src.get("width"),
-                                     src.get("height"), src.get("format"), src.get("taken_at"), self.store.library))
+                docs.append(PhotoDoc.from_stored(src, path=entry.path, root=entry.root, library=self.store.library,
+                                                 size=entry.size, mtime_ns=entry.mtime_ns))
             failed = {i for i, _ in self._record_errors(self.store.write(docs), stats, _names(docs))}
-            stats.copied += sum(1 for d in docs if d["_id"] not in failed)
+            stats.copied += sum(1 for d in docs if d.doc_id not in failed)
             if not progress(start + len(chunk) - len(rest), total, "copied from the previous index"):
                 stats.cancelled = True
                 return rest + todo[start + len(chunk):]
@@ -280,9 +271,8 @@ class Indexer:
             return False
         if old is None or (old.get("size"), old.get("mtime_ns")) != (st.st_size, st.st_mtime_ns):
             return False  # a rename keeps size and mtime; anything else means the content may have changed
-        entry = FileEntry(dest, _root_of(dest, roots), st.st_size, st.st_mtime_ns)
-        doc = make_doc(entry, old["sha256"], old["image_embedding"], old.get("phash"), old.get("width"),
-                       old.get("height"), old.get("format"), old.get("taken_at"), self.store.library)
+        doc = PhotoDoc.from_stored(old, path=dest, root=_root_of(dest, roots), library=self.store.library,
+                                   size=st.st_size, mtime_ns=st.st_mtime_ns)
         return not self.store.write([doc], [doc_id(src, self.store.library)])
 
     def remove_paths(self, paths: Sequence[str], refresh: bool = True) -> int:
@@ -375,16 +365,17 @@ class Indexer:
         stats.embedded += len(fresh)
         docs, deletes = [], []
         for it, vec in zip(fresh, vectors, strict=True):
-            li = it.loaded
-            docs.append(make_doc(it.entry, it.sha256, [float(x) for x in vec], it.phash, li.width, li.height,
-                                 li.format, li.taken_at, self.store.library))
+            li, e = it.loaded, it.entry
+            docs.append(PhotoDoc(path=e.path, root=e.root, library=self.store.library, sha256=it.sha256,
+                                 vector=[float(x) for x in vec], size=e.size, mtime_ns=e.mtime_ns, phash=it.phash,
+                                 width=li.width, height=li.height, format=li.format, taken_at=li.taken_at))
         moved_ids = set()
         for it in batch:
             if it.loaded is not None or it.skip is not None:
                 continue
-            src = stored[it.sha256]
-            docs.append(make_doc(it.entry, it.sha256, src["image_embedding"], src.get("phash"), src.get("width"),
-                                 src.get("height"), src.get("format"), src.get("taken_at"), self.store.library))
+            e = it.entry
+            docs.append(PhotoDoc.from_stored(stored[it.sha256], path=e.path, root=e.root, library=self.store.library,
+                                             size=e.size, mtime_ns=e.mtime_ns))
             olds = gone_by_sha.get(it.sha256)
             if olds:
                 deletes.append(olds.pop().doc_id)
@@ -395,9 +386,9 @@ class Indexer:
                 stats.reused += 1
         names = _names(docs) | {d.doc_id: d.path for olds in gone_by_sha.values() for d in olds}
         failed = {i for i, _ in self._record_errors(self.store.write(docs, deletes), stats, names)}
-        written = [d for d in docs if d["_id"] not in failed]
-        stats.moved += sum(1 for d in written if d["_id"] in moved_ids)
-        stats.indexed += sum(1 for d in written if d["_id"] not in moved_ids)
+        written = [d for d in docs if d.doc_id not in failed]
+        stats.moved += sum(1 for d in written if d.doc_id in moved_ids)
+        stats.indexed += sum(1 for d in written if d.doc_id not in moved_ids)
         return len(batch) + len(deletes)
 
     def _remove_gone(self, gone_by_sha: dict[str, list[IndexedFile]], stats: IndexStats) -> None:
@@ -434,8 +425,8 @@ def _emptied_mount_points(roots: Sequence[str], indexed: dict[str, IndexedFile])
     return out
 
 
-def _names(docs: Iterable[dict]) -> dict[str, str]:
-    return {d["_id"]: path_from_source(d) for d in docs}
+def _names(docs: Iterable[PhotoDoc]) -> dict[str, str]:
+    return {d.doc_id: d.path for d in docs}
 
 
 def _by_sha(docs: Iterable[IndexedFile]) -> dict[str, list[IndexedFile]]:
@@ -462,31 +453,3 @@ def _probe(path: str, roots: Sequence[str], unreachable: dict[str, str]) -> Prob
 def _note_unreachable(stats: IndexStats, unreachable: dict[str, str]) -> None:
     stats.unreachable_folders = sorted(unreachable.items())
     stats.unreachable = len(unreachable)
-
-
-def make_doc(entry: FileEntry, sha256: str, vector: list[float], phash: str | None, width: int | None,
-             height: int | None, fmt: str | None, taken_at: str | None, library: str) -> dict:
-    rel = os.path.relpath(entry.path, entry.root)
-    ident = doc_id(entry.path, library)
-    return {
-        "_id": ident,
-        "library": library,
-        "image_id": ident,
-        "image_name": readable_path(os.path.basename(entry.path)),
-        "relative_path": readable_path(rel),
-        "image_embedding": vector,
-        "path": readable_path(entry.path),
-        "path_b64": path_b64(entry.path),
-        "folder": readable_path(os.path.dirname(entry.path)),
-        "root": readable_path(entry.root),
-        "sha256": sha256,
-        "size": entry.size,
-        "mtime_ns": entry.mtime_ns,
-        "width": width,
-        "height": height,
-        "format": fmt,
-        "taken_at": taken_at,
-        "phash": phash,
-        "indexed_at": now_iso(),
-    }
-

@@ -41,9 +41,11 @@ RESCORE_SINCE = (8, 18)  # knn.rescore_vector: exact float re-ranking of int8-qu
 FILE_FIELDS = ["path", "path_b64", "size", "mtime_ns", "sha256"]
 SOURCE_FIELDS = ["path", "path_b64", "image_id", "image_name", "relative_path", "folder", "size", "mtime_ns",
                  "width", "height", "format", "taken_at", "sha256", "phash", "library"]
-# Everything make_doc needs besides the file's path and root: what a same-model migration copies across.
-STORED_FIELDS = ["path", "path_b64", "size", "mtime_ns", "sha256", "image_embedding", "phash", "width", "height",
-                 "format", "taken_at"]
+# What PhotoDoc.from_stored takes over from a stored document (its content: a file moved, copied or migrated).
+COPIED_FIELDS = ["sha256", "image_embedding", "phash", "width", "height", "format", "taken_at"]
+# What a same-model migration reads of the old index's documents: which file each is (the exact path), whether it
+# is unchanged (size, mtime), and everything PhotoDoc.from_stored copies across (the COPIED_FIELDS).
+STORED_FIELDS = ["path", "path_b64", "size", "mtime_ns", *COPIED_FIELDS]
 # Bulk item failures that heal by themselves on a cluster (a node left, a replica is being promoted): retried.
 TRANSIENT_STATUS = {502, 503, 504}
 TRANSIENT_ERRORS = {"unavailable_shards_exception", "node_not_connected_exception", "node_disconnected_exception",
@@ -237,6 +239,62 @@ def mapping(dims: int, model: str, alias: str = "") -> dict:
             "indexed_at": {"type": "date"},
         },
     }
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhotoDoc:
+    """One photo's document as the indexer writes it: what is known of the file and its content; ``source`` derives
+    the rest of ``mapping``'s fields (ids, names, display forms, folder, indexed_at)."""
+
+    path: str  # exact (os.fsdecode form)
+    root: str  # the indexed folder the path lies under: relative_path is taken from it
+    library: str
+    sha256: str
+    vector: Sequence[float]  # image_embedding
+    size: int
+    mtime_ns: int
+    phash: str | None = None  # hex, PHASH_BITS bits
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    taken_at: str | None = None  # ISO date time, from EXIF
+
+    @property
+    def doc_id(self) -> str:
+        return doc_id(self.path, self.library)
+
+    @classmethod
+    def from_stored(cls, source: dict, *, path: str, root: str, library: str, size: int,
+                    mtime_ns: int) -> PhotoDoc:
+        """The document of a file whose content is already indexed (``source``: a stored document with at least the
+        COPIED_FIELDS): a moved, renamed or copied file, or one a migration keeps; vector and all are reused."""
+        return cls(path=path, root=root, library=library, sha256=source["sha256"], vector=source["image_embedding"],
+                   size=size, mtime_ns=mtime_ns, phash=source.get("phash"), width=source.get("width"),
+                   height=source.get("height"), format=source.get("format"), taken_at=source.get("taken_at"))
+
+    def source(self) -> dict:
+        """The ``_source`` to index (every field of ``mapping``)."""
+        ident = self.doc_id
+        return {
+            "library": self.library,
+            "image_id": ident,
+            "image_name": readable_path(os.path.basename(self.path)),
+            "relative_path": readable_path(os.path.relpath(self.path, self.root)),
+            "image_embedding": self.vector,
+            "path": readable_path(self.path),
+            "path_b64": path_b64(self.path),
+            "folder": readable_path(os.path.dirname(self.path)),
+            "root": readable_path(self.root),
+            "sha256": self.sha256,
+            "size": self.size,
+            "mtime_ns": self.mtime_ns,
+            "width": self.width,
+            "height": self.height,
+            "format": self.format,
+            "taken_at": self.taken_at,
+            "phash": self.phash,
+            "indexed_at": now_iso(),
+        }
 
 
 def concrete_name(alias: str, model: str, dims: int) -> str:
@@ -446,13 +504,13 @@ class Store:
         old.close()
         return True
 
-    def write(self, docs: Sequence[dict], deletes: Sequence[str] = ()) -> list[tuple[str, str]]:
-        """Upsert documents (each with ``_id``) and delete ids in bulk; returns (doc id, error) for each failure.
+    def write(self, docs: Sequence[PhotoDoc], deletes: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """Upsert documents and delete ids in bulk; returns (doc id, error) for each failure.
 
         Item failures a cluster heals by itself (a node died, its replica is being promoted) are sent again with
         backoff for up to ``retry_for`` seconds: ids are deterministic, so a retried document overwrites itself."""
-        actions: list[dict] = [{"_op_type": "index", "_index": self.index, "_id": d["_id"],
-                                "_source": {k: v for k, v in d.items() if k != "_id"}} for d in docs]
+        actions: list[dict] = [{"_op_type": "index", "_index": self.index, "_id": d.doc_id, "_source": d.source()}
+                               for d in docs]
         actions += [{"_op_type": "delete", "_index": self.index, "_id": i} for i in deletes]
         if not actions:
             return []
@@ -593,14 +651,13 @@ class Store:
         return out
 
     def by_sha256(self, digests: Sequence[str]) -> dict[str, dict]:
-        """One stored document (with its vector and phash) per content hash, to reuse instead of re-embedding."""
+        """One stored document's COPIED_FIELDS (vector and phash with them) per content hash, to reuse instead of
+        re-embedding (``PhotoDoc.from_stored``)."""
         out: dict[str, dict] = {}
         for start in range(0, len(digests), 1000):
             chunk = list(dict.fromkeys(digests[start:start + 1000]))
             resp = self.client.search(index=self.index, query=self._scoped({"terms": {"sha256": chunk}}),
-                                      size=len(chunk) * 4,
-                                      source=["sha256", "image_embedding", "phash", "width", "height", "format",
-                                              "taken_at"])
+                                      size=len(chunk) * 4, source=COPIED_FIELDS)
             for hit in resp["hits"]["hits"]:
                 out.setdefault(hit["_source"]["sha256"], hit["_source"])
         return out

@@ -28,7 +28,7 @@ from imgsearch_desktop.core.dupes import (
     webp_is_lossless,
 )
 from imgsearch_desktop.core.pipeline import Indexer
-from imgsearch_desktop.core.store import Store, doc_id
+from imgsearch_desktop.core.store import PhotoDoc, Store
 from imgsearch_desktop.core.trash import default_plan, dry_run, trash_group, trash_groups
 from tests.conftest import TINY_DIMS
 from tests.photos import picture, write_photo
@@ -169,12 +169,10 @@ def synthetic_store(es_client, tmp_path, vectors: dict[str, np.ndarray], phashes
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(f"photo {name}".encode())
-        p = str(path)
-        docs.append({"_id": doc_id(p), "image_id": doc_id(p), "path": p, "image_name": path.name,
-                     "relative_path": name, "image_embedding": (vec / np.linalg.norm(vec)).tolist(),
-                     "sha256": uuid.uuid4().hex, "size": path.stat().st_size, "width": 100, "height": 100,
-                     "mtime_ns": i, "format": "JPEG",
-                     "phash": (phashes or {}).get(name) or os.urandom(32).hex()})
+        docs.append(PhotoDoc(path=str(path), root=str(tmp_path), library=store.library, sha256=uuid.uuid4().hex,
+                             vector=(vec / np.linalg.norm(vec)).tolist(), size=path.stat().st_size, mtime_ns=i,
+                             phash=(phashes or {}).get(name) or os.urandom(32).hex(), width=100, height=100,
+                             format="JPEG"))
     assert store.write(docs) == []
     store.refresh()
     return store

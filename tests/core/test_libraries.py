@@ -16,7 +16,7 @@ from imgsearch_desktop.core import store as store_module
 from imgsearch_desktop.core.dupes import DupeFinder
 from imgsearch_desktop.core.errors import IndexConflict, UsageError
 from imgsearch_desktop.core.pipeline import Indexer
-from imgsearch_desktop.core.store import SCHEMA_VERSION, Filters, Store, doc_id, path_from_source
+from imgsearch_desktop.core.store import SCHEMA_VERSION, Filters, PhotoDoc, Store, doc_id, path_from_source
 from imgsearch_desktop.core.watcher import ChangeSet
 from tests.photos import write_photo
 
@@ -98,13 +98,13 @@ def old_schema(monkeypatch, labelled: bool) -> None:
         del body["properties"]["library"]
         return body
 
-    write = Store.write
+    source = PhotoDoc.source
 
-    def unlabelled(self, docs, deletes=()):
-        return write(self, [{k: v for k, v in d.items() if k != "library"} for d in docs], deletes)
+    def unlabelled(self) -> dict:
+        return {k: v for k, v in source(self).items() if k != "library"}
 
     monkeypatch.setattr(store_module, "mapping", without_library)
-    monkeypatch.setattr(Store, "write", unlabelled)
+    monkeypatch.setattr(PhotoDoc, "source", unlabelled)
 
 
 def test_schema_change_copies_the_stored_vectors_instead_of_re_embedding(es_client, embedder, alias, tmp_path,

@@ -9,7 +9,15 @@ import pytest
 
 from imgsearch_desktop import APP_NAME
 from imgsearch_desktop.core.errors import IndexConflict
-from imgsearch_desktop.core.store import SCHEMA_VERSION, Filters, Store, concrete_name, cosine_from_score, doc_id
+from imgsearch_desktop.core.store import (
+    SCHEMA_VERSION,
+    Filters,
+    PhotoDoc,
+    Store,
+    concrete_name,
+    cosine_from_score,
+    doc_id,
+)
 from tests.conftest import TINY_DIMS
 
 
@@ -22,11 +30,9 @@ def put_vectors(store: Store, vectors: np.ndarray, **fields) -> list[str]:
     for i, vec in enumerate(vectors):
         path = f"/photos/{'a' if i % 2 else 'b'}/img{i:03d}.jpg"
         paths.append(path)
-        docs.append({"_id": doc_id(path), "image_id": doc_id(path), "image_name": f"img{i:03d}.jpg",
-                     "relative_path": path[8:], "path": path, "folder": path.rsplit("/", 1)[0],
-                     "image_embedding": vec.tolist(), "format": "PNG" if i % 3 == 0 else "JPEG",
-                     "taken_at": f"2020-01-{1 + i % 28:02d}T00:00:00", "size": 1, "mtime_ns": 1, "sha256": str(i),
-                     "width": 10, "height": 10, **fields})
+        docs.append(PhotoDoc(path=path, root="/photos", library=store.library, sha256=str(i), vector=vec.tolist(),
+                             size=1, mtime_ns=1, width=10, height=10, format="PNG" if i % 3 == 0 else "JPEG",
+                             taken_at=f"2020-01-{1 + i % 28:02d}T00:00:00", **fields))
     assert store.write(docs) == []
     store.refresh()
     return paths
@@ -83,7 +89,7 @@ def test_seed_reference_client_works_on_our_index(store):
     rng = np.random.default_rng(5)
     vectors = unit(rng.normal(size=(8, TINY_DIMS)))
     paths = put_vectors(store, vectors)
-    resp = store.client.search(index=store.alias, query={"term": {"image_id": doc_id(paths[2])}})
+    resp = store.client.search(index=store.alias, query={"term": {"image_id": doc_id(paths[2], store.library)}})
     vec = resp["hits"]["hits"][0]["_source"]["image_embedding"]
     knn = store.client.search(index=store.alias, knn={"field": "image_embedding", "query_vector": vec, "k": 3,
                                                        "num_candidates": 10},
@@ -125,15 +131,19 @@ def test_server_version_is_read_and_checked(store):
 def test_bulk_items_a_cluster_heals_are_sent_again(monkeypatch):
     """A node died mid-bulk: items that failed with 503 / a lost shard copy are retried; others are reported."""
     calls: list[list[str]] = []
+    docs = {name: PhotoDoc(path=f"/p/{name}.jpg", root="/p", library="lib", sha256=name, vector=[1.0], size=1,
+                           mtime_ns=1) for name in ("a", "b", "bad")}
+    name_of = {d.doc_id: name for name, d in docs.items()}
 
     def fake_bulk(client, actions, **kwargs):
-        calls.append([a["_id"] for a in actions])
+        assert all(a["_source"]["path"] == f"/p/{name_of[a['_id']]}.jpg" for a in actions)
+        calls.append([name_of[a["_id"]] for a in actions])
         for a in actions:
-            if a["_id"] == "a" and len(calls) < 3:
-                yield False, {"index": {"_id": "a", "status": 503, "error": {
+            if name_of[a["_id"]] == "a" and len(calls) < 3:
+                yield False, {"index": {"_id": a["_id"], "status": 503, "error": {
                     "type": "unavailable_shards_exception", "reason": "primary shard is not active"}}}
-            elif a["_id"] == "bad":
-                yield False, {"index": {"_id": "bad", "status": 400, "error": {
+            elif name_of[a["_id"]] == "bad":
+                yield False, {"index": {"_id": a["_id"], "status": 400, "error": {
                     "type": "document_parsing_exception", "reason": "strict mapping"}}}
             else:
                 yield True, {"index": {"_id": a["_id"], "status": 201}}
@@ -141,9 +151,9 @@ def test_bulk_items_a_cluster_heals_are_sent_again(monkeypatch):
     monkeypatch.setattr("imgsearch_desktop.core.store.helpers.streaming_bulk", fake_bulk)
     waits: list[str] = []
     store = Store(None, "x", bulk_backoff=0.01, on_wait=waits.append)  # type: ignore[arg-type]
-    errors = store.write([{"_id": "a"}, {"_id": "b"}, {"_id": "bad"}])
+    errors = store.write(list(docs.values()))
     assert calls == [["a", "b", "bad"], ["a"], ["a"]]
-    assert errors == [("bad", "index failed (400): strict mapping")] and len(waits) == 2
+    assert errors == [(docs["bad"].doc_id, "index failed (400): strict mapping")] and len(waits) == 2
     store.retry_for = 0.0  # past the deadline: reported, not retried for ever
     calls.clear()
-    assert store.write([{"_id": "a"}]) == [("a", "index failed (503): primary shard is not active")]
+    assert store.write([docs["a"]]) == [(docs["a"].doc_id, "index failed (503): primary shard is not active")]

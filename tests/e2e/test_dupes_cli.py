@@ -10,23 +10,23 @@ import os
 
 import numpy as np
 
-from imgsearch_desktop.core.store import Connection, Store, doc_id
+from imgsearch_desktop.core.store import Connection, PhotoDoc, Store
 from tests.conftest import TINY_DIMS
 from tests.core.test_dupes import chain
 from tests.e2e.test_cli import run
 
 
-def write_index(es_url: str, alias: str, files: dict[str, tuple[np.ndarray, bytes]]) -> None:
+def write_index(es_url: str, alias: str, library: str, files: dict[str, tuple[np.ndarray, bytes]]) -> None:
     """Documents for these real files with the given vectors (random models cannot judge meaning)."""
     client = Connection(es_url).client()
-    store = Store(client, alias)
+    store = Store(client, alias, library=library)
     store.use_index("synthetic", TINY_DIMS)
     docs = []
     for i, (path, (vec, data)) in enumerate(files.items()):
-        docs.append({"_id": doc_id(path), "image_id": doc_id(path), "path": path, "image_name": os.path.basename(path),
-                     "relative_path": os.path.basename(path), "image_embedding": (vec / np.linalg.norm(vec)).tolist(),
-                     "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "width": 100, "height": 100,
-                     "mtime_ns": i, "format": "JPEG", "phash": hashlib.sha256(data).hexdigest()})
+        docs.append(PhotoDoc(path=path, root=os.path.dirname(path), library=library,
+                             sha256=hashlib.sha256(data).hexdigest(), vector=(vec / np.linalg.norm(vec)).tolist(),
+                             size=len(data), mtime_ns=i, phash=hashlib.sha256(data).hexdigest(), width=100,
+                             height=100, format="JPEG"))
     assert store.write(docs) == []
     store.refresh()
     client.close()
@@ -48,7 +48,8 @@ def test_dupes_json_never_prints_a_member_below_the_threshold_nor_one_inode_twic
     photo_vec = np.random.default_rng(6).normal(size=TINY_DIMS)
     for path in (lib / "a.jpg", link / "a.jpg", tmp_path / "copy.jpg"):
         files[str(path)] = (photo_vec, b"one photo")
-    write_index(es_url, cli_env["IMGSEARCH_INDEX"], files)
+    cli_env = {**cli_env, "IMGSEARCH_LIBRARY_ID": "dupes-cli"}  # the CLI sees the documents written as its own
+    write_index(es_url, cli_env["IMGSEARCH_INDEX"], cli_env["IMGSEARCH_LIBRARY_ID"], files)
     unit = {p: v / np.linalg.norm(v) for p, (v, _) in files.items()}
 
     out = run(cli_env, "dupes", "--level", "similar", "--threshold", "0.9", "--json")
