@@ -143,6 +143,9 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=10_000, help="photos in the index (default 10,000)")
     ap.add_argument("--dims", type=int, default=512)
     ap.add_argument("--es-url", default=os.environ.get("IMGSEARCH_ES_URL"))
+    ap.add_argument("--candidates", default="join,knn",
+                    help="how candidate pairs are found, compared side by side: join (exact, in memory; the "
+                         "default up to EXACT_JOIN_MAX photos) and knn (a kNN query per photo)")
     args = ap.parse_args()
     url = node_url(args.es_url)
     store = Store(Connection(url).client(request_timeout=120), f"bench-dupes-{uuid.uuid4().hex[:6]}")
@@ -158,17 +161,20 @@ def main() -> int:
         files = sum(1 for _ in root.rglob("IMG_*"))
         print(f"wrote {args.n:,} photos ({files:,} files on disk) in {time.perf_counter() - t:.1f} s")
         rows = []
-        for level, truth in ((Tier.SAME_PICTURE, lib.near_truth), (Tier.SIMILAR, lib.near_truth | lib.similar_truth)):
-            finder = DupeFinder(store)
+        tiers = ((Tier.SAME_PICTURE, lib.near_truth), (Tier.SIMILAR, lib.near_truth | lib.similar_truth))
+        for (level, truth), how in itertools.product(tiers, args.candidates.split(",")):
+            finder = DupeFinder(store, exact_join_max=args.n if how == "join" else 0)
             t = time.perf_counter()
             groups = finder.scan(level, SIMILAR)
             seconds = time.perf_counter() - t
             precision, recall, failing = score(groups, truth, level, NEAR_BITS)
             s = finder.stats
-            rows.append((level.label, f"{args.n:,}", f"{seconds:.1f} s", f"{s.linked_sets:,} → {len(groups):,}",
+            rows.append((f"{level.label}, {how}", f"{args.n:,}", f"{seconds:.1f} s",
+                         f"{s.linked_sets:,} → {len(groups):,}",
                          f"{s.off_keeper:,} → {failing}", f"{precision:.3f}", f"{recall:.3f}",
                          f"{s.files_checked:,} in {s.check_seconds:.1f} s"))
-        print_table(("tier", "photos", "scan time", "linked sets → groups", "off-keeper members before → after",
+        print_table(("tier, candidates", "photos", "scan time", "linked sets → groups",
+                     "off-keeper members before → after",
                      "keeper-pair precision", "pair recall", "files re-checked"), rows, cpu_line())
     finally:
         store.drop()

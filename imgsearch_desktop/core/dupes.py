@@ -1,4 +1,4 @@
-"""Duplicates and similar shots, found through the index (never an N² comparison of the library).
+"""Duplicates and similar shots: candidate pairs from the vectors, then rules that decide.
 
 Three tiers (``Tier``), each including the one before:
   exact         "identical file": same sha256.
@@ -8,11 +8,13 @@ Three tiers (``Tier``), each including the one before:
                 image too flat for a hash to mean anything).
   similar       "similar shot": CLIP cosine ≥ ``threshold``: burst shots, the same scene, crops.
 
-Per photo one kNN query (batched with ``_msearch``) gives candidate pairs; union-find links them into sets; each
-set is then split into star groups around keepers (best photo first), so every member meets its tier's rule
-against its group's keeper — never A~B~C with A≁C. One file on disk (``(st_dev, st_ino)``, reached by any name)
-is one photo, listed once and counted once. Files the user marked "not a duplicate" are never grouped again with
-the photos they were taken out of.
+Candidate pairs come from an exact cosine join of the library's vectors in memory (blocked matrix products: at
+100,000 photos far quicker than a kNN query per photo, and nothing missed), or above ``EXACT_JOIN_MAX`` photos,
+where its N² cost overtakes them, from one kNN query per photo (batched with ``_msearch``). Union-find links the
+pairs into sets; each set is then split into star groups around keepers (best photo first), so every member meets
+its tier's rule against its group's keeper — never A~B~C with A≁C. One file on disk (``(st_dev, st_ino)``, reached
+by any name) is one photo, listed once and counted once. Files the user marked "not a duplicate" are never grouped
+again with the photos they were taken out of.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +45,10 @@ log = logging.getLogger(__name__)
 # Defaults, and where they come from (README "Duplicates"):
 NEAR_BITS = 24  # of 256: same-picture copies measured ≤ 6 bits apart, a 90% crop ≥ 50
 NEAR_COSINE = 0.95  # CLIP confirmation for "same picture": resized/recompressed copies of real photos score ≥ 0.98
+# Photos up to which candidates come from the exact in-memory join: its cost grows with N², a kNN query per photo
+# with N·log N; at 1,000,000 photos they cost about the same on two cores (benchmarks/dupes.py, README).
+EXACT_JOIN_MAX = 1_000_000
+JOIN_BLOCK_FLOATS = 50_000_000  # one block of the join's score matrix: 200 MB of float32
 SIMILAR_COSINE = 0.9  # Immich flags duplicates at cosine distance ≤ 0.0155 (cos ≥ 0.985); similar shots go lower
 MIN_SPREAD = 8.0  # grey levels (std of the 64×64 the hash sees): measured, near-black/near-white photos and mostly
 # transparent icons sit at 0–7 and their hashes are noise or a blank page; ordinary photos 28–49
@@ -484,12 +490,32 @@ class ScanStats:
     seconds: float = 0.0
 
 
+def cosine_pairs(vectors: np.ndarray, floor: float, progress: Progress | None = None) -> Iterator[tuple[int, int]]:
+    """Every (i, j), i < j, of unit ``vectors`` whose cosine is ≥ ``floor``: the upper triangle of the similarity
+    matrix, a block of rows at a time (a block holds ``JOIN_BLOCK_FLOATS`` scores at most)."""
+    n = len(vectors)
+    rows = max(16, min(1024, JOIN_BLOCK_FLOATS // max(n, 1)))
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        scores = vectors[start:stop] @ vectors[start:].T  # columns from ``start``: nothing below the diagonal
+        hits = np.flatnonzero(scores >= floor)
+        ii, jj = np.divmod(hits, n - start)
+        ii += start
+        jj += start
+        keep = jj > ii
+        yield from zip(ii[keep].tolist(), jj[keep].tolist(), strict=True)
+        if progress and not progress(stop, n, "comparing"):
+            return
+
+
 class DupeFinder:
     def __init__(self, store: Store, near_bits: int = NEAR_BITS, near_cosine: float = NEAR_COSINE,
                  references: Sequence[str] = (), not_duplicates: NotDuplicates | None = None,
                  batch: int = 100, neighbours: int = 10, keep_rules: Sequence[KeepRule] = DEFAULT_KEEP_RULES,
-                 folder_priority: Sequence[str] = (), min_spread: float = MIN_SPREAD) -> None:
+                 folder_priority: Sequence[str] = (), min_spread: float = MIN_SPREAD,
+                 exact_join_max: int = EXACT_JOIN_MAX) -> None:
         self.store = store
+        self.exact_join_max = exact_join_max
         self.near_bits = near_bits
         self.near_cosine = near_cosine
         self.references = [os.path.realpath(r) for r in references]
@@ -541,7 +567,7 @@ class DupeFinder:
 
     def _candidate_pairs(self, photos: dict[str, Photo], tier: Tier, threshold: float, folders: Sequence[str],
                          progress: Progress | None) -> set[tuple[str, str]]:
-        """Pairs worth a closer look: same sha256, and kNN neighbours that pass the cheap (indexed) checks."""
+        """Pairs worth a closer look: same sha256, and vector neighbours that pass the cheap (indexed) checks."""
         pairs: set[tuple[str, str]] = set()
         by_sha: dict[str, list[str]] = {}
         for p in photos.values():
@@ -551,6 +577,8 @@ class DupeFinder:
             pairs |= {_pair(same[0], other) for other in same[1:]}
         if tier is Tier.EXACT:
             return pairs
+        if len(photos) <= self.exact_join_max:
+            return pairs | self._joined_pairs(photos, tier, threshold, progress)
         ids = list(photos)
         for start in range(0, len(ids), self.batch):
             chunk = [photos[i] for i in ids[start:start + self.batch]]
@@ -560,6 +588,20 @@ class DupeFinder:
                         pairs.add(_pair(photo.doc_id, other.doc_id))
             if progress and not progress(min(start + self.batch, len(ids)), len(ids), "comparing"):
                 break
+        return pairs
+
+    def _joined_pairs(self, photos: dict[str, Photo], tier: Tier, threshold: float,
+                      progress: Progress | None) -> set[tuple[str, str]]:
+        """Every pair at or above the tier's cosine, exactly, that then passes ``_plausible``."""
+        ids = list(photos)
+        vectors = np.stack([photos[i].vector for i in ids]).astype(np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        floor = (threshold if tier is Tier.SIMILAR else self.near_cosine) - 1e-4  # float32 rounding: _plausible decides
+        pairs = set()
+        for i, j in cosine_pairs(vectors, floor, progress):
+            a, b = photos[ids[i]], photos[ids[j]]
+            if self._plausible(a, b, tier, threshold):
+                pairs.add(_pair(a.doc_id, b.doc_id))
         return pairs
 
     def _plausible(self, a: Photo, b: Photo, tier: Tier, threshold: float) -> bool:

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from imgsearch_desktop.core import dupes
 from imgsearch_desktop.core.dupes import (
     DupeFinder,
     Group,
@@ -358,7 +359,10 @@ class FakeStore:
         return out
 
 
-def test_a_similar_scan_over_a_fake_store(tmp_path):
+@pytest.mark.parametrize("join_max", [0, 1000], ids=["knn-per-photo", "exact-join"])
+def test_a_similar_scan_over_a_fake_store(tmp_path, join_max):
+    """The same groups whichever way the candidates come: a kNN query per photo (above the join's limit) or the
+    exact in-memory join."""
     photos = []
     for p in chain():  # real files, so every photo resolves to an inode
         real = tmp_path / os.path.basename(p.path)
@@ -370,12 +374,27 @@ def test_a_similar_scan_over_a_fake_store(tmp_path):
     alias.doc_id = "id-b-link"
     store = FakeStore([*photos, alias])
     progress_calls = []
-    f = DupeFinder(store, neighbours=3)
+    f = DupeFinder(store, neighbours=3, exact_join_max=join_max)
     groups = f.scan("similar", 0.9, progress=lambda done, total, note: progress_calls.append(note) or True)
     named = [[os.path.basename(m.photo.path) for m in g.members] for g in groups]
     assert sorted(named) == [["a.jpg", "b.jpg"], ["c.jpg", "d.jpg"]]
     b_member = next(m for g in groups for m in g.members if m.photo.path.endswith("b.jpg"))
     assert b_member.photo.aliases == [str(tmp_path / "b-link.jpg")]
-    assert store.knn_calls == [("image_embedding", 3, 0.9)]
+    assert store.knn_calls == ([] if join_max else [("image_embedding", 3, 0.9)])
     assert f.stats.photos == 5 and f.stats.linked_sets == 1 and f.stats.groups == 2
     assert "comparing" in progress_calls and "checking groups" in progress_calls
+
+
+def test_the_cosine_join_finds_exactly_the_pairs_at_or_above_the_floor():
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    vectors[150:] = vectors[:150] + 0.3 * rng.normal(size=(150, 16)).astype(np.float32)  # near copies
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    sims = vectors @ vectors.T
+    expected = {(i, j) for i in range(300) for j in range(i + 1, 300) if sims[i, j] >= 0.8}
+    seen = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dupes, "JOIN_BLOCK_FLOATS", 300 * 20)  # blocks of 20 rows: the triangle crosses block edges
+        got = set(dupes.cosine_pairs(vectors, 0.8, lambda done, total, note: seen.append(done) or True))
+    assert got == expected and len(expected) >= 150
+    assert seen[-1] == 300 and len(seen) == 15
