@@ -174,6 +174,8 @@ def main() -> int:
     ap.add_argument("--decode-nice", type=int, default=pipeline.BACKGROUND_NICE,
                     help="priority of indexing's decode threads (0 = the same as the window's)")
     ap.add_argument("--es-url", default=os.environ.get("IMGSEARCH_ES_URL"))
+    ap.add_argument("--prepare", action="store_true",
+                    help="only write (or find) the index and the thumbnails, then stop: the slow part, done ahead")
     args = ap.parse_args()
     pipeline.BACKGROUND_NICE = args.decode_nice
 
@@ -195,6 +197,8 @@ def main() -> int:
     start = time.perf_counter()
     thumbnails_as_indexed(ctx.thumbnails(), paths, originals)
     print(f"thumbnails as indexing writes them: {time.perf_counter() - start:.0f} s", flush=True)
+    if args.prepare:
+        return 0
     app = App(ctx, [], welcome=False)
     app.window.resize(1280, 800)
     wait_for(app.worker.ready)

@@ -8,6 +8,7 @@ survive, and ``path`` holds a readable display form.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -574,13 +575,15 @@ class Store:
         point-in-time + search_after (no scroll contexts left behind)."""
         if not all_libraries:
             query = {"bool": {"must": [query], "filter": [self.scope()]}}
-        pit = self.client.open_point_in_time(index=index or self.index, keep_alive="2m")["id"]
+        pit = self._retrying(lambda: self.client.open_point_in_time(index=index or self.index, keep_alive="2m"),
+                             "read")["id"]
         try:
             after = None
             while True:
                 kwargs = {"search_after": after} if after else {}
-                resp = self.client.search(pit={"id": pit, "keep_alive": "2m"}, query=query, source=source,
-                                          size=page, sort=["_shard_doc"], track_total_hits=False, **kwargs)
+                resp = self._retrying(lambda kw=kwargs, pit=pit: self.client.search(
+                    pit={"id": pit, "keep_alive": "2m"}, query=query, source=source, size=page, sort=["_shard_doc"],
+                    track_total_hits=False, **kw), "read")
                 hits = resp["hits"]["hits"]
                 if not hits:
                     return
@@ -588,7 +591,8 @@ class Store:
                 yield from hits
                 after = hits[-1]["sort"]
         finally:
-            self.client.close_point_in_time(id=pit)
+            with contextlib.suppress(ApiError, TransportError):  # it expires by itself; never mask the real error
+                self.client.close_point_in_time(id=pit)
 
     def documents(self, filters: Filters | None, fields: list[str], page: int = 2000) -> Iterator[tuple[str, dict]]:
         """(document id, stored ``fields``) of every photo the filters let through (this library's, unless they
@@ -628,8 +632,9 @@ class Store:
         out: dict[str, IndexedFile] = {}
         for start in range(0, len(paths), 1000):
             chunk = [readable_path(p) for p in paths[start:start + 1000]]
-            resp = self.client.search(index=self.index, query=self._scoped({"terms": {"path": chunk}}),
-                                      size=len(chunk) * 2, source=FILE_FIELDS)
+            resp = self._retrying(lambda chunk=chunk: self.client.search(
+                index=self.index, query=self._scoped({"terms": {"path": chunk}}), size=len(chunk) * 2,
+                source=FILE_FIELDS), "read")
             out.update(_indexed_file(hit) for hit in resp["hits"]["hits"])
         return out
 
@@ -642,8 +647,9 @@ class Store:
         for start in range(0, len(paths), 500):
             wanted = {path_bytes(p) for p in paths[start:start + 500]}
             chunk = sorted({readable_path(p) for p in paths[start:start + 500]})
-            resp = self.client.search(index=self.migrate_from, query=self._scoped({"terms": {"path": chunk}}),
-                                      size=len(chunk) * 2, source=STORED_FIELDS)
+            resp = self._retrying(lambda chunk=chunk: self.client.search(
+                index=self.migrate_from, query=self._scoped({"terms": {"path": chunk}}), size=len(chunk) * 2,
+                source=STORED_FIELDS), "read")
             for hit in resp["hits"]["hits"]:
                 path = path_from_source(hit["_source"])
                 if path_bytes(path) in wanted:  # display forms of two non-UTF-8 names can be equal
@@ -656,8 +662,9 @@ class Store:
         out: dict[str, dict] = {}
         for start in range(0, len(digests), 1000):
             chunk = list(dict.fromkeys(digests[start:start + 1000]))
-            resp = self.client.search(index=self.index, query=self._scoped({"terms": {"sha256": chunk}}),
-                                      size=len(chunk) * 4, source=COPIED_FIELDS)
+            resp = self._retrying(lambda chunk=chunk: self.client.search(
+                index=self.index, query=self._scoped({"terms": {"sha256": chunk}}), size=len(chunk) * 4,
+                source=COPIED_FIELDS), "read")
             for hit in resp["hits"]["hits"]:
                 out.setdefault(hit["_source"]["sha256"], hit["_source"])
         return out
@@ -665,7 +672,7 @@ class Store:
     def source_of(self, doc: str) -> dict | None:
         """A document's stored fields (with its vector), or None."""
         try:
-            return self.client.get(index=self.index, id=doc)["_source"]
+            return self._retrying(lambda: self.client.get(index=self.index, id=doc), "read")["_source"]
         except NotFoundError:
             return None
 
@@ -676,11 +683,12 @@ class Store:
 
     def count(self) -> int:
         """This library's photos."""
-        return int(self.client.count(index=self.index, query=self.scope())["count"])
+        return int(self._retrying(lambda: self.client.count(index=self.index, query=self.scope()), "count")["count"])
 
     def count_undated(self) -> int:
         """Photos without a date taken (a date filter leaves them out unless asked to include them)."""
-        return int(self.client.count(index=self.index, query=self._scoped(UNDATED))["count"])
+        return int(self._retrying(lambda: self.client.count(index=self.index, query=self._scoped(UNDATED)),
+                                  "count")["count"])
 
     def knn(self, vector: np.ndarray, k: int = 20, filters: Filters | None = None,
             num_candidates: int | None = None, min_score: float | None = None,

@@ -6,7 +6,9 @@ import os
 
 import numpy as np
 import pytest
+from elasticsearch import ConnectionError as EsConnectionError
 
+from imgsearch_desktop.core.errors import ElasticsearchUnavailable
 from imgsearch_desktop.core.store import (
     DEFAULT_LIBRARY,
     SCHEMA_VERSION,
@@ -238,3 +240,29 @@ def test_write_failures_are_reported_by_file_not_by_document_id():
     assert Indexer._record_errors(errors, stats, {"0f3a9c": "/photos/a.jpg"}) == errors
     assert stats.failed == 2
     assert stats.failures == [("/photos/a.jpg", errors[0][1]), ("unknown-id", errors[1][1])]
+
+
+class FlakyClient(FakeClient):
+    """Refuses the first ``failures`` searches as an unreachable node does, then answers."""
+
+    def __init__(self, sources: list[dict], failures: int) -> None:
+        super().__init__(sources)
+        self.failures = failures
+
+    def search(self, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            raise EsConnectionError("connection refused")
+        return super().search(**kwargs)
+
+
+def test_reads_wait_for_an_unreachable_node_like_writes_then_say_so_plainly(monkeypatch):
+    monkeypatch.setattr("imgsearch_desktop.core.store.time.sleep", lambda s: None)
+    waits = []
+    store = Store(FlakyClient([source("/p/a.jpg")], failures=2), "idx", on_wait=waits.append)
+    assert list(store.files_at(["/p/a.jpg"])) == ["/p/a.jpg"]  # answered once the node is back
+    assert len(waits) == 2 and "retrying read" in waits[0]
+    gone = Store(FlakyClient([], failures=100), "idx", retry_for=3)
+    with pytest.raises(ElasticsearchUnavailable, match="unavailable during read"):
+        gone.by_sha256(["abc"])
+    assert gone.client.open_pits == 0
