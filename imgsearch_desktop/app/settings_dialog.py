@@ -40,19 +40,14 @@ from imgsearch_desktop.core import secrets
 def check_connection(url: str, user: str, secret: str, ca_cert: str, data_dir: Path) -> str:
     """Pool thread: the server's version, or an exception. Credentials are resolved as the app will (URL user-info,
     then the field, then the secret store; the environment wins, as in the CLI)."""
-    from imgsearch_desktop.core.store import Connection, Store
+    from imgsearch_desktop.core.store import Connection
 
     url, url_user, url_password = split_credentials(url)
     user = url_user or user
     stored = url_password or secret or secrets.get_secret(data_dir, f"es:{url}")
     password = os.environ.get("IMGSEARCH_ES_PASSWORD", "") or (stored if user else "")
     api_key = os.environ.get("IMGSEARCH_ES_API_KEY", "") or ("" if user else stored)
-    client = Connection(url, user=user, password=password, api_key=api_key, ca_cert=ca_cert).client(
-        request_timeout=5)
-    try:
-        return Store(client, "connection-test").check_server()
-    finally:
-        client.close()
+    return Connection(url, user=user, password=password, api_key=api_key, ca_cert=ca_cert).server_version()
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,14 @@ class Connection:
         """Extra client options (the managed node's connection guards every new socket)."""
         return {}
 
+    def server_version(self, timeout: float = 5.0) -> str:
+        """Ask the cluster once who it is (a connection test): its version, or the store's plain errors."""
+        client = self.client(request_timeout=timeout)
+        try:
+            return Store(client, "connection-test").check_server()
+        finally:
+            client.close()
+
     def current(self) -> Connection:
         """Where this cluster is now: itself; the managed node's connection follows the node to a new port."""
         return self
