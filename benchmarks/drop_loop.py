@@ -12,10 +12,13 @@ runs it in CI with the tiny test models; the figure in the README comes from 500
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -49,12 +52,19 @@ def make_photos(folder: Path, count: int, size: tuple[int, int], seed: int) -> l
     return out
 
 
-def linked_copy(photos: list[Path], folder: Path) -> Path:
-    """A fresh folder of hard links: new paths, so the window has real indexing work to do."""
-    folder.mkdir(parents=True)
-    for p in photos:
-        os.link(p, folder / p.name)
-    return folder
+def imports(work: Path, count: int, size: tuple[int, int]) -> queue.Queue:
+    """Folders of new photos (new content: nothing to reuse, every one decoded and embedded), made one after
+    another on a thread while the drops go on, two ahead at most."""
+    ready: queue.Queue = queue.Queue(maxsize=2)
+
+    def make() -> None:
+        for k in itertools.count(100):
+            folder = work / f"import-{k}"
+            make_photos(folder, count, size, seed=k)
+            ready.put(folder)
+
+    threading.Thread(target=make, name="imports", daemon=True).start()
+    return ready
 
 
 def first_screen_ready(window) -> bool:
@@ -74,7 +84,7 @@ def forget_thumbnails(window, disk: bool) -> None:
     window.model.pixmaps.clear()
     if disk:
         shutil.rmtree(loader.cache_dir, ignore_errors=True)
-        loader.cache_dir.mkdir(parents=True)
+        loader.cache_dir.mkdir(parents=True, exist_ok=True)  # indexing may have made it again meanwhile
 
 
 def wait_until(qapp, ready, timeout: float, what: str) -> None:
@@ -92,7 +102,7 @@ def main() -> int:
     ap.add_argument("--image-model", help="default: the benchmarks' full-size random-init ViT-B/32")
     ap.add_argument("--text-model")
     ap.add_argument("--photos", type=int, default=60, help="photos per folder")
-    ap.add_argument("--size", default="4000x3000", help="pixel size of the generated photos")
+    ap.add_argument("--size", default="3000x2000", help="pixel size of the generated photos")
     ap.add_argument("--work", help="folder for photos and the app's home (default: a temporary one)")
     ap.add_argument("--timeout", type=float, default=120, help="seconds one drop may take before it counts as hung")
     args = ap.parse_args()
@@ -106,7 +116,8 @@ def main() -> int:
     work = Path(args.work or tempfile.mkdtemp(prefix="drop-loop-"))
     size = tuple(int(x) for x in args.size.split("x"))
     originals = make_photos(work / "originals", args.photos, size, seed=1)
-    library = linked_copy(originals, work / f"library-{uuid.uuid4().hex[:6]}")
+    library = work / "originals"
+    new_folders = imports(work, args.photos, size)
 
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     ctx = Context(argparse.Namespace(home=str(work / f"home-{uuid.uuid4().hex[:6]}"), es_url=args.es_url,
@@ -125,9 +136,9 @@ def main() -> int:
         wait_until(qapp, lambda: bool(jobs), 600, "the first index of the library")
         for i in range(args.drops):
             busy = i >= args.drops // 2
-            if busy and (jobs or i == args.drops // 2):  # the last import is indexed: start another one
+            if busy and (jobs or i == args.drops // 2) and not new_folders.empty():  # the last import is indexed
                 jobs.clear()
-                app.add_folder(str(linked_copy(originals, work / f"import-{uuid.uuid4().hex[:6]}")))
+                app.add_folder(str(new_folders.get()))
             bucket = BUCKETS[i % len(BUCKETS)]
             if bucket != "warm":
                 forget_thumbnails(window, disk=bucket == "cold")

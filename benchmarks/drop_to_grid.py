@@ -1,7 +1,7 @@
 """Drop → grid at a 100,000-photo library: the real window, a real photo dropped, the first screen painted.
 
 The index holds N documents (default 100,000) with clustered synthetic 512-d vectors; each is a hard link to one of
-200 realistic 12 MP JPEGs, so every result is a distinct file whose thumbnail must really be decoded. The query is
+600 realistic 12 MP JPEGs, so every result is a distinct file whose thumbnail must really be decoded. The query is
 a real photo, decoded and embedded by the full-size random-init ViT-B/32 (model warm). Measured per drop, p50/p95:
 
 - query: decode + embed + kNN (the worker's ``QueryResult.seconds``);
@@ -44,6 +44,8 @@ from imgsearch_desktop.core import pipeline, thumbs
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import Connection, Store, doc_id
 from imgsearch_desktop.core.thumbs import ThumbCache
+
+ORIGINALS = 600  # the photos the library's documents are hard links to (the imports below use 200 … 599 again)
 
 
 def linked_library(n: int, originals: list) -> list[str]:
@@ -182,7 +184,8 @@ def main() -> int:
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     clip, text = full_size_models()
     embedder = embedder_for(args.backend, clip, text, 32)
-    originals = sorted(photo_folder(200).glob("*.jpg"))
+    folder = photo_folder(ORIGINALS)
+    originals = [folder / f"img{i:04d}.jpg" for i in range(ORIGINALS)]  # a fixed list: the cached links map to it
     paths = linked_library(args.n, originals)
     url = node_url(args.es_url)
     client = Connection(url).client(request_timeout=600)
@@ -229,7 +232,10 @@ def main() -> int:
         app.shutdown()
         ctx.settings.folders = []
         ctx.settings.save(ctx.dirs)
-        Indexer(store, embedder).remove_paths([str(f) for f in imports])  # the kept index stays N photos
+        # What the window indexed is labelled with its library id: removed as that library, the index stays N photos.
+        imported = Store(client, store.alias, library=ctx.library)
+        imported.use_index(embedder.model_id, embedder.dims)
+        Indexer(imported, embedder).remove_paths([str(f) for f in imports])
         for folder in imports:
             shutil.rmtree(folder, ignore_errors=True)
     print_table(("measure (p50 / p95)", f"{args.backend}, {args.n:,} photos"), rows)

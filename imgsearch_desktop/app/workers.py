@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QThreadPool, Signal, Slot
 
 from imgsearch_desktop.app.problems import explain
 from imgsearch_desktop.app.skipped import SkippedFiles
@@ -182,7 +182,8 @@ class IndexWorker(QObject):
         self.progress = self.control.progress
         self.request_init.connect(self.initialise)
         self.request_reindex.connect(self.reindex)
-        self.request_changes.connect(self.apply_changes)
+        # Queued even when emitted on this thread (a watcher report during watch()): a job never runs inside another.
+        self.request_changes.connect(self.apply_changes, Qt.ConnectionType.QueuedConnection)
         self.request_forget.connect(self.forget_folders)
 
     # ----- control, called from the main thread -----

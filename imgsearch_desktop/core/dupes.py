@@ -49,6 +49,7 @@ NEAR_COSINE = 0.95  # CLIP confirmation for "same picture": resized/recompressed
 # with N·log N; at 1,000,000 photos they cost about the same on two cores (benchmarks/dupes.py, README).
 EXACT_JOIN_MAX = 1_000_000
 JOIN_BLOCK_FLOATS = 50_000_000  # one block of the join's score matrix: 200 MB of float32
+JOIN_PER_ROW = 50  # partners a photo keeps from the join at most (the kNN path asks for 10 neighbours)
 SIMILAR_COSINE = 0.9  # Immich flags duplicates at cosine distance ≤ 0.0155 (cos ≥ 0.985); similar shots go lower
 MIN_SPREAD = 8.0  # grey levels (std of the 64×64 the hash sees): measured, near-black/near-white photos and mostly
 # transparent icons sit at 0–7 and their hashes are noise or a blank page; ordinary photos 28–49
@@ -490,20 +491,27 @@ class ScanStats:
     seconds: float = 0.0
 
 
-def cosine_pairs(vectors: np.ndarray, floor: float, progress: Progress | None = None) -> Iterator[tuple[int, int]]:
-    """Every (i, j), i < j, of unit ``vectors`` whose cosine is ≥ ``floor``: the upper triangle of the similarity
-    matrix, a block of rows at a time (a block holds ``JOIN_BLOCK_FLOATS`` scores at most)."""
+def cosine_pairs(vectors: np.ndarray, floor: float, per_row: int = JOIN_PER_ROW,
+                 progress: Progress | None = None) -> Iterator[tuple[int, int]]:
+    """(i, j), i < j, of unit ``vectors`` whose cosine is ≥ ``floor``: the upper triangle of the similarity matrix, a
+    block of rows at a time (a block holds ``JOIN_BLOCK_FLOATS`` scores at most). Each row keeps its ``per_row``
+    best partners at most, so a low threshold cannot ask for N²/2 pairs: union-find still links a larger group
+    through them, and the star split then judges every member against its keeper."""
     n = len(vectors)
     rows = max(16, min(1024, JOIN_BLOCK_FLOATS // max(n, 1)))
     for start in range(0, n, rows):
         stop = min(n, start + rows)
-        scores = vectors[start:stop] @ vectors[start:].T  # columns from ``start``: nothing below the diagonal
-        hits = np.flatnonzero(scores >= floor)
-        ii, jj = np.divmod(hits, n - start)
-        ii += start
-        jj += start
-        keep = jj > ii
-        yield from zip(ii[keep].tolist(), jj[keep].tolist(), strict=True)
+        scores = vectors[start:stop] @ vectors[start:].T  # columns from ``start``: only the diagonal block has j ≤ i
+        scores[np.tril_indices(stop - start)] = -np.inf  # the photo itself, and pairs seen from an earlier row
+        hits = scores >= floor
+        dense = np.flatnonzero(hits.sum(axis=1) > per_row)
+        for r in dense:  # a row above its budget keeps its best partners only
+            row = scores[r]
+            hits[r] = False
+            hits[r, np.argpartition(-row, per_row)[:per_row]] = True
+            hits[r] &= row >= floor
+        ii, jj = np.nonzero(hits)
+        yield from zip((ii + start).tolist(), (jj + start).tolist(), strict=True)
         if progress and not progress(stop, n, "comparing"):
             return
 
@@ -592,13 +600,15 @@ class DupeFinder:
 
     def _joined_pairs(self, photos: dict[str, Photo], tier: Tier, threshold: float,
                       progress: Progress | None) -> set[tuple[str, str]]:
-        """Every pair at or above the tier's cosine, exactly, that then passes ``_plausible``."""
+        """The pairs at or above the tier's cosine (``cosine_pairs``) that then pass ``_plausible``."""
         ids = list(photos)
-        vectors = np.stack([photos[i].vector for i in ids]).astype(np.float32)
+        if len(ids) < 2:
+            return set()
+        vectors = np.stack([photos[i].vector for i in ids], dtype=np.float32)  # one copy, normalised in place
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         floor = (threshold if tier is Tier.SIMILAR else self.near_cosine) - 1e-4  # float32 rounding: _plausible decides
         pairs = set()
-        for i, j in cosine_pairs(vectors, floor, progress):
+        for i, j in cosine_pairs(vectors, floor, progress=progress):
             a, b = photos[ids[i]], photos[ids[j]]
             if self._plausible(a, b, tier, threshold):
                 pairs.add(_pair(a.doc_id, b.doc_id))

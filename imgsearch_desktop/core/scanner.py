@@ -77,7 +77,7 @@ class Exclusions:
         deepest of ``roots`` holding it; with none, every folder above it counts)."""
         if self.skips_file(os.path.basename(path)):
             return True
-        root = max((r for r in roots if under(path, r)), key=len, default="")
+        root = max((os.path.abspath(r) for r in roots if under(path, r)), key=len, default="")
         folder = os.path.dirname(path)
         while folder and folder != root and under(folder, root or os.sep) and folder != os.path.dirname(folder):
             if self.skips_folder(os.path.basename(folder), folder):

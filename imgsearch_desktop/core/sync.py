@@ -51,9 +51,12 @@ class FolderSync:
         self.lock = lock
         self.indexer = indexer
         self.watcher: FolderWatcher | None = None
+        self.stopped = False
 
     def watch(self, roots: Iterable[str]) -> None:
         """Watch exactly these folders (started first: a change made while a scan runs is queued, not missed)."""
+        if self.stopped:  # shutting down: a job that was still queued starts no new watcher
+            return
         if self.watcher is None:
             self.watcher = FolderWatcher(self.deliver, on_error=self._watcher_failed)
             self.watcher.start()
@@ -69,9 +72,10 @@ class FolderSync:
         self.deliver(ChangeSet(rescan=True))
 
     def stop(self) -> None:
+        """Stop watching for good (the watcher object stays: a job still running may be removing a folder)."""
+        self.stopped = True
         if self.watcher is not None:
             self.watcher.stop()
-            self.watcher = None
 
     def scan(self, roots: Sequence[str], excluded: Iterable[str] = (), progress: Progress | None = None) -> IndexStats:
         """Reconcile the index with these folders: a full walk, only what changed is (re)indexed."""

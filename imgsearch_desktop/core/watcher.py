@@ -87,15 +87,17 @@ class FolderWatcher:
             return
         handler = _Collector(self)
         observer = PollingObserver(timeout=1) if self.polling else Observer()
+        self._observers[folder] = observer  # before it starts: its first events are judged against this root
         try:
             observer.schedule(handler, folder, recursive=True)
             observer.start()
         except OSError as exc:  # inotify limits and the like: poll instead
-            self.on_error(f"native watching failed for {folder} ({exc}); polling instead")
             observer = PollingObserver(timeout=2)
             observer.schedule(handler, folder, recursive=True)
+            self._observers[folder] = observer
             observer.start()
-        self._observers[folder] = observer
+            # Reported once the folder is registered: a receiver that reacts by watching again finds it watched.
+            self.on_error(f"native watching failed for {folder} ({exc}); polling instead")
 
     def remove(self, folder: str) -> None:
         observer = self._observers.pop(os.path.abspath(folder), None)

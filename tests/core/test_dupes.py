@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from imgsearch_desktop.core import dupes
 from imgsearch_desktop.core.dupes import (
     NEAR_BITS,
     DupeFinder,
@@ -126,9 +127,10 @@ def test_exact_tier_precision_and_recall_are_one(indexed):
         assert g.members[1].ticked  # identical files are pre-ticked
 
 
-def test_near_tier_finds_the_same_picture_and_nothing_else(indexed):
+@pytest.mark.parametrize("join_max", [0, dupes.EXACT_JOIN_MAX], ids=["knn-per-photo", "exact-join"])
+def test_near_tier_finds_the_same_picture_and_nothing_else(indexed, join_max):
     store, families, unrelated = indexed
-    finder = DupeFinder(store)
+    finder = DupeFinder(store, exact_join_max=join_max)
     groups = finder.scan("near")
     same = ("orig", "copy", "png", "resized", "rotated")
     expected = {frozenset(p) for f in families for p in itertools.combinations([f[k] for k in same], 2)}
@@ -191,19 +193,21 @@ def chain(n: int, step_cos: float, rng) -> list[np.ndarray]:
     return out
 
 
-def test_similar_tier_on_known_clusters(es_client, tmp_path):
+@pytest.mark.parametrize("join_max", [0, dupes.EXACT_JOIN_MAX], ids=["knn-per-photo", "exact-join"])
+def test_similar_tier_on_known_clusters(es_client, tmp_path, join_max):
+    """The same groups from the index's kNN (a large library) and from the in-memory join."""
     rng = np.random.default_rng(11)
     centres = rng.normal(size=(5, TINY_DIMS))
     vectors = {f"c{c}/shot{j}.jpg": centres[c] + 0.08 * rng.normal(size=TINY_DIMS) for c in range(5) for j in range(4)}
     store = synthetic_store(es_client, tmp_path, vectors)
     try:
-        groups = DupeFinder(store).scan("similar", threshold=0.9)
+        groups = DupeFinder(store, exact_join_max=join_max).scan("similar", threshold=0.9)
         found = sorted(sorted(Path(m.photo.path).relative_to(tmp_path).as_posix() for m in g.members)
                        for g in groups)
         assert found == sorted(sorted(f"c{c}/shot{j}.jpg" for j in range(4)) for c in range(5))
         assert all(m.relation == "similar shot" and not m.ticked for g in groups for m in g.members[1:])
         assert all(g.why.startswith("similar shot: 0.9") for g in groups)
-        assert DupeFinder(store).scan("near") == []  # random phashes: nothing is "the same picture"
+        assert DupeFinder(store, exact_join_max=join_max).scan("near") == []  # random phashes: never "the same picture"
     finally:
         store.drop()
 

@@ -395,6 +395,28 @@ def test_the_cosine_join_finds_exactly_the_pairs_at_or_above_the_floor():
     seen = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(dupes, "JOIN_BLOCK_FLOATS", 300 * 20)  # blocks of 20 rows: the triangle crosses block edges
-        got = set(dupes.cosine_pairs(vectors, 0.8, lambda done, total, note: seen.append(done) or True))
+        got = set(dupes.cosine_pairs(vectors, 0.8, progress=lambda done, total, note: seen.append(done) or True))
     assert got == expected and len(expected) >= 150
     assert seen[-1] == 300 and len(seen) == 15
+
+
+def test_a_low_threshold_keeps_each_photos_best_partners_only():
+    """At cosine ≥ -1 every pair qualifies: each row keeps its ``per_row`` best later partners, the best ones."""
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(200, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    got = list(dupes.cosine_pairs(vectors, -1.0, per_row=5))
+    sims = vectors @ vectors.T
+    by_row: dict[int, set[int]] = {}
+    for i, j in got:
+        assert i < j
+        by_row.setdefault(i, set()).add(j)
+    for i in range(195):
+        best = set((np.argsort(-sims[i, i + 1:])[:5] + i + 1).tolist())
+        assert by_row[i] == best
+    assert len(got) == sum(min(5, 199 - i) for i in range(200))
+
+
+def test_an_empty_library_has_no_duplicates_at_any_tier():
+    finder = DupeFinder(FakeStore([]))
+    assert [finder.scan(level, 0.9) for level in ("exact", "near", "similar")] == [[], [], []]

@@ -265,4 +265,15 @@ def test_reads_wait_for_an_unreachable_node_like_writes_then_say_so_plainly(monk
     gone = Store(FlakyClient([], failures=100), "idx", retry_for=3)
     with pytest.raises(ElasticsearchUnavailable, match="unavailable during read"):
         gone.by_sha256(["abc"])
-    assert gone.client.open_pits == 0
+
+
+def test_a_scan_that_fails_says_why_even_when_its_point_in_time_cannot_be_closed(monkeypatch):
+    monkeypatch.setattr("imgsearch_desktop.core.store.time.sleep", lambda s: None)
+
+    class DeadMidScan(FlakyClient):
+        def close_point_in_time(self, **kwargs):
+            raise EsConnectionError("connection refused")
+
+    store = Store(DeadMidScan([source("/p/a.jpg")], failures=100), "idx", retry_for=1)
+    with pytest.raises(ElasticsearchUnavailable, match="unavailable during read"):
+        list(store.scan_docs({"match_all": {}}, ["path"]))

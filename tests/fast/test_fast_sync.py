@@ -159,4 +159,25 @@ def test_watch_follows_the_folder_list(tmp_path):
         assert sync.watcher.folders == [str(b)]
     finally:
         sync.stop()
-    assert sync.watcher is None
+    assert sync.watcher.folders == []
+    sync.watch([str(a)])  # a job still queued at shutdown starts nothing
+    assert sync.watcher.folders == []
+
+
+def test_a_fallback_to_polling_is_reported_after_the_folder_is_watched(tmp_path, monkeypatch):
+    """The report asks for a rescan, and the window's rescan watches the folders again: the folder must already be
+    registered then, or each report starts another attempt (unbounded recursion when inotify is exhausted)."""
+    import imgsearch_desktop.core.watcher as watcher_module
+
+    class NoInotify(watcher_module.Observer):
+        def schedule(self, *args, **kwargs):
+            raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr(watcher_module, "Observer", NoInotify)
+    reports = []
+    sync = FolderSync(lambda change: (reports.append(change), sync.watch([str(tmp_path)])), on_error=lambda m: None)
+    try:
+        sync.watch([str(tmp_path)])
+        assert sync.watcher.folders == [str(tmp_path)] and [c.rescan for c in reports] == [True]
+    finally:
+        sync.stop()
