@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
 
 from imgsearch_desktop.core import images as images_module
+from imgsearch_desktop.core import thumbs
 from imgsearch_desktop.core.embedder import Embedder
 from tests.app.gui import SCREENSHOTS, drop_file, wait_indexed
 from tests.photos import write_photo
@@ -25,11 +26,16 @@ def start_and_index(qtbot, app):
     return wait_indexed(qtbot, app)
 
 
-def test_drop_paste_and_text_search_fill_the_grid(qtbot, make_app, library):
+def test_drop_paste_and_text_search_fill_the_grid(qtbot, make_app, library, monkeypatch):
     app = make_app([library])
     stats = start_and_index(qtbot, app)
     assert stats.indexed == 10
     window = app.window
+    cache = app.ctx.thumbnails()  # the window's indexing wrote every photo's thumbnail from its own decode
+    assert all(cache.file(thumbs.key_now(str(p))).exists() for p in library.rglob("*") if p.is_file())
+    decoded = []
+    make = thumbs.make
+    monkeypatch.setattr(thumbs, "make", lambda path, *a: decoded.append(path) or make(path, *a))
 
     target = library / "2023" / "IMG_0003.jpg"
     with qtbot.waitSignal(window.results_shown, timeout=30_000):
@@ -37,6 +43,7 @@ def test_drop_paste_and_text_search_fill_the_grid(qtbot, make_app, library):
     assert window.model.rowCount() == 10 and window.model.hits[0].path == str(target)
     assert window.model.hits[0].score > 0.999
     qtbot.waitUntil(window.model.thumbnails_ready, timeout=30_000)  # every thumbnail arrived and painted
+    assert decoded == []  # from the disk cache: the grid never decodes an indexed photo
     portrait = window.model.pixmaps[str(library / "2024" / "portrait.jpg")].toImage()
     # EXIF orientation 6: stored 480×360, shown 360×480 (centred in its cell, transparent at the sides).
     assert portrait.pixelColor(5, portrait.height() // 2).alpha() == 0
