@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from urllib.parse import quote
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, QUrl, Signal, Slot
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -46,6 +47,7 @@ from imgsearch_desktop.core.store import readable_path
 log = logging.getLogger(__name__)
 README_URL = "https://github.com/imgsearch-desktop/imgsearch-desktop#readme"
 ICON_PX = 180
+FIRST_SCREEN_MS = 400  # the longest a query's thumbnails hold indexing back (from the disk cache: ~100 ms)
 
 STYLE = """
 QMainWindow { background: #fafafa; }
@@ -94,6 +96,8 @@ class MainWindow(PhotoInput, QMainWindow):
         self.thumbnails = ThumbnailLoader(dirs.cache / "thumbnails", px=256)
         self.model = ResultsModel(self.thumbnails, ICON_PX, self)
         self.thumbnails.loaded.connect(self._on_preview)
+        self.thumbnails.loaded.connect(self._on_result_thumbnail)  # after the model's slot: its pixmaps are in
+        self._end_first_screen: Callable[[], None] = lambda: None
         self.runner = QueryRunner(self)
         self.health = EngineHealth(worker.connect, worker.address, self)
         self._build()
@@ -348,6 +352,10 @@ class MainWindow(PhotoInput, QMainWindow):
         self.composer.ask(Part(path=path), add)
 
     @Slot(object, QImage)
+    def _on_result_thumbnail(self, _path: str, _image: QImage) -> None:
+        if self.model.thumbnails_ready():
+            self._end_first_screen()
+
     def _on_preview(self, path: str, image: QImage) -> None:
         if path == self._query_preview and not image.isNull():
             shown = readable_path(path)
@@ -365,7 +373,14 @@ class MainWindow(PhotoInput, QMainWindow):
         query, hits, ms = result.query, result.hits, result.seconds * 1000
         self.last_result = result
         self.banner.clear("query")
+        # Indexing keeps waiting, as it did for the query, until the results' thumbnails are painted (at most
+        # FIRST_SCREEN_MS): the person who dropped a photo is waiting for them.
+        self._end_first_screen()
+        self._end_first_screen = end = self.worker.embedder.foreground()
+        QTimer.singleShot(FIRST_SCREEN_MS, end)
         self.model.set_hits(hits, result.relations, result.best)
+        if self.model.thumbnails_ready():
+            end()
         self.results.show_result(result, empty_hint(indexing=self.index_status.indexing, photos=self.photos,
                                                     min_score=query.min_score, filters=query.filters,
                                                     undated=self.undated))

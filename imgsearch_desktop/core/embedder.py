@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -98,16 +98,36 @@ class Embedder:
     def query(self) -> Iterator[None]:
         """A query from start (decoding its photo) to end: ingest slices and indexing's decoders wait meanwhile,
         so the two cores are the query's while someone waits for it."""
-        with self._count_lock:
-            self._queries_waiting += 1
+        end = self.foreground()
         try:
             yield
         finally:
+            end()
+
+    def foreground(self) -> Callable[[], None]:
+        """Start a spell in which indexing waits as it does for a query, for work that outlives one call (the
+        window painting a query's first screen of thumbnails); returns the function that ends it (only the first
+        call counts)."""
+        with self._count_lock:
+            self._queries_waiting += 1
+        ended = threading.Event()
+
+        def end() -> None:
+            if ended.is_set():
+                return
+            ended.set()
             with self._count_lock:
                 self._queries_waiting -= 1
                 self._queries_done.notify_all()
-            with self._turn:
-                self._turn.notify_all()
+            # Never wait for the model lock here (the window's main thread ends spells): held, it belongs to a
+            # slice that is running, not waiting, and a slice about to wait looks again within 0.1 s anyway.
+            if self._lock.acquire(blocking=False):
+                try:
+                    self._turn.notify_all()
+                finally:
+                    self._lock.release()
+
+        return end
 
     def yield_to_queries(self, timeout: float = 10.0) -> None:
         """Indexing's decode threads call this before each photo: wait (bounded) while a query is in flight."""
@@ -139,6 +159,6 @@ class Embedder:
         for start in range(0, len(inputs), PREEMPT_SLICE):
             with self._turn:
                 while self._queries_waiting:
-                    self._turn.wait(0.5)
+                    self._turn.wait(0.1)
                 parts.append(encoder.encode(inputs[start:start + PREEMPT_SLICE], self.batch_size))
         return np.concatenate(parts) if parts else np.zeros((0, encoder.dims), dtype=np.float32)
