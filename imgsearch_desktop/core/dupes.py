@@ -9,12 +9,12 @@ Three tiers (``Tier``), each including the one before:
   similar       "similar shot": CLIP cosine ≥ ``threshold``: burst shots, the same scene, crops.
 
 Candidate pairs come from an exact cosine join of the library's vectors in memory (blocked matrix products: at
-100,000 photos far quicker than a kNN query per photo, and nothing missed), or above ``EXACT_JOIN_MAX`` photos,
-where its N² cost overtakes them, from one kNN query per photo (batched with ``_msearch``). Union-find links the
-pairs into sets; each set is then split into star groups around keepers (best photo first), so every member meets
-its tier's rule against its group's keeper — never A~B~C with A≁C. One file on disk (``(st_dev, st_ino)``, reached
-by any name) is one photo, listed once and counted once. Files the user marked "not a duplicate" are never grouped
-again with the photos they were taken out of.
+100,000 photos 2–4× quicker than a kNN query per photo, and exact up to 50 partners a photo), or above
+``EXACT_JOIN_MAX`` photos, where its N² cost overtakes them, from one kNN query per photo (batched with
+``_msearch``). Union-find links the pairs into sets; each set is then split into star groups around keepers (best
+photo first), so every member meets its tier's rule against its group's keeper — never A~B~C with A≁C. One file on
+disk (``(st_dev, st_ino)``, reached by any name) is one photo, listed once and counted once. Files the user marked
+"not a duplicate" are never grouped again with the photos they were taken out of.
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 NEAR_BITS = 24  # of 256: same-picture copies measured ≤ 6 bits apart, a 90% crop ≥ 50
 NEAR_COSINE = 0.95  # CLIP confirmation for "same picture": resized/recompressed copies of real photos score ≥ 0.98
 # Photos up to which candidates come from the exact in-memory join: its cost grows with N², a kNN query per photo
-# with N·log N; at 1,000,000 photos they cost about the same on two cores (benchmarks/dupes.py, README).
-EXACT_JOIN_MAX = 1_000_000
+# with N·log N. At 100,000 photos the join took 88 / 96 s against 189 / 391 s (same picture / similar, benchmarks/
+# dupes.py, README): the two cross near 250,000 and 450,000 photos on two cores.
+EXACT_JOIN_MAX = 300_000
 JOIN_BLOCK_FLOATS = 50_000_000  # one block of the join's score matrix: 200 MB of float32
 JOIN_PER_ROW = 50  # partners a photo keeps from the join at most (the kNN path asks for 10 neighbours)
 SIMILAR_COSINE = 0.9  # Immich flags duplicates at cosine distance ≤ 0.0155 (cos ≥ 0.985); similar shots go lower
