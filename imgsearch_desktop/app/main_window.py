@@ -47,7 +47,7 @@ from imgsearch_desktop.core.store import readable_path
 log = logging.getLogger(__name__)
 README_URL = "https://github.com/imgsearch-desktop/imgsearch-desktop#readme"
 ICON_PX = 180
-FIRST_SCREEN_MS = 400  # the longest a query's thumbnails hold indexing back (from the disk cache: ~100 ms)
+FIRST_SCREEN_MS = 400  # the longest a query's thumbnails hold indexing back (from the disk cache they take less)
 
 STYLE = """
 QMainWindow { background: #fafafa; }
@@ -354,7 +354,11 @@ class MainWindow(PhotoInput, QMainWindow):
     @Slot(object, QImage)
     def _on_result_thumbnail(self, _path: str, _image: QImage) -> None:
         if self.model.thumbnails_ready():
-            self._end_first_screen()
+            self.end_first_screen()
+
+    def end_first_screen(self) -> None:
+        """Let indexing go on: the results' thumbnails are painted, or the window is going away."""
+        self._end_first_screen()
 
     def _on_preview(self, path: str, image: QImage) -> None:
         if path == self._query_preview and not image.isNull():
@@ -375,7 +379,7 @@ class MainWindow(PhotoInput, QMainWindow):
         self.banner.clear("query")
         # Indexing keeps waiting, as it did for the query, until the results' thumbnails are painted (at most
         # FIRST_SCREEN_MS): the person who dropped a photo is waiting for them.
-        self._end_first_screen()
+        self.end_first_screen()
         self._end_first_screen = end = self.worker.embedder.foreground()
         QTimer.singleShot(FIRST_SCREEN_MS, end)
         self.model.set_hits(hits, result.relations, result.best)

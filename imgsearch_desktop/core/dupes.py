@@ -46,8 +46,7 @@ log = logging.getLogger(__name__)
 NEAR_BITS = 24  # of 256: same-picture copies measured ≤ 6 bits apart, a 90% crop ≥ 50
 NEAR_COSINE = 0.95  # CLIP confirmation for "same picture": resized/recompressed copies of real photos score ≥ 0.98
 # Photos up to which candidates come from the exact in-memory join: its cost grows with N², a kNN query per photo
-# with N·log N. At 100,000 photos the join took 88 / 96 s against 189 / 391 s (same picture / similar, benchmarks/
-# dupes.py, README): the two cross near 250,000 and 450,000 photos on two cores.
+# with N·log N; where the two cross on two cores is measured by benchmarks/dupes.py (README, Duplicates).
 EXACT_JOIN_MAX = 300_000
 JOIN_BLOCK_FLOATS = 50_000_000  # one block of the join's score matrix: 200 MB of float32
 JOIN_PER_ROW = 50  # partners a photo keeps from the join at most (the kNN path asks for 10 neighbours)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 PREEMPT_SLICE = 8  # images an ingest batch encodes before letting a waiting query go first
+QUERY_PRECEDENCE_S = 10.0  # the longest an ingest slice or a decoder waits for queries before going on anyway
 
 
 class ModelMismatch(UserError):
@@ -129,7 +130,7 @@ class Embedder:
 
         return end
 
-    def yield_to_queries(self, timeout: float = 10.0) -> None:
+    def yield_to_queries(self, timeout: float = QUERY_PRECEDENCE_S) -> None:
         """Indexing's decode threads call this before each photo: wait (bounded) while a query is in flight."""
         deadline = time.monotonic() + timeout
         with self._count_lock:
@@ -158,7 +159,8 @@ class Embedder:
         parts = []
         for start in range(0, len(inputs), PREEMPT_SLICE):
             with self._turn:
-                while self._queries_waiting:
+                deadline = time.monotonic() + QUERY_PRECEDENCE_S  # a spell nobody ends must not stop indexing
+                while self._queries_waiting and time.monotonic() < deadline:
                     self._turn.wait(0.1)
                 parts.append(encoder.encode(inputs[start:start + PREEMPT_SLICE], self.batch_size))
         return np.concatenate(parts) if parts else np.zeros((0, encoder.dims), dtype=np.float32)

@@ -705,8 +705,8 @@ class Store:
 
         ``rescore``: re-rank the int8 candidates on the float vectors (default: when the server has it).
         """
-        # From benchmarks/knn.py's curve at 100k photos (README): with rescore, 100 candidates give recall@10 = 1.000
-        # for a photo like the library's (p95 9.9 ms); 200 only help unrelated queries (0.84 → 0.96) at +25% time.
+        # From benchmarks/knn.py's curves (README, kNN): with rescore, 100 candidates already find the exact top 10 for
+        # a photo like the library's; more only help unrelated queries, at a price in time.
         num_candidates = num_candidates or min(10_000, max(100, 5 * k))
         knn: dict = {"field": "image_embedding", "query_vector": [float(x) for x in vector], "k": k,
                      "num_candidates": max(num_candidates, k)}

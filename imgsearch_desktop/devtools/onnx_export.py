@@ -37,7 +37,7 @@ INT8_RECIPES: dict[str, dict] = {
     "s8-pc-rr": {"weights": "int8", "per_channel": True, "reduce_range": True},
     "u8": {"weights": "uint8", "per_channel": False, "reduce_range": False},
 }
-INT8_RECIPE = "s8-pc-rr"  # benchmarks/onnx_backends.py: ≥ 0.9996 to torch with and without VNNI, s8's speed
+INT8_RECIPE = "s8-pc-rr"  # benchmarks/onnx_backends.py (README, Backends): close to torch with and without VNNI
 
 
 def _as_module(model, template: dict, names: tuple[str, ...]):

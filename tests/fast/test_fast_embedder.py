@@ -56,3 +56,25 @@ def test_ending_a_spell_never_waits_for_a_running_model_call():
     end()
     assert time.monotonic() - start < 0.5 and embedder._queries_waiting == 0
     release.set()
+
+
+def test_a_spell_nobody_ends_holds_an_ingest_slice_for_a_bounded_time(monkeypatch):
+    """A window closed before its first screen's timer fired left a spell open: indexing (and closing, which waits
+    for it) hung for good. Now an ingest slice goes on after QUERY_PRECEDENCE_S."""
+    import numpy as np
+
+    import imgsearch_desktop.core.embedder as embedder_module
+
+    monkeypatch.setattr(embedder_module, "QUERY_PRECEDENCE_S", 0.3)
+
+    class Encoder:
+        dims = 2
+
+        def encode(self, inputs, batch_size):
+            return np.ones((len(inputs), 2), dtype=np.float32)
+
+    embedder = Embedder("image-model", "text-model")
+    embedder.foreground()  # never ended
+    start = time.monotonic()
+    out = embedder._encode(Encoder(), ["a", "b"], priority=False)
+    assert out.shape == (2, 2) and 0.25 < time.monotonic() - start < 3

@@ -32,7 +32,7 @@ def _session(model_file: Path, device: str):
     if threads:
         options.intra_op_num_threads = int(threads)
     # Idle ONNX Runtime threads would spin between batches, taking the cores the decode threads need
-    # (benchmarks/ingest.py, int8: pipeline 0.80 × C spinning, 0.84 × C without).
+    # (measured by benchmarks/ingest.py: README, Ingest).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     available = ort.get_available_providers()
     providers = ["CPUExecutionProvider"]
