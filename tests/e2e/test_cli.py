@@ -167,10 +167,13 @@ def test_watch_indexes_then_follows_changes_until_ctrl_c(cli_env, tmp_path):
 
     pics = tmp_path / "watched"
     write_photo(pics / "first.jpg", 1)
-    proc = subprocess.Popen([sys.executable, "-m", "imgsearch_desktop", "watch", str(pics)], env=cli_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "imgsearch_desktop", "watch", str(pics)],
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
+    errors: list[str] = []  # read as it comes: a full stderr pipe would block the process (it could never exit)
     threading.Thread(target=lambda: [lines.put(line.strip()) for line in proc.stdout], daemon=True).start()
+    reader = threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True)
+    reader.start()
     try:
         assert lines.get(timeout=120).startswith("indexed 1, unchanged 0")
         write_photo(tmp_path / "staging.jpg", 2)
@@ -180,6 +183,13 @@ def test_watch_indexes_then_follows_changes_until_ctrl_c(cli_env, tmp_path):
         assert ", moved 1," in lines.get(timeout=60)
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=90)  # generous: on a loaded machine the watcher threads take their time to stop
-    err = proc.stderr.read()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            proc.wait(timeout=30)
+            reader.join(timeout=10)
+            raise AssertionError("watch did not stop on Ctrl+C:\n" + "".join(errors)[-8000:]) from None
+    reader.join(timeout=10)
+    err = "".join(errors)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
