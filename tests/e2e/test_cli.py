@@ -167,8 +167,15 @@ def test_watch_indexes_then_follows_changes_until_ctrl_c(cli_env, tmp_path):
 
     pics = tmp_path / "watched"
     write_photo(pics / "first.jpg", 1)
+    def ctrl_c_reaches_it() -> None:
+        """A user's shell starts it with Ctrl+C live; the test process's own disposition (a library along the full
+        suite left SIGINT ignored or blocked, inherited by children: the process never saw it) must not leak in."""
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
     proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "imgsearch_desktop", "watch", str(pics)],
-                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_reaches_it)
     lines: queue.Queue[str] = queue.Queue()
     errors: list[str] = []  # read as it comes: a full stderr pipe would block the process (it could never exit)
     threading.Thread(target=lambda: [lines.put(line.strip()) for line in proc.stdout], daemon=True).start()
