@@ -25,7 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from gui_stall import drop
+from gui_stall import drop, first_screen_ready
 from PIL import Image
 from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QApplication
@@ -65,16 +65,6 @@ def imports(work: Path, count: int, size: tuple[int, int]) -> queue.Queue:
 
     threading.Thread(target=make, name="imports", daemon=True).start()
     return ready
-
-
-def first_screen_ready(window) -> bool:
-    """Every result whose cell intersects the grid's viewport has its thumbnail."""
-    grid, model = window.grid, window.model
-    if model.rowCount() == 0:
-        return False
-    area = grid.viewport().rect()
-    return all(model.hits[row].path in model.pixmaps for row in range(model.rowCount())
-               if grid.visualRect(model.index(row)).intersects(area))
 
 
 def forget_thumbnails(window, disk: bool) -> None:

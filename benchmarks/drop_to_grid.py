@@ -33,7 +33,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from _common import CACHE, embedder_for, full_size_models, node_url, photo_folder, print_table, subset
 from elasticsearch import helpers
-from gui_stall import StallMeter, drop, wait_for
+from gui_stall import StallMeter, drop, first_screen_ready, visible_count, wait_for
 from knn import centres, photos
 from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QApplication
@@ -97,23 +97,6 @@ def thumbnails_as_indexed(cache: ThumbCache, paths: list[str], originals: list) 
         st = os.stat(path)
         cache.put(thumbs.key(path, st.st_mtime_ns, st.st_size), made[str(originals[i % len(originals)])])
     done.touch()
-
-
-def first_screen_ready(window) -> bool:
-    """Every result whose cell intersects the grid's viewport has its thumbnail."""
-    grid, model = window.grid, window.model
-    if model.rowCount() == 0:
-        return False
-    area = grid.viewport().rect()
-    for row in range(model.rowCount()):
-        if grid.visualRect(model.index(row)).intersects(area) and model.hits[row].path not in model.pixmaps:
-            return False
-    return True
-
-
-def visible_count(window) -> int:
-    area = window.grid.viewport().rect()
-    return sum(window.grid.visualRect(window.model.index(r)).intersects(area) for r in range(window.model.rowCount()))
 
 
 def forget_thumbnails(window, paths: list[str] = ()) -> None:

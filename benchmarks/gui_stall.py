@@ -80,6 +80,21 @@ def drop(window, path: Path) -> None:
     QApplication.sendEvent(window, QDropEvent(QPointF(400, 300), *args))
 
 
+def first_screen_ready(window) -> bool:
+    """Every result whose cell intersects the grid's viewport has its thumbnail."""
+    grid, model = window.grid, window.model
+    if model.rowCount() == 0:
+        return False
+    area = grid.viewport().rect()
+    return all(model.hits[row].path in model.pixmaps for row in range(model.rowCount())
+               if grid.visualRect(model.index(row)).intersects(area))
+
+
+def visible_count(window) -> int:
+    area = window.grid.viewport().rect()
+    return sum(window.grid.visualRect(window.model.index(r)).intersects(area) for r in range(window.model.rowCount()))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200)

@@ -70,7 +70,7 @@ class App:
     def shutdown(self, wait_ms: int = 60_000) -> None:
         """Stop cleanly: cancel at the next batch boundary, stop watching, end the thread."""
         self.window.end_first_screen()  # its timer will not fire any more: indexing must not wait for it
-        self.worker.cancel()
+        self.worker.control.cancel()
         self.window.thumbnails.shutdown()
         self.worker.shutdown()
         self.thread.quit()

@@ -244,7 +244,7 @@ class MainWindow(PhotoInput, QMainWindow):
             self.runner.detach(reason)
             self.health.stop()
         if cancel:
-            self.worker.cancel()
+            self.worker.control.cancel()
         self.worker.request_init.emit(embedder)
 
     def _on_healed(self, message: str) -> None:
@@ -276,7 +276,7 @@ class MainWindow(PhotoInput, QMainWindow):
     def _on_index_finished(self, stats: IndexStats) -> None:
         changed = stats.indexed + stats.moved + stats.removed
         self.index_status.finished(finished_text(stats))
-        if self.worker.paused:
+        if self.worker.control.paused:
             self.index_status.set_paused(True)
         last = self.runner.last
         if changed and last is not None and len(self.model.hits) < last.k:
@@ -302,15 +302,15 @@ class MainWindow(PhotoInput, QMainWindow):
                 self.hint.setText(hint)
 
     def toggle_pause(self) -> None:
-        pause = not self.worker.paused
+        pause = not self.worker.control.paused
         if pause:
-            self.worker.pause()
+            self.worker.control.pause()
         else:
-            self.worker.resume()
+            self.worker.control.resume()
         self.index_status.set_paused(pause)
 
     def cancel_indexing(self) -> None:
-        self.worker.cancel()
+        self.worker.control.cancel()
         self.index_status.set_paused(False)
 
     def show_skipped(self):
@@ -462,5 +462,5 @@ class MainWindow(PhotoInput, QMainWindow):
         self.qsettings.setValue("geometry", QByteArray(self.saveGeometry()))
         self.thumbnails.cancel_pending()
         self.health.stop()
-        self.worker.cancel()  # stops at the next batch boundary: what was written stays written
+        self.worker.control.cancel()  # stops at the next batch boundary: what was written stays written
         super().closeEvent(event)

@@ -178,27 +178,13 @@ class IndexWorker(QObject):
         self.store = None
         self.sync = FolderSync(self.request_changes.emit, on_error=log.warning, lock=self._lock)
         self.skipped = SkippedFiles()
-        self.control = JobControl()
+        self.control = JobControl()  # the window pauses, resumes and cancels jobs through it
         self.progress = self.control.progress
         self.request_init.connect(self.initialise)
         self.request_reindex.connect(self.reindex)
         # Queued even when emitted on this thread (a watcher report during watch()): a job never runs inside another.
         self.request_changes.connect(self.apply_changes, Qt.ConnectionType.QueuedConnection)
         self.request_forget.connect(self.forget_folders)
-
-    # ----- control, called from the main thread -----
-    def pause(self) -> None:
-        self.control.pause()
-
-    def resume(self) -> None:
-        self.control.resume()
-
-    def cancel(self) -> None:
-        self.control.cancel()
-
-    @property
-    def paused(self) -> bool:
-        return self.control.paused
 
     def _lock(self):
         if self.data_dir is None:
