@@ -16,6 +16,7 @@ from imgsearch_desktop.app.main_window import MainWindow
 from imgsearch_desktop.app.single_instance import InstanceServer, forward_to_running, server_name
 from imgsearch_desktop.app.workers import IndexWorker, start_worker
 from imgsearch_desktop.frozen import resource_dir
+from imgsearch_desktop.redact import RedactingFormatter
 
 
 class App:
@@ -88,7 +89,7 @@ def log_to_file(data_dir: Path) -> None:
                                       encoding="utf-8")
     except OSError:
         return  # a read-only data dir: the app still runs, stderr has the messages
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(min(root.level or logging.INFO, logging.INFO))
