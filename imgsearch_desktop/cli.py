@@ -403,11 +403,11 @@ def _log_crash(args: argparse.Namespace) -> Path:
     import shlex
     import traceback
 
+    from imgsearch_desktop.core import private
+
     path = AppDirs.resolve(getattr(args, "home", None)).data / "logs" / "errors.log"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(redact(f"--- {shlex.join(sys.argv)}\n{traceback.format_exc()}\n"))
+        private.append_text(path, redact(f"--- {shlex.join(sys.argv)}\n{traceback.format_exc()}\n"))
     except OSError:
         return Path("(not logged: the data dir is not writable)")
     return path

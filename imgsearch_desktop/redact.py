@@ -15,7 +15,11 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+from imgsearch_desktop.core import private
 
 PASSWORD_ENV = "IMGSEARCH_ES_PASSWORD"
 SECRET_ENVS = (PASSWORD_ENV, "IMGSEARCH_ES_API_KEY")
@@ -40,6 +44,19 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
+
+
+class _PrivateRotatingFileHandler(RotatingFileHandler):
+    def _open(self):  # each file it creates (the first, and after every rotation) is 0600
+        return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors, opener=private.opener)
+
+
+def private_log_handler(path: Path, max_bytes: int = 1_000_000, backups: int = 2) -> logging.Handler:
+    """A rotated log file, 0600 in a 0700 folder, whose every line is redacted."""
+    private.make_dir(path.parent)
+    handler = _PrivateRotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    return handler
 
 
 def split_password(url: str) -> tuple[str, str]:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import stat
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -41,8 +43,8 @@ def test_a_password_in_es_url_leaves_the_command_line_of_the_running_process(cli
     try:
         # Connected and indexed with the password the re-exec put in its environment: the same process (pid).
         assert lines.get(timeout=120).startswith("indexed 1, unchanged 0")
-        cmdline = open(f"/proc/{proc.pid}/cmdline", "rb").read().decode().split("\0")
-        environ = open(f"/proc/{proc.pid}/environ", "rb").read().decode().split("\0")
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode().split("\0")
+        environ = Path(f"/proc/{proc.pid}/environ").read_bytes().decode().split("\0")
     finally:
         proc.kill()
         proc.wait(timeout=30)
@@ -71,6 +73,7 @@ def test_a_crash_logs_the_command_line_and_traceback_without_the_password(es_url
     text = log.read_text()
     assert "--es-url" in text and "injected fault" in text and "http://***@127.0.0.1" in text
     assert password not in text
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600 and stat.S_IMODE(log.parent.stat().st_mode) == 0o700
 
 
 def test_the_windows_log_holds_no_password(es_url, isolated_home):
