@@ -20,6 +20,7 @@ from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.context import Context
 from imgsearch_desktop.core.errors import UsageError, UserError
 from imgsearch_desktop.frozen import restore_child_environment
+from imgsearch_desktop.redact import redact, reexec_without_password, split_password
 
 if TYPE_CHECKING:
     from imgsearch_desktop.core.pipeline import IndexStats
@@ -121,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", action="append", default=[])
 
     p = add("es", "the managed local Elasticsearch node")
-    p.add_argument("action", choices=["install", "start", "stop", "status", "logs"])
+    p.add_argument("action", choices=["install", "start", "stop", "status", "logs", "password"])
     p.add_argument("--from", dest="source", help="install from this archive path or URL (Elastic's .tar.gz/.zip)")
     p.add_argument("--sha512", help="expected SHA-512 of the archive (default: the published .sha512 / pinned)")
     p.add_argument("-n", "--lines", type=checks.positive_int, default=50, help="log lines to show")
@@ -299,8 +300,15 @@ def cmd_es(ctx: Context, args: argparse.Namespace) -> int:
         print(f"installed Elasticsearch at {home}")
     elif args.action == "start":
         with _download_bar() as progress:
-            url = node.start(source=args.source, progress=progress)
+            url, _ = split_password(node.start(source=args.source, progress=progress))
+        # The password stays off the URL (a command line that uses it would show it in `ps`): scripts read it.
+        print(f"password: {APP_NAME} es password (the file {node.password_file}); "
+              f"e.g. export IMGSEARCH_ES_PASSWORD=\"$({APP_NAME} es password)\"", file=sys.stderr)
         print(url)
+    elif args.action == "password":
+        if not node.password_file.exists():
+            raise UserError(f"the local node has no password yet: start it first ({APP_NAME} es start)")
+        print(node.password())
     elif args.action == "stop":
         print("stopped" if node.stop() else "not running")
     elif args.action == "status":
@@ -311,7 +319,7 @@ def cmd_es(ctx: Context, args: argparse.Namespace) -> int:
         used = (st.disk_total or 0) - (st.disk_free or 0)
         print(f"running: Elasticsearch {st.version} on {node.url(st.port, with_password=False)} · health {st.health}"
               f" · disk {used / 1e9:.1f} / {(st.disk_total or 0) / 1e9:.1f} GB used · pid {st.pid}")
-        print(f"user elastic, password in {node.password_file}")
+        print(f"user elastic, password in {node.password_file} ({APP_NAME} es password)")
     elif args.action == "logs":
         print(node.logs(args.lines))
     return 0
@@ -357,6 +365,8 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
 
 def main(argv: Sequence[str] | None = None) -> int:
     restore_child_environment()
+    if argv is None:
+        reexec_without_password()  # before anything runs: the password leaves the command line (`ps`)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(normalise_argv(argv))
     command = "self-test" if args.self_test else (args.command or "gui")
@@ -378,25 +388,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_watch(ctx, args.paths, args.exclude)
         return cmd_gui(ctx, getattr(args, "photos", []))
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: everything written so far is kept; run again to continue", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: one line for the user, the traceback in the log for the report
         log = _log_crash(args)
-        print(f"error: unexpected {type(exc).__name__}: {str(exc)[:300]} (details: {log})", file=sys.stderr)
+        print(f"error: unexpected {type(exc).__name__}: {redact(str(exc))[:300]} (details: {log})", file=sys.stderr)
         return 1
 
 
 def _log_crash(args: argparse.Namespace) -> Path:
+    import shlex
     import traceback
+
+    from imgsearch_desktop.core import private
 
     path = AppDirs.resolve(getattr(args, "home", None)).data / "logs" / "errors.log"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(f"--- {' '.join(sys.argv)}\n{traceback.format_exc()}\n")
+        private.append_text(path, redact(f"--- {shlex.join(sys.argv)}\n{traceback.format_exc()}\n"))
     except OSError:
         return Path("(not logged: the data dir is not writable)")
     return path

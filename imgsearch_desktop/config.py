@@ -44,6 +44,24 @@ class AppDirs:
     def settings_file(self) -> Path:
         return self.config / "settings.toml"
 
+    @property
+    def node_dir(self) -> Path:
+        """The managed node's own directory when it runs as this user (its modes are core/node's business)."""
+        return self.data / "elasticsearch"
+
+    def make_private(self) -> None:
+        """Create the three dirs 0700; one an older version left open (0755) is tightened with all it holds."""
+        from imgsearch_desktop.core import private
+
+        for root in (self.config, self.data, self.cache):
+            try:
+                if not os.path.lexists(root):
+                    private.make_dir(root)
+                elif not private.is_private(root):
+                    private.tighten(root, skip=[self.node_dir])
+            except OSError:
+                pass  # not a usable directory: the command that needs it says so
+
 
 def _device(text: str) -> str:
     if text not in DEVICES:
@@ -90,14 +108,18 @@ class Settings:
     def load(cls, dirs: AppDirs, env: dict[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         settings = cls._from_file(dirs.settings_file)
-        overridden: dict[str, tuple[object, object]] = {}
         for name, (var, check) in ENV_OVERRIDES.items():
             if env.get(var):
-                value = checks.from_env(var, env[var], check)
-                overridden[name] = (getattr(settings, name), value)
-                setattr(settings, name, value)
-        settings._from_env = overridden
+                settings.override(name, checks.from_env(var, env[var], check))
         return settings
+
+    def override(self, name: str, value: object) -> None:
+        """Use ``value`` for this run only (an environment variable, a command-line option): ``save`` keeps the
+        file's own value for ``name`` unless the user changes the setting meanwhile (Settings dialog)."""
+        overrides: dict[str, tuple[object, object]] = self.__dict__.setdefault("_overrides", {})
+        file_value = overrides[name][0] if name in overrides else getattr(self, name)
+        overrides[name] = (file_value, value)
+        setattr(self, name, value)
 
     @classmethod
     def _from_file(cls, path: Path) -> Settings:
@@ -121,25 +143,34 @@ class Settings:
 
     def save(self, dirs: AppDirs) -> None:
         """Write settings.toml (0600, atomically). A URL's user-info goes to the secret store, never to the file,
-        and a value that only came from an environment variable is not written (the file keeps its own)."""
-        from imgsearch_desktop.core import secrets
+        and a value that only came from an environment variable or a command-line option is not written (the file
+        keeps its own)."""
+        from imgsearch_desktop.core import private, secrets
 
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name, (file_value, env_value) in getattr(self, "_from_env", {}).items():
-            if values[name] == env_value:
+        for name, (file_value, run_value) in self.__dict__.get("_overrides", {}).items():
+            if _same_value(name, values[name], run_value):
                 values[name] = file_value
         values["es_url"], user, password = split_credentials(str(values["es_url"]))
         if user:
             values["es_user"] = user
         if password:
             secrets.set_secret(dirs.data, f"es:{values['es_url']}", password)
-        dirs.config.mkdir(parents=True, exist_ok=True)
+        private.make_dir(dirs.config)
         tmp = dirs.settings_file.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(tomli_w.dumps(values).encode())
         tmp.replace(dirs.settings_file)
+
+
+def _same_value(name: str, value: object, run_value: object) -> bool:
+    """Whether a setting still holds this run's value (a URL compared without its user-info, which the Settings
+    dialog moves to the user field and the secret store)."""
+    if name == "es_url":
+        return split_credentials(str(value))[0] == split_credentials(str(run_value))[0]
+    return value == run_value
 
 
 def library_id(dirs: AppDirs, settings: Settings) -> str:
@@ -161,10 +192,13 @@ def library_id(dirs: AppDirs, settings: Settings) -> str:
         aside = set_aside(path)
         print(f"warning: {path} did not hold a library id; moved to {aside.name}, making a new one",
               file=sys.stderr)
-    dirs.data.mkdir(parents=True, exist_ok=True)
+    from imgsearch_desktop.core import private
+
+    private.make_dir(dirs.data)
     made = uuid.uuid4().hex
     tmp = path.with_name(f".{LIBRARY_ID_FILE}.{made}")
-    tmp.write_text(made + "\n", encoding="ascii")
+    with open(tmp, "x", encoding="ascii", opener=private.opener) as fh:
+        fh.write(made + "\n")
     try:
         os.link(tmp, path)  # appears whole or not at all; never replaces an id another process made meanwhile
     except FileExistsError:

@@ -16,11 +16,12 @@ class Context:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.dirs = AppDirs.resolve(args.home)
+        self.dirs.make_private()
         self.settings = Settings.load(self.dirs)
         for name in ("es_url", "es_user", "es_ca_cert", "index", "image_model", "text_model", "device", "batch_size"):
             value = getattr(args, name, None)
             if value is not None:
-                setattr(self.settings, name, value)
+                self.settings.override(name, value)  # this run's option, never written to settings.toml
         self._embedder = None
         self._library: str | None = None
 

@@ -73,7 +73,8 @@ if [ -z "${IMGSEARCH_ES_URL:-}" ]; then
   t0=$(date +%s)
   started=1
   url=$(run es start | tail -1)
-  case "$url" in http://elastic:*@127.0.0.1:*) ;; *) fail "es start printed '$url', not the node's URL" ;; esac
+  case "$url" in http://elastic@127.0.0.1:*) ;; *) fail "es start printed '$url', not the node's URL" ;; esac
+  [ -n "$(run es password)" ] || fail "es password printed nothing after es start"
   echo "smoke: es start: the bundled engine installed and started in $(( $(date +%s) - t0 )) s ($(run es status | head -1))"
   home=$(ls -d "$work"/es-root/*/elasticsearch-* 2>/dev/null || ls -d "$work"/home/data/elasticsearch/elasticsearch-*)
   [ -x "$home/jdk/bin/java" ] || fail "the node's distribution has no bundled Java at $home/jdk"

@@ -16,6 +16,7 @@ from imgsearch_desktop.app.main_window import MainWindow
 from imgsearch_desktop.app.single_instance import InstanceServer, forward_to_running, server_name
 from imgsearch_desktop.app.workers import IndexWorker, start_worker
 from imgsearch_desktop.frozen import resource_dir
+from imgsearch_desktop.redact import private_log_handler
 
 
 class App:
@@ -80,15 +81,10 @@ class App:
 
 def log_to_file(data_dir: Path) -> None:
     """The window's log (what "Details" shows, and more): data/logs/app.log, rotated."""
-    from logging.handlers import RotatingFileHandler
-
     try:
-        (data_dir / "logs").mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(data_dir / "logs" / "app.log", maxBytes=1_000_000, backupCount=2,
-                                      encoding="utf-8")
+        handler = private_log_handler(data_dir / "logs" / "app.log")
     except OSError:
         return  # a read-only data dir: the app still runs, stderr has the messages
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(min(root.level or logging.INFO, logging.INFO))

@@ -40,6 +40,7 @@ from imgsearch_desktop.app.results_model import ResultsModel
 from imgsearch_desktop.app.settings_dialog import SettingsChange, SettingsDialog
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import IndexWorker, run_call
+from imgsearch_desktop.core import private
 from imgsearch_desktop.core.pipeline import IndexStats
 from imgsearch_desktop.core.query import Part, Query, QueryResult
 from imgsearch_desktop.core.store import readable_path
@@ -105,7 +106,7 @@ class MainWindow(PhotoInput, QMainWindow):
         self._connect_signals()
         self.composer = QueryComposer(self)  # the query's parts (chips), back/forward, region drag
         # Window geometry only (everything else is in Settings); kept under the app's own config dir.
-        self.qsettings = QSettings(str(dirs.config / "window.ini"), QSettings.Format.IniFormat)
+        self.qsettings = QSettings(str(private.touch(dirs.config / "window.ini")), QSettings.Format.IniFormat)
         geometry = self.qsettings.value("geometry")
         if geometry:
             self.restoreGeometry(geometry)

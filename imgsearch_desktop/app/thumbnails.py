@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from imgsearch_desktop.core import images, thumbs
+from imgsearch_desktop.core import images, private, thumbs
 
 
 class _Signals(QObject):
@@ -27,7 +27,7 @@ class ThumbnailLoader(QObject):
     def __init__(self, cache_dir: Path, px: int = thumbs.THUMB_PX, threads: int = 2) -> None:
         super().__init__()
         self.cache = thumbs.ThumbCache(Path(cache_dir), px)
-        self.cache.folder.mkdir(parents=True, exist_ok=True)
+        private.make_dir(self.cache.folder)
         self.cache_dir = self.cache.folder
         self.px = px
         self.pool = QThreadPool()

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from imgsearch_desktop.config import set_aside
-from imgsearch_desktop.core import images
+from imgsearch_desktop.core import images, private
 from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.progress import Progress
 from imgsearch_desktop.core.store import Filters, Store, path_from_source, readable_path
@@ -459,12 +459,9 @@ class NotDuplicates:
         self._pairs = {frozenset((m.sha256, o)) for m in self._marks.values() for o in m.others if o != m.sha256}
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"version": 2, "marks": [{"sha256": m.sha256, "path": m.path, "others": m.others, "time": m.time}
                                         for m in self.list()]}
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-        tmp.replace(self.path)
+        private.write_text(self.path, json.dumps(data, ensure_ascii=False, indent=1))
 
 
 def _parse_marks(data) -> builtins.list[NotDuplicate]:

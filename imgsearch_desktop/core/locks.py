@@ -11,12 +11,14 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from imgsearch_desktop.core import private
+
 
 @contextmanager
 def index_lock(data_dir: Path, index: str, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the per-index write lock; tells ``on_wait`` once if another process holds it, then waits."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(data_dir / f"index-{re.sub(r'[^A-Za-z0-9_.-]', '_', index)}.lock"))
+    private.make_dir(data_dir)
+    lock = FileLock(str(data_dir / f"index-{re.sub(r'[^A-Za-z0-9_.-]', '_', index)}.lock"), mode=private.FILE_MODE)
     try:
         lock.acquire(timeout=0)
     except Timeout:

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from imgsearch_desktop.core import private
+
 SERVICE = "imgsearch-desktop"
 
 
@@ -36,7 +38,7 @@ def set_secret(data_dir: Path, name: str, value: str) -> None:
     path = _file(data_dir)
     data = json.loads(path.read_text()) if path.exists() else {}
     data[name] = value
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private.make_dir(data_dir)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

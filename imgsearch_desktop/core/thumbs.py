@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from imgsearch_desktop.core import images
+from imgsearch_desktop.core import images, private
 
 THUMB_PX = 256
 
@@ -52,11 +52,7 @@ class ThumbCache:
         return self.folder / f"{key_}.jpg"
 
     def put(self, key_: str, data: bytes) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        target = self.file(key_)
-        tmp = target.with_name(f"{target.stem}.{os.getpid()}.{id(data):x}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        private.write_bytes(self.file(key_), data)  # a library's pictures: 0600 in a 0700 folder, atomically
 
     def put_image(self, path: str, mtime_ns: int, size: int, image: Image.Image) -> None:
         """From indexing's decode: the grid then never decodes this photo again."""

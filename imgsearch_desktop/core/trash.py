@@ -23,6 +23,7 @@ from pathlib import Path
 from send2trash import send2trash
 from send2trash.exceptions import TrashPermissionError
 
+from imgsearch_desktop.core import private
 from imgsearch_desktop.core.dupes import Group, Member, Tier, identity, inside, megabytes, plural
 from imgsearch_desktop.core.store import Store, readable_path
 
@@ -234,10 +235,8 @@ def _sha256(path: str) -> str:
 
 
 def _journal(journal: Path, **entry) -> None:
-    journal.parent.mkdir(parents=True, exist_ok=True)
     entry = {"time": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
-    with journal.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    private.append_text(journal, json.dumps(entry, ensure_ascii=False) + "\n")
 
 
 def _quietly(fn, /, *args, **kwargs) -> Exception | None:

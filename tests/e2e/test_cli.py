@@ -96,12 +96,17 @@ def test_es_start_prints_a_usable_url_and_status(cli_env, tmp_path, es_archive):
         urls = {o[0].strip().splitlines()[-1] for o in outs}
         assert len(urls) == 1, urls
         url = urls.pop()
-        user_pass, host = url.removeprefix("http://").split("@")
+        # The URL names the user, never the password (a command line using it would show it in `ps`); stderr
+        # says how a script reads it.
+        user, host = url.removeprefix("http://").split("@")
+        assert user == "elastic" and all("es password" in o[1] for o in outs)
+        password = run(env, "es", "password").stdout.strip()
+        assert password and all(password not in o[0] + o[1] for o in outs)
         req = urllib.request.Request(f"http://{host}/_cluster/health")
-        req.add_header("Authorization", "Basic " + base64.b64encode(user_pass.encode()).decode())
+        req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
         assert json.loads(urllib.request.urlopen(req, timeout=10).read())["status"] in ("green", "yellow")
         status = run(env, "es", "status")
-        assert status.returncode == 0 and "8.19" in status.stdout and user_pass.split(":")[1] not in status.stdout
+        assert status.returncode == 0 and "8.19" in status.stdout and password not in status.stdout
         again = run(env, "es", "start")
         assert again.stdout.strip().splitlines()[-1] == url  # idempotent
     finally:

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from imgsearch_desktop.core import private
 from imgsearch_desktop.core.errors import LocalEsError
 from imgsearch_desktop.core.progress import Progress
 from imgsearch_desktop.frozen import resource_dir
@@ -84,7 +85,7 @@ def download(url: str, dest_dir: Path, sha512: str | None = None, progress: Prog
     if dest.exists():
         verify(dest, expected)
         return dest
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    private.make_dir(dest_dir)
     fd, part_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=dest_dir)
     part = Path(part_name)
     try:
@@ -170,7 +171,7 @@ def fetch_with_maven(dest_dir: Path, version: str = ES_VERSION) -> Path:
         raise LocalEsError(
             "Elasticsearch is not installed and Maven is not available to fetch it. Download Elastic's archive for "
             "your platform and run: imgsearch-desktop es install --from PATH_OR_URL")
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    private.make_dir(dest_dir)
     staging = dest_dir / "maven-staging"
     shutil.rmtree(staging, ignore_errors=True)
     cmd = [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={MAVEN_ARTIFACT.format(version=version)}",
@@ -180,6 +181,7 @@ def fetch_with_maven(dest_dir: Path, version: str = ES_VERSION) -> Path:
     if result.returncode != 0 or not fetched.exists():
         raise LocalEsError(f"mvn could not fetch Elasticsearch {version}: {result.stdout[-500:]}{result.stderr[-500:]}")
     verify(fetched, PINNED_SHA512.get(dest.name))
+    os.chmod(fetched, private.FILE_MODE)  # Maven wrote it with the umask's mode; the cache is private
     fetched.replace(dest)
     shutil.rmtree(staging, ignore_errors=True)
     return dest

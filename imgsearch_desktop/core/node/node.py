@@ -32,6 +32,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from imgsearch_desktop.config import AppDirs
+from imgsearch_desktop.core import private
 from imgsearch_desktop.core.errors import ElasticsearchUnavailable, LocalEsError
 from imgsearch_desktop.core.node import identity, runtime
 from imgsearch_desktop.core.node.archive import Progress, bundled_java, copy_runtime, extract, obtain_archive
@@ -66,7 +67,7 @@ class LocalNode:
         self.uid = self.owner[0] if self.owner else identity.current_uid()  # whom the node's processes must run as
         if self.owner is None:
             self.root_base: Path | None = None
-            self.base = dirs.data / "elasticsearch"
+            self.base = dirs.node_dir
         else:
             # The node's user cannot enter root's home or pytest's 0700 temp dirs, and a world-writable place
             # (/var/tmp) can be squatted: a root-only tree, one directory per app data dir.
@@ -118,7 +119,7 @@ class LocalNode:
             self.base = runtime.secure_root_base(self.root_base) / self.base.name
             runtime.make_dir(self.base, None, 0o755)
         else:
-            self.dirs.data.mkdir(parents=True, exist_ok=True)
+            private.make_dir(self.dirs.data)
             runtime.make_dir(self.base, None, 0o700)
 
     def _node_dirs(self) -> None:
@@ -171,7 +172,7 @@ class LocalNode:
     # ----- credentials and config -----
     def password(self) -> str:
         if not self.password_file.exists():
-            self.dirs.data.mkdir(parents=True, exist_ok=True)
+            private.make_dir(self.dirs.data)
             fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(24))
@@ -259,7 +260,7 @@ class LocalNode:
 
     def _save_state(self, **changes: object) -> None:
         state = {**self._state(), **changes}
-        self.state_file.write_text(json.dumps(state))
+        private.write_text(self.state_file, json.dumps(state))
 
     def _is_ours(self, pid: int, home: Path | None = None) -> bool:
         home = home or self.es_home()
@@ -356,8 +357,8 @@ class LocalNode:
         port = self.running_port()
         if port is not None:
             return self.url(port)
-        self.dirs.data.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.dirs.data / "elasticsearch-start.lock")):
+        private.make_dir(self.dirs.data)
+        with FileLock(str(self.dirs.data / "elasticsearch-start.lock"), mode=private.FILE_MODE):
             port = self.running_port()
             if port is not None:  # another process started it while we waited for the lock
                 return self.url(port)
@@ -381,7 +382,7 @@ class LocalNode:
         until enough of them are up to elect a master)."""
         self._make_base()
         home = self.es_home() or self.install(source, progress=progress)
-        self.dirs.data.mkdir(parents=True, exist_ok=True)
+        private.make_dir(self.dirs.data)
         self._node_dirs()
         self._stop_orphans(home)
         env = self._es_env(home)
@@ -413,7 +414,7 @@ class LocalNode:
                                           stderr=subprocess.STDOUT, start_new_session=True, **self._user_kwargs())
         finally:
             os.close(log)
-        self.state_file.write_text(json.dumps({"pid": self._proc.pid, "port": None}))
+        private.write_text(self.state_file, json.dumps({"pid": self._proc.pid, "port": None}))
 
     def _read_port(self, ports_file: Path) -> int | None:
         text = (runtime.read_text(ports_file) or "").strip()
