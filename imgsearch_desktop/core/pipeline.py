@@ -86,6 +86,8 @@ class _Item:
 class Indexer:
     """Runs index jobs against one store with one embedder."""
 
+    copy_batch = 500  # documents a schema migration copies per bulk request (and per progress report)
+
     def __init__(self, store: Store, embedder: Embedder, decode_workers: int | None = None,
                  batch_size: int | None = None, lookahead: int | None = None,
                  thumbnails: ThumbCache | None = None) -> None:
@@ -185,8 +187,8 @@ class Indexer:
         if not (self.store.migrate_from and self.store.migrate_same_model):
             return todo
         rest: list[FileEntry] = []
-        for start in range(0, len(todo), 500):
-            chunk = todo[start:start + 500]
+        for start in range(0, len(todo), self.copy_batch):
+            chunk = todo[start:start + self.copy_batch]
             previous = self.store.previous_sources([e.path for e in chunk])
             docs = []
             for entry in chunk:
