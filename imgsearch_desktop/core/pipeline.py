@@ -277,13 +277,18 @@ class Indexer:
                                    size=st.st_size, mtime_ns=st.st_mtime_ns)
         return not self.store.write([doc], [doc_id(src, self.store.library)])
 
-    def remove_paths(self, paths: Sequence[str], refresh: bool = True) -> int:
-        """Delete the documents of these files (and of files under these folders)."""
-        known = self.store.indexed_files(paths)
-        self.store.write([], [doc.doc_id for doc in known.values()])
+    def remove_paths(self, paths: Sequence[str], refresh: bool = True, keep: Sequence[str] = ()) -> int:
+        """Delete the documents of these files (and of files under these folders), except those a folder in
+        ``keep`` (the library's remaining folders) still covers: with folders /p and /p/sub, removing either one
+        leaves the photos the other holds."""
+        removed = {os.path.abspath(p) for p in paths}
+        staying = [f for f in map(os.path.abspath, keep) if f not in removed]
+        gone = [doc.doc_id for doc in self.store.indexed_files(paths).values()
+                if not any(under(doc.path, folder) for folder in staying)]
+        self.store.write([], gone)
         if refresh:
             self.store.refresh()
-        return len(known)
+        return len(gone)
 
     # ----- the pipeline -----
     def _prepare(self, entry: FileEntry, known_shas: set[str], target: int) -> _Item:

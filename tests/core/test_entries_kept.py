@@ -16,6 +16,7 @@ import pytest
 
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import Store, path_from_source
+from imgsearch_desktop.core.sync import FolderSync
 from tests.core.test_libraries import all_docs, drop_alias, folder_of, old_schema
 
 
@@ -107,3 +108,27 @@ def test_a_library_killed_mid_copy_keeps_the_old_index(es_client, embedder, alia
     assert (ben.copied, ben.embedded, ben.unchanged) == (7, 0, 5)
     assert not es_client.indices.exists(index=old)
     assert paths_of(es_client, alias, "libB") == b_paths
+
+
+# ---------------------------------------------------------------- 2. nested library folders
+@pytest.fixture
+def nested(store, embedder, tmp_path) -> tuple[Path, Path, FolderSync]:
+    """Library folders /p and /p/sub, indexed: 3 photos in /p itself, 4 in /p/sub."""
+    p = folder_of(tmp_path / "p", 3, seed=1300)
+    sub = folder_of(p / "sub", 4, seed=1310)
+    sync = FolderSync(lambda change: None, on_error=print, indexer=Indexer(store, embedder))
+    assert sync.scan([str(p), str(sub)]).indexed == 7
+    return p, sub, sync
+
+
+def test_removing_a_subfolder_keeps_the_photos_its_parent_covers(nested, store):
+    p, sub, sync = nested
+    assert sync.forget([str(sub)], remaining=[str(p)]).removed == 0
+    assert len(store.indexed_files([str(sub)])) == 4 and store.count() == 7
+
+
+def test_removing_a_parent_keeps_the_subfolder_that_stays(nested, store):
+    p, sub, sync = nested
+    assert sync.forget([str(p)], remaining=[str(sub)]).removed == 3
+    assert set(store.indexed_files([str(p)])) == {str(sub / f"p{i:02d}.jpg") for i in range(4)}
+    assert sync.forget([str(sub)], remaining=[]).removed == 4 and store.count() == 0  # the last one goes: all go
