@@ -268,7 +268,7 @@ class IndexWorker(QObject):
         if self.sync.indexer is None:
             return
         self.skipped.replace_under(folders, [])
-        self._run(lambda: self.sync.forget(folders))
+        self._run(lambda: self.sync.forget(folders, list(self.settings.folders)))  # the library's folders now
 
     def _run(self, job: Callable[[], IndexStats | None]) -> None:
         self.control.start()

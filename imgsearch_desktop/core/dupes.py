@@ -38,7 +38,7 @@ from imgsearch_desktop.config import set_aside
 from imgsearch_desktop.core import images, private
 from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.progress import Progress
-from imgsearch_desktop.core.store import Filters, Store, path_from_source, readable_path
+from imgsearch_desktop.core.store import Filters, Store, path_from_source, readable_path, root_from_source
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,7 @@ class Photo:
     inode: tuple[int, int] | None = None  # (st_dev, st_ino) at scan time
     aliases: list[str] = field(default_factory=list)  # other indexed names of this same file (links, nested roots)
     alias_ids: list[str] = field(default_factory=list)
+    root: str = ""  # the library folder it was indexed under
 
     @property
     def pixels(self) -> int:
@@ -532,16 +533,18 @@ class DupeFinder:
         self.stats = ScanStats()
         self._views: dict[tuple[str, int, int], images.PictureViews | None] = {}  # kept between scans
         self._flat: set[str] = set()  # photos of this scan too flat to hash
+        self._library: list[str] = []  # real paths of the folders this scan's photos were indexed under
 
     # ----- reading the index -----
     def photos(self, folders: Sequence[str] = ()) -> dict[str, Photo]:
         fields = ["path", "path_b64", "sha256", "size", "width", "height", "mtime_ns", "format", "phash",
-                  "image_embedding"]
+                  "image_embedding", "root", "relative_path"]
         out = {}
         for doc, s in self.store.documents(Filters(folders=list(folders)), fields, page=500):
             out[doc] = Photo(doc, path_from_source(s), s.get("sha256", ""), s.get("size") or 0,
                              s.get("width") or 0, s.get("height") or 0, s.get("mtime_ns") or 0,
-                             s.get("format") or "", s.get("phash"), np.asarray(s["image_embedding"], dtype=np.float32))
+                             s.get("format") or "", s.get("phash"), np.asarray(s["image_embedding"], dtype=np.float32),
+                             root=root_from_source(s) if s.get("root") else "")
         return out
 
     # ----- the scan -----
@@ -553,6 +556,7 @@ class DupeFinder:
         folders = [os.path.abspath(f) for f in folders]
         self.stats, self._flat = ScanStats(), set()
         photos = self.photos(folders)
+        self._library = sorted({os.path.realpath(p.root) for p in photos.values() if p.root})
         self.stats.photos = len(photos)
         pairs = self._candidate_pairs(photos, tier, threshold, folders, progress)
         self.stats.candidate_pairs = len(pairs)
@@ -660,6 +664,20 @@ class DupeFinder:
             canonical.update((p.doc_id, head) for p in names)
         return canonical
 
+    # ----- keepers -----
+    def may_keep(self, p: Photo) -> bool:
+        """A keeper must be a real file inside the library: not a symlink, nor a file whose real path lies outside
+        every indexed folder (and every reference folder the user named). Kept in favour of such a link, the
+        library's own copy would be trashed, and the file that stays is one the user never put in the library."""
+        if os.path.islink(p.path):
+            return False
+        real = p.real or os.path.realpath(p.path)
+        return not self._library or any(inside(real, f) for f in (*self._library, *self.references))
+
+    def _rank(self, p: Photo) -> tuple:
+        """Keeper order: any real file inside the library before any other, then the keep rules."""
+        return self.may_keep(p), *self.policy.key(p)
+
     # ----- star groups -----
     def _split(self, photos: list[Photo], level: Tier, threshold: float) -> list[Group]:
         """Star groups of one linked set. At the same-picture level a photo too flat to hash (or unreadable) can
@@ -672,7 +690,7 @@ class DupeFinder:
                 known[pair] = self.relation(keep, p, level, threshold)
             return known[pair]
 
-        best = self.policy.pick(photos)  # what union-find alone would have shown: one group around the best
+        best = max(photos, key=self._rank)  # what union-find alone would have shown: one group around the best
         self.stats.off_keeper += sum(p is not best and not relate(best, p) for p in photos)
         if level is not Tier.SAME_PICTURE:
             return self._stars(photos, level, threshold, relate)  # its first keeper is `best`: reuses those
@@ -691,7 +709,7 @@ class DupeFinder:
         """The best photo left keeps every photo that meets the rule against it (``relate``: the level's rule) and
         against no one it was marked "not a duplicate" of; repeat with what is left. No chains: A~B, B~C never puts
         C with A."""
-        left = sorted(photos, key=self.policy.key, reverse=True)
+        left = sorted(photos, key=self._rank, reverse=True)
         groups = []
         while len(left) > 1:
             keep, rest = left[0], left[1:]
@@ -789,13 +807,15 @@ class DupeFinder:
 
     def _group(self, keep: Photo, chosen: list[tuple[Relation, Photo]], level: Tier, threshold: float) -> Group:
         runner_up = self.policy.pick(p for _, p in chosen)
-        keep_why = self.policy.explain(keep, runner_up)
+        keep_why = (self.policy.explain(keep, runner_up) if self.policy.key(keep) >= self.policy.key(runner_up)
+                    else "a real file inside the library")  # the rules' favourite is a link or lies outside it
         members = [Member(keep, 1.0, why=f"keep: {keep_why}")]
+        outside = not self.may_keep(keep)  # only when the user chose it: the library's own copies stay unticked
         for rel, p in sorted(chosen, key=lambda rp: rp[1].path):
             protected = "in a reference folder" if any(inside(p.real or os.path.realpath(p.path), r)
                                                        for r in self.references) else ""
-            members.append(Member(p, rel.score, rel.tier, rel.bits, rel.tier.pre_ticked and not protected,
-                                  protected, rel.why))
+            ticked = rel.tier.pre_ticked and not protected and not (outside and self.may_keep(p))
+            members.append(Member(p, rel.score, rel.tier, rel.bits, ticked, protected, rel.why))
         return Group(keep, members, level, threshold, keep_why)
 
     def rekeep(self, group: Group, photo: Photo) -> Group:

@@ -86,6 +86,8 @@ class _Item:
 class Indexer:
     """Runs index jobs against one store with one embedder."""
 
+    copy_batch = 500  # documents a schema migration copies per bulk request (and per progress report)
+
     def __init__(self, store: Store, embedder: Embedder, decode_workers: int | None = None,
                  batch_size: int | None = None, lookahead: int | None = None,
                  thumbnails: ThumbCache | None = None) -> None:
@@ -185,8 +187,8 @@ class Indexer:
         if not (self.store.migrate_from and self.store.migrate_same_model):
             return todo
         rest: list[FileEntry] = []
-        for start in range(0, len(todo), 500):
-            chunk = todo[start:start + 500]
+        for start in range(0, len(todo), self.copy_batch):
+            chunk = todo[start:start + self.copy_batch]
             previous = self.store.previous_sources([e.path for e in chunk])
             docs = []
             for entry in chunk:
@@ -275,13 +277,18 @@ class Indexer:
                                    size=st.st_size, mtime_ns=st.st_mtime_ns)
         return not self.store.write([doc], [doc_id(src, self.store.library)])
 
-    def remove_paths(self, paths: Sequence[str], refresh: bool = True) -> int:
-        """Delete the documents of these files (and of files under these folders)."""
-        known = self.store.indexed_files(paths)
-        self.store.write([], [doc.doc_id for doc in known.values()])
+    def remove_paths(self, paths: Sequence[str], refresh: bool = True, keep: Sequence[str] = ()) -> int:
+        """Delete the documents of these files (and of files under these folders), except those a folder in
+        ``keep`` (the library's remaining folders) still covers: with folders /p and /p/sub, removing either one
+        leaves the photos the other holds."""
+        removed = {os.path.abspath(p) for p in paths}
+        staying = [f for f in map(os.path.abspath, keep) if f not in removed]
+        gone = [doc.doc_id for doc in self.store.indexed_files(paths).values()
+                if not any(under(doc.path, folder) for folder in staying)]
+        self.store.write([], gone)
         if refresh:
             self.store.refresh()
-        return len(known)
+        return len(gone)
 
     # ----- the pipeline -----
     def _prepare(self, entry: FileEntry, known_shas: set[str], target: int) -> _Item:

@@ -35,6 +35,9 @@ from imgsearch_desktop.core.errors import ElasticsearchUnavailable, IndexConflic
 
 # 2: documents carry ``library`` (several desktops share one index) and their id hashes library id + path.
 SCHEMA_VERSION = 2
+# In a migrated index's _meta: {old index: [library ids done moving out of it]}; the old index goes once it holds
+# no other library's documents.
+MOVED_OUT = "moved_out"
 DEFAULT_LIBRARY = "default"  # a Store nobody gave a library id (tests, scripts); the app always passes its own
 PHASH_BITS = 256
 MIN_SERVER = (8, 12)
@@ -432,7 +435,7 @@ class Store:
                                               ignore_unavailable=True)
         for name in sorted(found):
             meta = self._meta_of(name) if name != self.index else {}
-            if (meta.get("app"), meta.get("alias")) != (APP_NAME, self.alias):
+            if (meta.get("app"), meta.get("alias")) != (APP_NAME, self.alias) or self.library in self._moved_out(name):
                 continue
             if self.client.count(index=name, query={"term": {"library": self.library}})["count"]:
                 self._migrate_from(name, model, dims)
@@ -444,9 +447,31 @@ class Store:
                                                                                        "size": 10_000}}})
         return {b["key"] for b in resp.get("aggregations", {}).get("libraries", {}).get("buckets", [])}
 
+    def _moved_out(self, old: str) -> set[str]:
+        """The libraries recorded as done moving out of ``old`` into our index: in the new index's ``_meta``, where
+        every desktop sharing the index sees it and a crash cannot leave it half-written."""
+        return set(self._meta_of(self.index).get(MOVED_OUT, {}).get(old, []))
+
+    def _record_moved_out(self, old: str) -> set[str]:
+        """Record this library as done moving out of ``old`` (written only after its last copy); returns all that
+        are. Two desktops recording at once can lose one's mark: it then stays "not done" and the old index is
+        kept until that library's next run records it again — late, never lost."""
+        meta = self._meta_of(self.index)
+        moved = meta.setdefault(MOVED_OUT, {})
+        moved[old] = sorted(set(moved.get(old, [])) | {self.library})
+        self.client.indices.put_mapping(index=self.index, meta=meta)
+        return set(moved[old])
+
+    def _forget_moved_out(self, old: str) -> None:
+        meta = self._meta_of(self.index)
+        if meta.get(MOVED_OUT, {}).pop(old, None) is not None:
+            self.client.indices.put_mapping(index=self.index, meta=meta)
+
     def finish_migration(self) -> None:
-        """After a full re-embed (or copy) into the new index: point the alias at it, and drop our old index once
-        every library it holds has moved (desktops sharing it migrate one by one, each copying its own)."""
+        """After a full re-embed (or copy) into the new index: point the alias at it, record this library as moved
+        out of the old index, and drop the old index once every library it holds is recorded so (desktops sharing
+        it migrate one by one, each copying its own; one that was stopped half-way or found a folder unreachable
+        has documents in both, and is not done)."""
         if not self.migrate_from:
             return
         old = self.migrate_from
@@ -456,9 +481,10 @@ class Store:
             actions.append({"add": {"index": self.index, "alias": self.alias}})
         if actions:
             self.client.indices.update_aliases(actions=actions)
-        waiting = self._libraries(old) - self._libraries(self.index) - {self.library}
+        waiting = self._libraries(old) - self._record_moved_out(old)
         if self._meta_of(old).get("app") == APP_NAME and not waiting:
             self.client.indices.delete(index=old)
+            self._forget_moved_out(old)
         self.migrate_from = None
         self.migrate_same_model = False
 

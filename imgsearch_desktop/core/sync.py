@@ -96,13 +96,14 @@ class FolderSync:
         with self.lock():
             return self._indexer().apply(change, roots, progress=progress)
 
-    def forget(self, folders: Sequence[str]) -> IndexStats:
-        """Folders taken out of the library: stop watching them and remove their documents."""
+    def forget(self, folders: Sequence[str], remaining: Sequence[str]) -> IndexStats:
+        """Folders taken out of the library: stop watching them and remove their documents, except those a
+        ``remaining`` folder of the library covers (a parent or a subfolder of a removed one)."""
         if self.watcher is not None:
             for folder in folders:
-                self.watcher.remove(folder)
+                self.watcher.remove(folder)  # a parent that stays has its own (recursive) watch
         with self.lock():
-            return IndexStats(removed=self._indexer().remove_paths(folders))
+            return IndexStats(removed=self._indexer().remove_paths(folders, keep=remaining))
 
     def _indexer(self) -> Indexer:
         if self.indexer is None:

@@ -1,8 +1,9 @@
 """Moving duplicates to the system trash — the only way this app ever removes a photo.
 
 Right before each file goes, every rule is checked again on disk, on real paths (symlinks resolved):
-  * the keeper still exists, with the content that was indexed (re-hashed), and is not the same file
-    (``(st_dev, st_ino)``) as the one to trash — never the last copy;
+  * the keeper still exists, with the content that was indexed (re-hashed), is a file of the library (not a
+    symbolic link to one elsewhere) and is not the same file (``(st_dev, st_ino)``) as the one to trash — never the
+    last copy;
   * the file is not in a reference folder (compared by real path, so a symlinked way in is still the reference);
   * the file's content, re-hashed now, is the indexed content (an edit that kept size and mtime is caught), and
     for an identical file it is the keeper's content.
@@ -139,6 +140,9 @@ def _check_keeper(group: Group) -> tuple[_Keeper | None, str]:
     if found is None:
         return None, f"kept: the photo to keep is gone ({readable_path(keep.path)}); re-scan first"
     real, _ = found
+    if os.path.islink(keep.path):  # its file lies elsewhere: trashing the library's own copies for it loses them
+        return None, (f"kept: the photo to keep is a symbolic link to {readable_path(real)}, not a file of the "
+                      "library; keep a real copy instead")
     before = _stat_key(real)
     if _sha256(real) != keep.sha256 or _stat_key(real) != before:
         return None, f"kept: the photo to keep changed since it was indexed ({readable_path(keep.path)}); re-scan first"

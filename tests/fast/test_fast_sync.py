@@ -87,8 +87,8 @@ class FakeIndexer:
         self.calls.append(("apply", change, list(roots)))
         return IndexStats(indexed=len(change.changed))
 
-    def remove_paths(self, paths) -> int:
-        self.calls.append(("remove", list(paths)))
+    def remove_paths(self, paths, keep=()) -> int:
+        self.calls.append(("remove", list(paths), list(keep)))
         return 3
 
 
@@ -131,8 +131,8 @@ def test_a_cancelled_change_set_writes_nothing():
 
 def test_forgetting_folders_removes_their_documents_under_the_lock():
     sync, indexer, held = service()
-    assert sync.forget(["/p/old"]).removed == 3
-    assert indexer.calls == [("remove", ["/p/old"])] and held == ["in", "out"]
+    assert sync.forget(["/p/old"], ["/p"]).removed == 3
+    assert indexer.calls == [("remove", ["/p/old"], ["/p"])] and held == ["in", "out"]
 
 
 def test_a_watcher_error_is_reported_and_asks_for_a_rescan(tmp_path):
