@@ -43,6 +43,8 @@ class SelectionActions(QObject):
         self.view, self.store, self.settings, self.dirs = view, store, settings, dirs
         self.busy = False
         view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # Shift, Ctrl, rubber band
+        if hasattr(view, "setSelectionRectVisible"):  # a list view's rubber band, drawn as it is dragged
+            view.setSelectionRectVisible(True)
         self._key(QKeySequence.StandardKey.Delete, self.confirm_trash)
         self._key(QKeySequence.StandardKey.Copy, self.copy_paths)
 
