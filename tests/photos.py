@@ -94,3 +94,19 @@ def write_dng(path: Path, seed: int, size: tuple[int, int] = (320, 240)) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(dng_bytes(buffer.getvalue(), size))
     return path
+
+
+def exif_tagged(path: Path, seed: int, size: tuple[int, int] = (1600, 1200)) -> Path:
+    """A JPEG as a camera writes it: make, model, lens, date taken, exposure and a GPS position (the Eiffel tower)."""
+    from PIL.TiffImagePlugin import IFDRational
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", "Canon EOS 80D"
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003], sub[0xA434] = "2021:07:14 09:30:00", "EF-S 18-55mm f/3.5-5.6 IS STM"
+    sub[0x829D], sub[0x829A], sub[0x8827], sub[0x920A] = IFDRational(28, 10), IFDRational(1, 250), 200, 35.0
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2], gps[3], gps[4] = "N", (48.0, 51.0, 29.6), "E", (2.0, 17.0, 40.2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture(seed, size).save(path, "JPEG", exif=exif.tobytes())
+    return path

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import run_call
-from imgsearch_desktop.core import images
+from imgsearch_desktop.core import exif, images
 from imgsearch_desktop.core.dupes import Photo, is_lossless
 from imgsearch_desktop.core.store import readable_path
 
@@ -43,14 +43,9 @@ def read_exif(photo: Photo) -> Exif:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO put there since the scan would block the open
             raise OSError("not a regular file")
         with images.pillow_reasons(), Image.open(path) as im:
-            exif = im.getexif()
-            raw_date = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)  # DateTimeOriginal, else DateTime
-            if isinstance(raw_date, str) and not raw_date.startswith("0000") and len(raw_date) >= 16:
-                taken = raw_date[:10].replace(":", "-") + " " + raw_date[11:16]
-            make, model = (str(exif.get(tag) or "").strip("\x00 ") for tag in (0x010F, 0x0110))
-            # "Canon" + "Canon EOS 80D" reads "Canon EOS 80D", not "Canon Canon EOS 80D"
-            camera = model if make and model.lower().startswith(make.split()[0].lower()) else f"{make} {model}"
-            camera = camera.strip()
+            found = exif.of_image(im)
+        taken = found.taken[:16].replace("T", " ") if found.taken else ""
+        camera = found.camera
     except (images.ImageSkipped, OSError):
         pass
     try:

@@ -71,7 +71,7 @@ from imgsearch_desktop.core.dupes import (
 )
 from imgsearch_desktop.core.locks import index_lock
 from imgsearch_desktop.core.store import readable_path
-from imgsearch_desktop.core.trash import TrashReport, default_plan, dry_run, trash_group
+from imgsearch_desktop.core.trash import JOURNAL, TrashReport, default_plan, dry_run, trash_plan
 
 MemberRole = Qt.ItemDataRole.UserRole + 2
 ICON_PX = 72
@@ -254,7 +254,7 @@ class DupesView(QDialog):
         self.groups: list[Group] = []
         self.choices = Choices()
         self.not_duplicates = NotDuplicates(dirs.data / "not-duplicates.json")
-        self.journal = dirs.data / "trash-journal.jsonl"
+        self.journal = dirs.data / JOURNAL
         self._finder: DupeFinder | None = None
         self._finder_key: tuple = ()
         self._scanned_once = False
@@ -676,17 +676,7 @@ class DupesView(QDialog):
         data, index, waiting = self.dirs.data, self.settings.index, self._signals.waiting
 
         def work() -> tuple[TrashReport, str]:
-            # Group by group into one report, so a surprise in a later group never hides what earlier groups did.
-            report, error = TrashReport(), ""
-            try:
-                with index_lock(data, index, on_wait=lambda _message: waiting.emit()):  # one writer at a time
-                    for group, paths in plan:
-                        report.outcomes += trash_group(group, paths, store, journal, refs, refresh=False).outcomes
-                    if report.trashed:
-                        store.refresh()
-            except Exception as exc:
-                error = str(exc) or type(exc).__name__
-            return report, error
+            return trash_plan(plan, store, journal, refs, index_lock(data, index, on_wait=lambda _m: waiting.emit()))
 
         self._set_busy("Moving to the trash…")
         run_call(work, self._on_trashed, self._on_failed, owner=self)

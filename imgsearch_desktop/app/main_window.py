@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -33,10 +34,12 @@ from imgsearch_desktop.app.health import EngineHealth
 from imgsearch_desktop.app.index_status import IndexStatus, empty_library_text, finished_text
 from imgsearch_desktop.app.panes import QueryPane, ResultsPane
 from imgsearch_desktop.app.photo_input import PhotoInput
+from imgsearch_desktop.app.preview import PreviewPane, attach
 from imgsearch_desktop.app.problems import Kind, Problem
 from imgsearch_desktop.app.query_panel import QueryComposer
 from imgsearch_desktop.app.query_runner import QueryRunner, empty_hint
 from imgsearch_desktop.app.results_model import ResultsModel
+from imgsearch_desktop.app.selection import SelectionActions
 from imgsearch_desktop.app.settings_dialog import SettingsChange, SettingsDialog
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import IndexWorker, run_call
@@ -149,7 +152,7 @@ class MainWindow(PhotoInput, QMainWindow):
         splitter.addWidget(self.results)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([270, 930])
-        outer.addWidget(splitter, 1)
+        outer.addWidget(self._build_pages(splitter), 1)
         self.setCentralWidget(root)
 
         self.index_status = IndexStatus()
@@ -218,6 +221,48 @@ class MainWindow(PhotoInput, QMainWindow):
         self.grid.open_requested.connect(self.open_external)
         self.grid.reveal_requested.connect(self.open_external)
         self.grid.similar_requested.connect(self.search_path)
+        self._connect_preview()
+        self._connect_selection()
+
+    # ----- the preview, in place of the query and the grid; acting on many tiles -----
+    def _build_pages(self, splitter: QSplitter) -> QStackedWidget:
+        self.preview = PreviewPane()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(splitter)
+        self.pages.addWidget(self.preview)
+        return self.pages
+
+    def _connect_preview(self) -> None:
+        self._preview_keys = attach(self.grid, self.show_preview)  # Space, Enter, double-click
+        self.grid.preview_requested.connect(lambda: self.show_preview(self.grid))
+        self.preview.closed.connect(lambda: self.pages.setCurrentIndex(0))
+        self.preview.open_requested.connect(self.open_external)
+        self.preview.similar_requested.connect(self._similar_from_preview)
+
+    def show_preview(self, view) -> None:
+        self.pages.setCurrentWidget(self.preview)
+        self.preview.open(view)
+
+    def _similar_from_preview(self, path: str) -> None:
+        self.preview.close_preview()
+        self.search_path(path)
+
+    def _connect_selection(self) -> None:
+        self.many = self.grid.many = SelectionActions(self.grid, lambda: self.runner.store, self.settings, self.dirs)
+        self.many.search_requested.connect(lambda paths: self.composer.ask_parts([Part(stored=p) for p in paths]))
+        self.many.reveal_requested.connect(self.open_external)
+        self.many.trashed.connect(self._on_trashed)
+        self.many.nothing_to_trash.connect(lambda text: self.show_problem(Problem(text, severity="info"), "trash"))
+
+    def _on_trashed(self, report, error: str) -> None:
+        """One sentence for the whole action; each file's fate behind Details; the grid without what went."""
+        lines = [f"trashed {readable_path(o.path)} (a copy stays: {o.keeper})" if o.trashed
+                 else f"not moved {readable_path(o.path)}: {o.reason.removeprefix('kept: ')}" for o in report]
+        summary = report.summary()
+        sentence = summary[:1].upper() + summary[1:] + (f"; then stopped: {error}" if error else ".")
+        self.show_problem(Problem(sentence, "\n".join(lines), severity="warning" if report.refused or error
+                                  else "info"), "trash")
+        self.model.drop({o.path for o in report.trashed})  # not a re-run: a trashed photo may be one of its parts
 
     def _on_ready(self, info: dict) -> None:
         self.ready, self.connecting = True, False

@@ -231,6 +231,12 @@ class QueryComposer(QObject):
         self.parts = [*self.parts, part] if add and self.parts else [part]
         self._apply(push=True)
 
+    def ask_parts(self, parts: list[Part]) -> None:
+        """Several parts at once (a grid's "Search with these photos"): they replace the query."""
+        if parts:
+            self.parts = list(parts)
+            self._apply(push=True)
+
     def ask_text(self, text: str) -> None:
         """A typed sentence: joins a query that has a photo, else it is the query."""
         if any(is_photo(p) for p in self.parts):

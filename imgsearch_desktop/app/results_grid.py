@@ -1,7 +1,8 @@
 """The grid of hits: icon mode over the results model, with the same actions from mouse and keyboard.
 
-Enter (or a double-click) opens the photo; right-click, the Menu key and Shift+F10 open the menu of the current
-tile. The grid only asks: the window decides how to open a file and says so when no viewer is set up.
+Space, Enter or a double-click opens the preview (app/preview.attach); right-click, the Menu key and Shift+F10 open
+the menu of the current tile — or, with several tiles selected, the selection's menu (app/selection.py). The grid
+only asks: the window decides how to open a file and says so when no viewer is set up.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class ResultsGrid(QListView):
     similar_requested = Signal(object)  # search with this photo
     more_like_requested = Signal(object)  # add this photo's stored vector to the query, "more like"
     less_like_requested = Signal(object)  # … "less like"
+    preview_requested = Signal()  # the menu's "Preview": the current tile, large
 
     def __init__(self, icon_px: int, parent=None) -> None:
         super().__init__(parent)
@@ -37,7 +39,7 @@ class ResultsGrid(QListView):
         self.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu_at)
-        self.activated.connect(self._open)  # Enter, and a double-click (or a single one where the desktop says so)
+        self.many = None  # the selection's actions (SelectionActions), set by the window
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         # Shift+F10 and the Menu key: the current tile's menu, as a right-click gives it.
@@ -47,10 +49,6 @@ class ResultsGrid(QListView):
             event.accept()
             return
         super().keyPressEvent(event)
-
-    def _open(self, index: QModelIndex) -> None:
-        if index.isValid():
-            self.open_requested.emit(index.data(HitRole).path)
 
     def _menu_at(self, pos: QPoint) -> None:
         index = self.indexAt(pos)
@@ -69,15 +67,24 @@ class ResultsGrid(QListView):
     def show_menu(self, index: QModelIndex, pos: QPoint) -> None:
         if not index.isValid():
             return
-        path = index.data(HitRole).path
         menu = QMenu(self)
-        menu.addAction("Open", lambda: self.open_requested.emit(path))
+        selected = self.selectionModel().selectedIndexes()
+        if self.many is not None and len(selected) > 1 and index in selected:
+            self.many.fill_menu(menu)
+            self.popup(menu, self.viewport().mapToGlobal(pos))
+            return
+        path = index.data(HitRole).path
+        menu.addAction("Preview", self.preview_requested.emit)
+        menu.addAction("Open in viewer", lambda: self.open_requested.emit(path))
         menu.addAction("Reveal in folder", lambda: self.reveal_requested.emit(os.path.dirname(path)))
         menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(readable_path(path)))
         menu.addSeparator()
         menu.addAction("Search similar to this", lambda: self.similar_requested.emit(path))
         menu.addAction("More like this", lambda: self.more_like_requested.emit(path))
         menu.addAction("Less like this", lambda: self.less_like_requested.emit(path))
+        if self.many is not None:
+            menu.addSeparator()
+            menu.addAction("Move to the trash…", self.many.confirm_trash)
         self.popup(menu, self.viewport().mapToGlobal(pos))
 
     def popup(self, menu: QMenu, global_pos: QPoint) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from typing import Any
 
@@ -13,6 +14,16 @@ from imgsearch_desktop.core.dupes import Tier
 from imgsearch_desktop.core.store import Hit, readable_path
 
 HitRole = Qt.ItemDataRole.UserRole + 1
+# The photo's path as its bytes (os.fsencode): every grid's model answers it (this one, the library's timeline), so
+# the preview and the actions on a selection work on either. Bytes, not str: a str crosses Qt as a QString, which
+# drops the surrogate escapes of a non-UTF-8 name. Read it with ``index_path``.
+PathRole = Qt.ItemDataRole.UserRole + 2
+
+
+def index_path(index: QModelIndex | QPersistentModelIndex) -> str | None:
+    """The path of a grid's tile (PathRole), exactly as on disk; None for a tile that has none (yet)."""
+    data = index.data(PathRole) if index.isValid() else None
+    return os.fsdecode(data) if isinstance(data, bytes) else None
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -75,6 +86,22 @@ class ResultsModel(QAbstractListModel):
                 self.thumbnails.request(path)
         self._evict()
 
+    def drop(self, paths: set[str]) -> None:
+        """Take these photos out of the grid (they went to the trash), tile by tile: the rest keep their places."""
+        for row in reversed(range(len(self.hits))):
+            if self.hits[row].path not in paths:
+                continue
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self.hits[row]
+            if row < len(self.relations):
+                del self.relations[row]
+            if self.best is not None:
+                self.best = None if self.best == row else self.best - (row < self.best)
+            self.endRemoveRows()
+        self._rows = {}
+        for row, hit in enumerate(self.hits):
+            self._rows.setdefault(hit.path, []).append(row)
+
     def _evict(self) -> None:
         for path in list(self.pixmaps):
             if len(self.pixmaps) <= MAX_PIXMAPS:
@@ -103,6 +130,8 @@ class ResultsModel(QAbstractListModel):
             return f"{readable_path(hit.path)}\n{size}  similarity {hit.score:.4f}\n{self.relation(index.row())}{best}"
         if role == HitRole:
             return hit
+        if role == PathRole:
+            return os.fsencode(hit.path)
         return None
 
     def relation(self, row: int) -> str:

@@ -84,10 +84,12 @@ def run_task(fn: Callable[[], Any], on_result: Callable[[Any], None], on_error: 
 
 
 def run_call(fn: Callable[[], Any], on_result: Callable[[Any], None],
-             on_exception: Callable[[BaseException], None], owner: QObject | None = None) -> None:
+             on_exception: Callable[[BaseException], None], owner: QObject | None = None,
+             pool: QThreadPool | None = None) -> None:
     """``run_task`` for callers that explain a failure themselves: ``on_exception`` gets the exception object
     (a bug's traceback is logged here), never text to show as it is. With ``owner``, an outcome that arrives
-    after the owner was deleted (its window closed meanwhile) is dropped."""
+    after the owner was deleted (its window closed meanwhile) is dropped. ``pool``: its own pool (default: the
+    global one the queries use)."""
 
     def guarded() -> tuple[bool, Any]:
         try:
@@ -101,7 +103,7 @@ def run_call(fn: Callable[[], Any], on_result: Callable[[Any], None],
         if owner is None or shiboken6.isValid(owner):
             (on_result if out[0] else on_exception)(out[1])
 
-    run_task(guarded, deliver, lambda message: deliver((False, RuntimeError(message))))
+    run_task(guarded, deliver, lambda message: deliver((False, RuntimeError(message))), pool)
 
 
 class JobControl(QObject):

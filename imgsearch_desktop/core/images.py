@@ -18,11 +18,12 @@ import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from imgsearch_desktop.core import exif as exif_facts
 
 # A decompression bomb is never decoded, with no warnings filter (process-wide, and not thread-safe to swap
 # around each decode): Pillow raises DecompressionBombError itself past 2 × MAX_IMAGE_PIXELS, and ``_check_opened``
@@ -223,11 +224,26 @@ def load_file(path: str | Path, target: int) -> LoadedFile:
 def decode(data: bytes, target: int, name: str = "", thumb_px: int = 0) -> LoadedImage:
     """Decode image bytes to an RGB image whose shortest side is ``target`` (never upscaled); with ``thumb_px``,
     also the grid's thumbnail from the same decode (indexing fills the thumbnail cache on the way)."""
-    if Path(name).suffix.lower() in RAW_EXTENSIONS:
-        data = raw_preview(data)
-    with pillow_reasons(), Image.open(io.BytesIO(data)) as im:
+    with pillow_reasons(), Image.open(io.BytesIO(viewable(data, name))) as im:
         _check_opened(im)
         return _prepare(im, target, thumb_px)
+
+
+VIEW_MAX_PIXELS = 50_000_000  # the preview shows up to this many pixels at 100% (a 50 MP camera); beyond, reduced
+
+
+def viewable(data: bytes, name: str = "") -> bytes:
+    """The bytes Pillow decodes for this file: a camera RAW's embedded JPEG preview, else the file itself."""
+    return raw_preview(data) if Path(name).suffix.lower() in RAW_EXTENSIONS else data
+
+
+def decode_for_view(data: bytes, name: str = "", max_pixels: int = VIEW_MAX_PIXELS) -> LoadedImage:
+    """The whole picture for a person to look at (the window's preview): oriented RGB at full resolution, reduced
+    only past ``max_pixels``; same allowlist, caps and conversions as indexing."""
+    with pillow_reasons(), Image.open(io.BytesIO(viewable(data, name))) as im:
+        _check_opened(im)
+        scale = min(1.0, (max_pixels / max(1, im.width * im.height)) ** 0.5)
+        return _prepare(im, max(1, int(min(im.size) * scale)))
 
 
 def raw_preview(data: bytes) -> bytes:
@@ -260,7 +276,7 @@ def _prepare(im: Image.Image, target: int, thumb_px: int = 0) -> LoadedImage:
         size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
         thumb = rgb.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0) if scale < 1 else rgb.copy()
     return LoadedImage(image=shrink(rgb, target), width=width, height=height, format=fmt,
-                       taken_at=_taken_at(exif), thumbnail=thumb)
+                       taken_at=exif_facts.taken_at(exif), thumbnail=thumb)
 
 
 MAX_ASPECT = 20  # longer side : shorter side kept (224 × 4480 px at most); CLIP centre-crops a square anyway
@@ -311,16 +327,6 @@ def to_rgb(im: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return im.convert("RGB")
-
-
-def _taken_at(exif: Image.Exif) -> str | None:
-    raw = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)  # DateTimeOriginal, else DateTime
-    if not isinstance(raw, str) or raw.startswith("1970:01:01 00:00:00"):  # epoch zero: LibRaw's "no date"
-        return None
-    try:
-        return datetime.strptime(raw.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S").isoformat()
-    except ValueError:
-        return None
 
 
 def open_query_image(path: str | Path, target: int) -> LoadedImage:

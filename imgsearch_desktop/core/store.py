@@ -703,6 +703,14 @@ class Store:
                 out.setdefault(hit["_source"]["sha256"], hit["_source"])
         return out
 
+    def with_contents(self, digests: Sequence[str], fields: list[str]) -> Iterator[tuple[str, dict]]:
+        """(document id, stored ``fields``) of every photo of this library whose content is one of ``digests``:
+        all the indexed copies of those files (``by_sha256`` gives one each)."""
+        digests = list(dict.fromkeys(digests))
+        for start in range(0, len(digests), 1000):
+            for hit in self.scan_docs({"terms": {"sha256": digests[start:start + 1000]}}, fields, page=1000):
+                yield hit["_id"], hit["_source"]
+
     def source_of(self, doc: str) -> dict | None:
         """A document's stored fields (with its vector), or None."""
         try:

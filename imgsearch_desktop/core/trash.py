@@ -13,6 +13,7 @@ the other files go on. Every outcome goes to a JSON Lines journal; ``TrashReport
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,14 +22,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from send2trash import send2trash
 from send2trash.exceptions import TrashPermissionError
 
 from imgsearch_desktop.core import private
-from imgsearch_desktop.core.dupes import Group, Member, Tier, identity, inside, megabytes, plural
-from imgsearch_desktop.core.store import Store, readable_path
+from imgsearch_desktop.core.dupes import Group, KeepPolicy, Member, Photo, Tier, identity, inside, megabytes, plural
+from imgsearch_desktop.core.store import Store, path_bytes, path_from_source, readable_path
 
 Plan = Sequence[tuple[Group, Sequence[str]]]  # per group, the paths of the members to trash
+JOURNAL = "trash-journal.jsonl"  # in the data dir: every trash action appended, one JSON object a line
+LAST_COPY = "the last copy of this photo (no other copy of it is indexed outside the selection)"
+NOT_INDEXED = "not in the index (re-scan first)"
 
 
 @dataclass
@@ -93,6 +98,71 @@ def dry_run(plan: Plan) -> str:
     return f"keeps {len(kept):,}, moves {plural(len(moved), 'file')} ({megabytes(size)}) to the trash"
 
 
+_PHOTO_FIELDS = ["path", "path_b64", "sha256", "size", "width", "height", "mtime_ns", "format"]
+
+
+def selection_plan(paths: Sequence[str], store: Store, policy: KeepPolicy) -> list[tuple[Group, list[str]]]:
+    """Photos a person picked in a grid, as trash groups of identical files: each picked file with every indexed
+    copy of its content, the keeper an unpicked copy (a distinct file, chosen by the keep rules). When all copies
+    are picked one of them is the keeper, so the last copy of a photo never goes; the trash loop then re-checks
+    every file on disk as it does for the duplicates review."""
+    picked = {path_bytes(p): p for p in paths}
+    indexed = store.files_at(list(paths))
+    copies: dict[str, list[Photo]] = {}
+    for doc, source in store.with_contents([f.sha256 for f in indexed.values() if f.sha256], _PHOTO_FIELDS):
+        copies.setdefault(source["sha256"], []).append(_photo(doc, source))
+    plan = [_selection_group(photos, picked, policy) for photos in copies.values()]
+    known = {path_bytes(p.path) for photos in copies.values() for p in photos}
+    for key, path in picked.items():
+        if key not in known:  # gone from the index meanwhile: listed and kept, never trashed blind
+            stub = Photo("", path, "", 0, 0, 0, 0, "", None, np.zeros(0, np.float32))
+            plan.append((Group(stub, [Member(stub, 1.0)], Tier.EXACT, keep_why=NOT_INDEXED), [path]))
+    return [(group, chosen) for group, chosen in plan if chosen]
+
+
+def _photo(doc: str, s: dict) -> Photo:
+    return Photo(doc, path_from_source(s), s.get("sha256", ""), s.get("size") or 0, s.get("width") or 0,
+                 s.get("height") or 0, s.get("mtime_ns") or 0, s.get("format") or "", None, np.zeros(0, np.float32))
+
+
+def _selection_group(photos: list[Photo], picked: dict[bytes, str], policy: KeepPolicy) -> tuple[Group, list[str]]:
+    for p in photos:
+        if (found := identity(p.path)) is not None:
+            p.real, p.inode = found
+    mine = [p for p in photos if path_bytes(p.path) in picked]
+    mine_inodes = {p.inode for p in mine}
+    others = [p for p in photos if p not in mine and p.inode is not None and p.inode not in mine_inodes]
+    keep = policy.pick(others) if others else policy.pick(mine)
+    keep_why = "not picked" if others else LAST_COPY
+    references = [os.path.realpath(r) for r in policy.references]
+    members = [Member(keep, 1.0, why=f"keep: {keep_why}")] + [
+        Member(p, 1.0, Tier.EXACT, ticked=True, why="identical content",
+               protected="in a reference folder" if any(inside(p.real, r) for r in references) else "")
+        for p in mine if p is not keep]
+    return Group(keep, members, Tier.EXACT, keep_why=keep_why), [p.path for p in mine]
+
+
+def last_copies(plan: Plan) -> int:
+    """How many of the picked files stay because no other copy of them is indexed."""
+    return sum(1 for group, _ in plan if group.keep_why == LAST_COPY)
+
+
+def trash_plan(plan: Plan, store: Store, journal: Path, references: Sequence[str] = (),
+               lock: contextlib.AbstractContextManager | None = None) -> tuple[TrashReport, str]:
+    """Trash the plan under ``lock`` (the per-index write lock: one writer at a time), group by group into one
+    report; a failure part-way is returned as its text beside what was already done, never hiding it."""
+    report, error = TrashReport(), ""
+    try:
+        with lock or contextlib.nullcontext():
+            for group, chosen in plan:
+                report.outcomes += trash_group(group, chosen, store, journal, references, refresh=False).outcomes
+            if report.trashed:
+                store.refresh()
+    except Exception as exc:
+        error = str(exc) or type(exc).__name__
+    return report, error
+
+
 def trash_groups(plan: Plan, store: Store, journal: Path, references: Sequence[str] = ()) -> TrashReport:
     """Trash the chosen members of each group, each file re-checked right before it goes; one report for all."""
     report = TrashReport()
@@ -107,7 +177,7 @@ def trash_group(group: Group, to_trash: Sequence[str], store: Store, journal: Pa
     """Trash ``to_trash`` (paths of members of ``group``, never its keeper) after re-checking each on disk."""
     report = TrashReport()
     refs = [os.path.realpath(r) for r in references]
-    keeper, problem = _check_keeper(group)
+    keeper, problem = (None, f"kept: {NOT_INDEXED}") if group.keep_why == NOT_INDEXED else _check_keeper(group)
     trashed_inodes: set[tuple[int, int]] = set()
     for path in to_trash:
         if problem:
@@ -155,7 +225,8 @@ def _trash_one(group: Group, path: str, keeper: _Keeper, refs: list[str], trashe
     if member is None:
         return TrashOutcome(path, False, "kept: not a member of this group")
     if member.photo is group.keep:
-        return TrashOutcome(path, False, "kept: it is the photo to keep")
+        why = LAST_COPY if group.keep_why == LAST_COPY else "it is the photo to keep"
+        return TrashOutcome(path, False, f"kept: {why}")
     found = identity(path)
     if found is None:
         return TrashOutcome(path, False, "already gone")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
@@ -29,3 +29,13 @@ def drop_file(window, path: Path, shift: bool = False) -> None:
     drop = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, buttons, mods)
     QApplication.sendEvent(window, drop)
     assert drop.isAccepted()
+
+
+def double_click(widget, pos: QPoint) -> None:
+    """A person's double-click: press, release, double-click, release (QTest.mouseDClick sends the double-click
+    alone, which an item view ignores: no press on the same tile before it)."""
+    at, left, none = QPointF(pos), Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    for kind, buttons in ((QEvent.Type.MouseButtonPress, left), (QEvent.Type.MouseButtonRelease, none),
+                          (QEvent.Type.MouseButtonDblClick, left), (QEvent.Type.MouseButtonRelease, none)):
+        QApplication.sendEvent(widget, QMouseEvent(kind, at, widget.mapToGlobal(at), left, buttons,
+                                                    Qt.KeyboardModifier.NoModifier))

@@ -1,5 +1,6 @@
 """The window on real photographs (Debian's mate-backgrounds, installed by `make test`): the same picture at three
-resolutions comes back as copies of the dropped one, and the screenshot shown in the README is taken from it."""
+resolutions comes back as copies of the dropped one, and the screenshots shown in the README are taken from it (the
+grid, and the preview of a camera's photograph with its EXIF)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from tests.app.gui import SCREENSHOTS, drop_file, wait_indexed
 
@@ -35,3 +37,16 @@ def test_the_same_picture_at_three_resolutions_comes_first(qtbot, make_app, tmp_
     qtbot.wait(200)
     SCREENSHOTS.mkdir(exist_ok=True)
     window.grab().save(str(SCREENSHOTS / "real-photos-results.png"))
+
+    # The preview of the 3840×2160 copy, a Sony RX100 IV's photograph: large, with what its EXIF says beside it.
+    row = next(r for r, h in enumerate(window.model.hits) if Path(h.path).name == ELEPHANTS[1])
+    window.grid.setCurrentIndex(window.model.index(row))
+    window.grid.setFocus()
+    with qtbot.waitSignal(window.preview.shown, timeout=60_000):
+        qtbot.keyClick(window.grid, Qt.Key.Key_Space)
+    facts = {k: v.text() for k, v in window.preview.facts.items()}
+    assert facts["Camera"] == "SONY DSC-RX100M4" and facts["Taken"] == "2020-02-19 16:35"
+    assert facts["Exposure"] == "f/3.5 · 1/80 s · ISO 125 · 8.8 mm"
+    assert facts["Size"].startswith("3840 × 2160 px · 8.3 MP · ")
+    qtbot.wait(200)
+    window.grab().save(str(SCREENSHOTS / "preview.png"))

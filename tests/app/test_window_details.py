@@ -121,14 +121,18 @@ def test_tiles_by_keyboard_no_viewer_narrow_window_and_odd_names(qtbot, make_app
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or False)  # no viewer set up
     window.grid.setFocus()
     window.grid.setCurrentIndex(window.model.index(0))
-    qtbot.keyClick(window.grid, Qt.Key.Key_Return)
+    with qtbot.waitSignal(window.preview.shown, timeout=30_000):
+        qtbot.keyClick(window.grid, Qt.Key.Key_Return)  # Enter on a tile: the preview; Enter again: the viewer
+    assert window.preview.title.text() == "caf\ufffd.jpg" and not window.preview.pixmap.isNull()
+    qtbot.keyClick(window.preview.canvas, Qt.Key.Key_Return)
     assert opened == [file_url(odd)] and opened[0].toEncoded().endsWith(b"/caf%E9.jpg")
     assert window.banner.text().startswith("No app is set up to open “caf\ufffd.jpg”")
+    qtbot.keyClick(window.preview.canvas, Qt.Key.Key_Escape)
 
     menus: list = []
     monkeypatch.setattr(window.grid, "popup", lambda menu, pos: menus.append([a.text() for a in menu.actions()]))
     qtbot.keyClick(window.grid, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
-    assert menus and menus[0][0] == "Open" and "Search similar to this" in menus[0]
+    assert menus and menus[0][:2] == ["Preview", "Open in viewer"] and "Search similar to this" in menus[0]
 
     window.index_status.show_message("A very long status line " * 30)
     window.resize(560, 640)

@@ -30,7 +30,15 @@ from imgsearch_desktop.core.dupes import (
 )
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import PhotoDoc, Store
-from imgsearch_desktop.core.trash import default_plan, dry_run, trash_group, trash_groups
+from imgsearch_desktop.core.trash import (
+    default_plan,
+    dry_run,
+    last_copies,
+    selection_plan,
+    trash_group,
+    trash_groups,
+    trash_plan,
+)
 from tests.conftest import TINY_DIMS
 from tests.photos import picture, write_photo
 
@@ -570,3 +578,40 @@ def test_a_linked_file_is_never_trashed_through_its_link(store, embedder, tmp_pa
     report = trash_groups(default_plan(groups), store, tmp_path / "journal.jsonl", [])
     assert outside.exists() and keep.exists() and not report.trashed
     assert any("symbolic link" in o.reason for o in report.refused)
+
+
+def test_trashing_a_selection_never_removes_the_last_copy(store, embedder, tmp_path, trash_home):
+    """Issue [W]: photos picked in a grid go to the trash by the duplicates' rules — only when another indexed copy
+    of the same content stays (a distinct file, not a hard link to it, never one in a reference folder)."""
+    lib = tmp_path / "lib"
+    a, b = write_photo(lib / "a.jpg", 31), write_photo(lib / "b.jpg", 32)
+    (lib / "copies").mkdir()
+    a2, b2 = lib / "copies" / "a.jpg", lib / "copies" / "b.jpg"
+    shutil.copyfile(a, a2)
+    shutil.copyfile(b, b2)
+    lone, linked = write_photo(lib / "lone.jpg", 33), lib / "lone-link.jpg"
+    os.link(lone, linked)  # the same file under a second name: not a copy that could stay
+    refs = lib / "ref"
+    kept_ref = write_photo(refs / "r.jpg", 34)
+    shutil.copyfile(kept_ref, lib / "r-copy.jpg")
+    Indexer(store, embedder).run([lib])
+    journal = tmp_path / "journal.jsonl"
+    policy = KeepPolicy(references=[str(refs)])
+    picked = [str(p) for p in (a, b, b2, lone, linked, kept_ref, lib / "gone.jpg")]
+
+    plan = selection_plan(picked, store, policy)
+    assert last_copies(plan) == 2  # b + copies/b.jpg both picked; lone.jpg (+ its link) has no other copy
+    report, error = trash_plan(plan, store, journal, [str(refs)])
+    fate = {o.path: (o.trashed, o.reason) for o in report}
+    assert error == "" and set(fate) == set(picked)
+    assert fate[str(a)][0] and not a.exists() and a2.exists()  # its copy stays
+    assert [fate[str(p)][0] for p in (b, b2)].count(True) == 1 and b.exists() != b2.exists()  # one of the two stays
+    assert not fate[str(lone)][0] and not fate[str(linked)][0] and lone.exists() and linked.exists()
+    assert "last copy" in fate[str(lone)][1] or "last copy" in fate[str(linked)][1]
+    assert not fate[str(kept_ref)][0] and "reference folder" in fate[str(kept_ref)][1] and kept_ref.exists()
+    assert not fate[str(lib / "gone.jpg")][0] and "not in the index" in fate[str(lib / "gone.jpg")][1]
+    assert sorted(os.listdir(trash_home / "files")) == ["a.jpg", "b.jpg"]
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert sorted(e["action"] for e in lines) == ["refused"] * 5 + ["trashed"] * 2
+    gone = {p.path for p in DupeFinder(store).photos().values()}
+    assert str(a) not in gone and str(a2) in gone  # the index follows

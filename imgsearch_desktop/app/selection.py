@@ -1,0 +1,139 @@
+"""Acting on many photos at once: the tiles selected in a grid (Shift/Ctrl+click, a rubber band, Ctrl+A).
+
+Works on any item view whose model answers ``results_model.PathRole`` (the results grid, the library's timeline).
+The actions: search with the selected photos as the query's parts (their stored vectors), move them to the trash,
+reveal their folders, copy their paths. Keys on the grid: Delete (move to trash…), Ctrl+C (copy paths); Ctrl+A is
+the view's own.
+
+The trash is the duplicates review's, rule for rule (core/trash.py is the only trash loop): a selected file goes
+only when another indexed copy of its content stays — never the last copy of a photo — after a confirmation with
+the dry run, each file re-checked on disk right before it goes, every outcome in the journal, under the per-index
+write lock (one writer at a time, app/__init__.py). Planning reads the index, so it runs on the pool, as does the
+trash itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from PySide6.QtCore import QMimeData, QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QMenu, QMessageBox
+
+from imgsearch_desktop.app.keep_rules import folder_priority, keep_rules
+from imgsearch_desktop.app.results_model import index_path
+from imgsearch_desktop.app.workers import run_call
+from imgsearch_desktop.core.dupes import KeepPolicy, plural
+from imgsearch_desktop.core.locks import index_lock
+from imgsearch_desktop.core.store import readable_path
+from imgsearch_desktop.core.trash import JOURNAL, dry_run, last_copies, selection_plan, trash_plan
+
+MAX_REVEALED = 10  # folders opened at once by "Reveal"; more would bury the desktop in windows
+
+
+class SelectionActions(QObject):
+    search_requested = Signal(list)  # paths: search with these photos as the query's parts
+    reveal_requested = Signal(object)  # a folder to show in the file manager
+    trashed = Signal(object, str)  # the TrashReport, and what stopped it part-way ("" when nothing did)
+    nothing_to_trash = Signal(str)  # why nothing was asked (every selected photo is its last copy)
+
+    def __init__(self, view: QAbstractItemView, store: Callable[[], object], settings, dirs) -> None:
+        super().__init__(view)
+        self.view, self.store, self.settings, self.dirs = view, store, settings, dirs
+        self.busy = False
+        view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # Shift, Ctrl, rubber band
+        if hasattr(view, "setSelectionRectVisible"):  # a list view's rubber band, drawn as it is dragged
+            view.setSelectionRectVisible(True)
+        self._key(QKeySequence.StandardKey.Delete, self.confirm_trash)
+        self._key(QKeySequence.StandardKey.Copy, self.copy_paths)
+
+    def _key(self, keys, slot) -> None:
+        action = QAction(self.view)
+        action.setShortcut(QKeySequence(keys))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        action.triggered.connect(slot)
+        self.view.addAction(action)
+
+    def paths(self) -> list[str]:
+        """The selected photos in grid order (one per path), or the current tile when nothing is selected."""
+        selection = self.view.selectionModel()
+        indexes = sorted(selection.selectedIndexes(), key=lambda i: i.row()) if selection else []
+        if not indexes and self.view.currentIndex().isValid():
+            indexes = [self.view.currentIndex()]
+        return list(dict.fromkeys(p for i in indexes if (p := index_path(i)) is not None))
+
+    def fill_menu(self, menu: QMenu) -> None:
+        """The selection's entries, for the grid's right-click menu when several tiles are selected."""
+        n = len(self.paths())
+        menu.addAction(f"Search with these {n} photos", self.search_with)
+        menu.addAction("Reveal in folder", self.reveal)
+        menu.addAction(f"Copy {n} paths", self.copy_paths)
+        menu.addSeparator()
+        menu.addAction(f"Move {n} photos to the trash…", self.confirm_trash)
+
+    # ----- the actions -----
+    def search_with(self) -> None:
+        if paths := self.paths():
+            self.search_requested.emit(paths)
+
+    def copy_paths(self) -> None:
+        """One path a line as text, and as file URLs (a file manager pastes those)."""
+        paths = self.paths()
+        if not paths:
+            return
+        mime = QMimeData()
+        mime.setText("\n".join(readable_path(p) for p in paths))
+        mime.setUrls([QUrl.fromLocalFile(readable_path(p)) for p in paths])
+        QGuiApplication.clipboard().setMimeData(mime)
+
+    def reveal(self) -> None:
+        for folder in list(dict.fromkeys(os.path.dirname(p) for p in self.paths()))[:MAX_REVEALED]:
+            self.reveal_requested.emit(folder)
+
+    def confirm_trash(self) -> None:
+        """Plan on the pool (it reads the index), then ask with the dry run, then trash on the pool."""
+        store, paths = self.store(), self.paths()
+        if self.busy or store is None or not paths:
+            return
+        policy = KeepPolicy(keep_rules(self.settings), self.settings.references, folder_priority(self.settings))
+        self.busy = True
+        run_call(lambda: selection_plan(paths, store, policy), lambda plan: self._ask(plan, len(paths)),
+                 self._failed, owner=self)
+
+    def _ask(self, plan, picked: int) -> None:
+        self.busy = False
+        lone = last_copies(plan)
+        movable = picked - lone
+        if movable <= 0:
+            whose = "the selected photo is" if picked == 1 else "each selected photo is"
+            self.nothing_to_trash.emit(f"Nothing was moved to the trash: {whose} the last copy of its picture (no "
+                                       "other copy is indexed), and only copies are ever removed.")
+            return
+        stays = ""
+        if lone:
+            they = "stays: it is" if lone == 1 else "stay: they are"
+            stays = (f"\n\n{plural(lone, 'selected photo')} {they} the last copy (no other copy is indexed); the "
+                     "last copy of a photo never goes.")
+        answer = QMessageBox.question(
+            self.view, "Move to the trash",
+            f"Move the selected photos to the trash?\n\nThis {dry_run(plan)}.{stays}\n\n"
+            "Only copies go: an identical copy of each stays where it is, and each file is checked again right "
+            "before it goes.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.trash(plan)
+
+    def trash(self, plan) -> None:
+        store, settings, data = self.store(), self.settings, self.dirs.data
+        journal, refs = data / JOURNAL, list(settings.references)
+        self.busy = True
+        run_call(lambda: trash_plan(plan, store, journal, refs, index_lock(data, settings.index)),
+                 self._done, self._failed, owner=self)
+
+    def _done(self, outcome) -> None:
+        self.busy = False
+        self.trashed.emit(*outcome)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.busy = False
+        self.nothing_to_trash.emit(f"Nothing was moved to the trash: {exc}")
