@@ -7,18 +7,23 @@ download that never ends), so the tests fail by timing out on the code before th
 from __future__ import annotations
 
 import base64
+import hashlib
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from imgsearch_desktop.config import AppDirs
-from imgsearch_desktop.core.node import LocalEsError, LocalNode
+from imgsearch_desktop.core.node import LocalEsError, LocalNode, download
+from imgsearch_desktop.core.node.archive import Limits
 
 # Limits well under the old 180 s wait, with room for a loaded machine (2 cores, several test runs at once).
 QUICK = 60  # s: a repair without a restart (one keystore read; 4 s on a quiet machine)
@@ -104,3 +109,111 @@ def test_a_node_refusing_every_password_is_explained_in_one_sentence(own_node):
     assert message.startswith("the local Elasticsearch node refuses even a new password")
     assert str(node.password_file) in message and node.password_file.exists()
 
+
+# ---------------------------------------------------------------- [C3] 6: a mirror that trickles
+TRICKLE_EVERY = 0.5  # s between two bytes (the report's mirror: 20 s; scaled down with the limits below)
+SMALL = Limits(connect=2, read=2, min_rate=1000, window=1)  # a byte every 0.5 s passes the timeouts, not the rate
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """A local mirror serving ``/es/<name>`` and ``/es/<name>.sha512``: the files named in ``slow`` trickle
+    (one byte every TRICKLE_EVERY s, a megabyte announced), the others come at once."""
+    archive = tmp_path / "elasticsearch-test.tar.gz"
+    archive.write_bytes(os.urandom(200_000))
+    files = {f"/es/{archive.name}": archive.read_bytes(),
+             f"/es/{archive.name}.sha512": f"{hashlib.sha512(archive.read_bytes()).hexdigest()}  {archive.name}\n"
+             .encode()}
+    slow: set[str] = set()
+    stop = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = files.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(1 << 20 if self.path in slow else len(body)))
+            self.end_headers()
+            if self.path not in slow:
+                self.wfile.write(body)
+                return
+            try:
+                while not stop.wait(TRICKLE_EVERY):
+                    self.wfile.write(b"0")
+                    self.wfile.flush()
+            except OSError:  # the client gave up
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/es/{archive.name}", slow
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+def _download_in_thread(url: str, cache: Path, limit: float = 20) -> BaseException | None:
+    """download() with the small limits, on a thread joined for ``limit`` seconds (a hang fails the test)."""
+    result: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            download(url, cache, limits=SMALL)
+            result.append(None)
+        except BaseException as exc:
+            result.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(limit)
+    assert result, f"download still running after {limit} s"
+    return result[0]
+
+
+@pytest.mark.parametrize("trickling", ["checksum", "archive"])
+def test_a_trickling_mirror_ends_in_one_sentence(mirror, tmp_path, trickling):
+    url, slow = mirror
+    slow.add(urllib.parse.urlsplit(url).path + (".sha512" if trickling == "checksum" else ""))
+    started = time.monotonic()
+    error = _download_in_thread(url, tmp_path / "cache")
+    assert time.monotonic() - started < 10
+    assert isinstance(error, LocalEsError), error
+    message = str(error)
+    assert "\n" not in message and "under the 1000 bytes a second" in message, message
+    assert message.startswith("no checksum for" if trickling == "checksum" else "could not download")
+    assert "es install --from PATH" in message
+    assert not any(p.name.endswith(".part") for p in (tmp_path / "cache").glob("*"))  # nothing half-written left
+
+
+def test_a_mirror_that_answers_then_goes_silent_times_out(mirror, tmp_path, monkeypatch):
+    url, slow = mirror
+    monkeypatch.setattr(sys.modules[__name__], "TRICKLE_EVERY", 3600)  # headers, then not one byte
+    slow.add(urllib.parse.urlsplit(url).path)
+    error = _download_in_thread(url, tmp_path / "cache")
+    assert isinstance(error, LocalEsError) and "did not answer within 2 s" in str(error), error
+
+
+def test_the_same_mirror_at_full_speed_still_downloads(mirror, tmp_path):
+    url, _slow = mirror
+    assert _download_in_thread(url, tmp_path / "cache") is None
+    assert (tmp_path / "cache" / url.rsplit("/", 1)[1]).stat().st_size == 200_000
+
+
+def test_es_install_from_a_trickling_mirror_says_so_and_exits(mirror, tmp_path):
+    """The CLI as the report ran it: the limits come from IMGSEARCH_DOWNLOAD_LIMITS (small here)."""
+    url, slow = mirror
+    slow.add(urllib.parse.urlsplit(url).path + ".sha512")
+    env = {**os.environ, "IMGSEARCH_ES_ROOT_BASE": str(tmp_path / "es-root"), "PATH": str(tmp_path / "no-maven"),
+           "IMGSEARCH_DOWNLOAD_LIMITS": "2,2,1000,1"}
+    out = subprocess.run([sys.executable, "-m", "imgsearch_desktop", "es", "install", "--from", url], env=env,
+                         capture_output=True, text=True, timeout=60)  # the code before this fix never ended
+    assert out.returncode == 1 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no checksum for elasticsearch-test.tar.gz"), out.stderr
+    assert "under the 1000 bytes a second" in lines[0]
