@@ -338,6 +338,7 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
     import queue
 
     from imgsearch_desktop.core.locks import index_lock
+    from imgsearch_desktop.core.node.health import PROBE_EVERY, NodeKeeper
     from imgsearch_desktop.core.pipeline import Indexer
     from imgsearch_desktop.core.sync import FolderSync
 
@@ -347,15 +348,31 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
     sync = FolderSync(changes.put, on_error=lambda msg: print(msg, file=sys.stderr),
                       lock=lambda: index_lock(ctx.dirs.data, ctx.settings.index))
     sync.watch(roots)  # before the first index: a change made meanwhile is queued, not missed
+
+    def connect():
+        store = ctx.store(on_wait=lambda msg: print(msg, file=sys.stderr))
+        store.use_index(ctx.embedder.model_id, ctx.embedder.dims)
+        return store
+
     try:
         cmd_index(ctx, paths, excluded)
         sys.stdout.flush()  # line by line from here on, also into a pipe (`watch … | tee log`)
-        store = ctx.store(on_wait=lambda msg: print(msg, file=sys.stderr))
-        store.use_index(ctx.embedder.model_id, ctx.embedder.dims)
+        store = connect()
+        # Its own node stopped (`es stop`, a crash): started again, as the window does; a remote one is waited for.
+        keeper = NodeKeeper(store, connect, on_note=lambda msg: print(msg, file=sys.stderr)) \
+            if getattr(store.connection, "node", None) is not None else None
         sync.indexer = Indexer(store, ctx.embedder, thumbnails=ctx.thumbnails())
         print("watching for changes (Ctrl+C to stop)…", file=sys.stderr)
         while True:
-            stats = sync.apply(changes.get(), roots, excluded_all)
+            try:
+                change = changes.get(timeout=PROBE_EVERY)
+            except queue.Empty:
+                change = None
+            if keeper is not None and keeper.check() is not sync.indexer.store:
+                sync.indexer = Indexer(keeper.store, ctx.embedder, thumbnails=ctx.thumbnails())
+            if change is None:
+                continue
+            stats = sync.apply(change, roots, excluded_all)
             if stats is not None:
                 print_report(stats)
                 print(stats.summary(), flush=True)

@@ -5,6 +5,7 @@
 - A remote cluster does not answer: say which address, keep probing with growing pauses; Settings is one click.
 - Connecting failed at start or after Settings changed: the same, by asking the worker to connect again.
 The main thread only schedules and reports; every probe and start runs on the pool (workers.run_call).
+The probe, the number of tries and the pauses are core's (core/node/health.py), which `watch` uses too.
 """
 
 from __future__ import annotations
@@ -16,25 +17,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from imgsearch_desktop.app.problems import Kind, Problem, explain
 from imgsearch_desktop.app.workers import run_call
+from imgsearch_desktop.core.node.health import PROBE_EVERY, RESTART_TRIES, probe, restart_pause
 
 log = logging.getLogger(__name__)
 
-INTERVAL_MS = 4000
+INTERVAL_MS = int(PROBE_EVERY * 1000)
 MAX_PAUSE_MS = 30_000
-RESTART_TRIES = 3
-
-
-def probe(store) -> str:
-    """Pool thread: "ok", "down" (the managed node is not running) or "moved" (it runs on another port now).
-    A remote cluster that does not answer raises."""
-    node = getattr(store.connection, "node", None)
-    if node is None:
-        store.check_server()
-        return "ok"
-    port = node.running_port()
-    if port is None:
-        return "down"
-    return "ok" if node.url(port) == store.connection.url else "moved"
 
 
 class EngineHealth(QObject):
@@ -193,7 +181,7 @@ class EngineHealth(QObject):
         problem = explain(exc, "")
         log.warning("restarting the search engine failed (try %d): %s", self._tries, problem.details)
         if self._tries < RESTART_TRIES:
-            self._later(3000 * self._tries, self._restart)
+            self._later(int(restart_pause(self._tries) * 1000), self._restart)
             return
         self.state = "failed"
         self.problem.emit(Problem("The search engine stopped and could not be started again. "

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import queue
 import re
+import signal
 import subprocess
 import sys
+import threading
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -165,34 +170,27 @@ def test_dupes_json_lines(cli_env, tmp_path):
     assert human.returncode == 0 and "0 groups" in human.stderr  # one copy alone under that folder: no group
 
 
-def test_watch_indexes_then_follows_changes_until_ctrl_c(cli_env, tmp_path):
-    import queue
-    import signal
-    import threading
+def _ctrl_c_reaches_it() -> None:
+    """A user's shell starts it with Ctrl+C live; the test process's own disposition (a library along the full
+    suite left SIGINT ignored or blocked, inherited by children: the process never saw it) must not leak in."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
-    pics = tmp_path / "watched"
-    write_photo(pics / "first.jpg", 1)
-    def ctrl_c_reaches_it() -> None:
-        """A user's shell starts it with Ctrl+C live; the test process's own disposition (a library along the full
-        suite left SIGINT ignored or blocked, inherited by children: the process never saw it) must not leak in."""
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
-    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "imgsearch_desktop", "watch", str(pics)],
-                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=ctrl_c_reaches_it)
+@contextlib.contextmanager
+def watching(env: dict[str, str], folder: Path):
+    """`watch FOLDER` running; yields (its stdout lines as they come, its stderr so far). Ends it with Ctrl+C and
+    checks it stopped as a user expects (exit 130, "interrupted", no traceback)."""
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "imgsearch_desktop", "watch", str(folder)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ctrl_c_reaches_it)
     lines: queue.Queue[str] = queue.Queue()
     errors: list[str] = []  # read as it comes: a full stderr pipe would block the process (it could never exit)
     threading.Thread(target=lambda: [lines.put(line.strip()) for line in proc.stdout], daemon=True).start()
     reader = threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True)
     reader.start()
     try:
-        assert lines.get(timeout=120).startswith("indexed 1, unchanged 0")
-        write_photo(tmp_path / "staging.jpg", 2)
-        (tmp_path / "staging.jpg").rename(pics / "second.jpg")
-        assert lines.get(timeout=60).startswith("indexed 1, unchanged 0")
-        (pics / "first.jpg").rename(pics / "renamed.jpg")
-        assert ", moved 1," in lines.get(timeout=60)
+        yield lines, errors
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -204,4 +202,38 @@ def test_watch_indexes_then_follows_changes_until_ctrl_c(cli_env, tmp_path):
             raise AssertionError("watch did not stop on Ctrl+C:\n" + "".join(errors)[-8000:]) from None
     reader.join(timeout=10)
     err = "".join(errors)
-    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err[-4000:]
+
+
+def test_watch_indexes_then_follows_changes_until_ctrl_c(cli_env, tmp_path):
+    pics = tmp_path / "watched"
+    write_photo(pics / "first.jpg", 1)
+    with watching(cli_env, pics) as (lines, _errors):
+        assert lines.get(timeout=120).startswith("indexed 1, unchanged 0")
+        write_photo(tmp_path / "staging.jpg", 2)
+        (tmp_path / "staging.jpg").rename(pics / "second.jpg")
+        assert lines.get(timeout=60).startswith("indexed 1, unchanged 0")
+        (pics / "first.jpg").rename(pics / "renamed.jpg")
+        assert ", moved 1," in lines.get(timeout=60)
+
+
+def test_watch_restarts_its_own_node_after_es_stop(cli_env, tmp_path, es_archive):
+    """[C3] watch on the managed node (no --es-url): `es stop` under it, a photo added; watch starts the node
+    again, as the window does, and indexes the photo (it used to give up after 120 s)."""
+    env = {k: v for k, v in cli_env.items() if k != "IMGSEARCH_ES_URL"}
+    node = LocalNode(AppDirs.resolve(env["IMGSEARCH_HOME"]))  # this test's home: stopping it disturbs no other
+    node.install(str(es_archive))
+    pics = tmp_path / "watched"
+    write_photo(pics / "first.jpg", 1)
+    try:
+        with watching(env, pics) as (lines, errors):
+            assert lines.get(timeout=300).startswith("indexed 1, unchanged 0")  # it started the node itself
+            assert run(env, "es", "stop").stdout.strip() == "stopped"
+            write_photo(tmp_path / "staging.jpg", 2)
+            (tmp_path / "staging.jpg").rename(pics / "second.jpg")
+            assert lines.get(timeout=300).startswith("indexed 1, unchanged 0"), "".join(errors)[-4000:]
+            assert "restarting it" in "".join(errors) and node.running_port() is not None
+        search = run(env, "search", "--image", str(pics / "second.jpg"), "-k", "1", "--json")
+        assert json.loads(search.stdout)["path"] == str(pics / "second.jpg"), search.stderr
+    finally:
+        node.uninstall()

@@ -2,7 +2,8 @@
 
 archive.py fetches, verifies and safely unpacks the distribution; runtime.py finds Java, picks the unprivileged
 user and keeps that user's directories safe for root to write into; identity.py asks the kernel who holds a pid or
-a port; node.py starts, stops and reports on the node; client.py is the Elasticsearch client that only ever talks
+a port; node.py starts, stops and reports on the node; health.py keeps it up (the window's and `watch`'s probe and
+restarts); client.py is the Elasticsearch client that only ever talks
 to the proven node (it imports elasticsearch, so it is not imported here).
 """
 

@@ -13,6 +13,7 @@ group/other write). Nothing in the archive can make a later step touch a file ou
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import platform
@@ -22,10 +23,12 @@ import stat
 import subprocess
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -62,25 +65,124 @@ def verify(path: Path, expected: str | None) -> None:
         raise LocalEsError(f"checksum mismatch for {path.name}: expected {expected[:16]}…, got {actual[:16]}…")
 
 
-def _read_published_sha512(url: str) -> str | None:
-    """Elastic publishes ``<archive>.sha512`` beside each archive ("<hex>  <name>")."""
+# ---------------------------------------------------------------- downloads that cannot stall
+@dataclass(frozen=True)
+class Limits:
+    """How long a download may wait: to connect, for any one read, and how slow it may be over a window."""
+
+    connect: float = 15.0  # seconds to connect (TCP and TLS)
+    read: float = 30.0  # seconds one read may wait for a byte
+    min_rate: float = 10_000.0  # bytes a second, averaged over each window, or the mirror counts as stalled
+    window: float = 30.0  # seconds
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        """``IMGSEARCH_DOWNLOAD_LIMITS=connect,read,min_rate,window`` (tests make them small), else the defaults."""
+        text = os.environ.get("IMGSEARCH_DOWNLOAD_LIMITS")
+        if not text:
+            return cls()
+        try:
+            return cls(*(float(v) for v in text.split(",")))
+        except (TypeError, ValueError):
+            raise LocalEsError(f"IMGSEARCH_DOWNLOAD_LIMITS={text!r}: give connect,read,min_rate,window in seconds "
+                               "and bytes a second, e.g. 15,30,10000,30") from None
+
+
+class Stalled(OSError):
+    """The server sends, but too slowly to ever finish."""
+
+
+class _ReadTimeout:
+    """A urllib handler whose connections wait ``connect`` seconds to connect (urllib's timeout), then ``read``
+    seconds for each read (urllib alone has one timeout for both). Proxies and TLS stay urllib's own."""
+
+    read_timeout: float
+
+    def do_open(self, http_class: type[http.client.HTTPConnection], req: urllib.request.Request,
+                **kwargs: object) -> http.client.HTTPResponse:
+        read_timeout = self.read_timeout
+
+        class Connection(http_class):
+            def connect(self) -> None:
+                super().connect()
+                self.sock.settimeout(read_timeout)
+
+        return super().do_open(Connection, req, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPHandler(_ReadTimeout, urllib.request.HTTPHandler):
+    pass
+
+
+class _HTTPSHandler(_ReadTimeout, urllib.request.HTTPSHandler):
+    pass
+
+
+def _open(url: str, limits: Limits) -> http.client.HTTPResponse:
+    handlers = [cls() for cls in (_HTTPHandler, _HTTPSHandler)]
+    for handler in handlers:
+        handler.read_timeout = limits.read
+    return urllib.request.build_opener(*handlers).open(url, timeout=limits.connect)
+
+
+def _chunks(resp: http.client.HTTPResponse, limits: Limits, most: int | None = None) -> Iterator[bytes]:
+    """The body as it arrives (each read returns what one receive brought), raising Stalled when a window
+    brought less than ``limits.min_rate`` a second; at most ``most`` bytes."""
+    left = most
+    start, got = time.monotonic(), 0
+    while left is None or left > 0:
+        chunk = resp.read1(1 << 16 if left is None else min(left, 1 << 16))
+        if not chunk:
+            return
+        yield chunk
+        got += len(chunk)
+        left = None if left is None else left - len(chunk)
+        now = time.monotonic()
+        if now - start >= limits.window:
+            if got < limits.min_rate * (now - start):
+                raise Stalled(f"the server sent {got} bytes in {now - start:.0f} s, under the "
+                              f"{limits.min_rate:.0f} bytes a second a download needs")
+            start, got = now, 0
+
+
+def _why(exc: BaseException, limits: Limits) -> str:
+    """A failed request in words."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"the server answered {exc.code} {exc.reason}"
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, TimeoutError):
+        return f"the server did not answer within {max(limits.connect, limits.read):.0f} s"
+    if isinstance(reason, Stalled):
+        return str(reason)
+    return f"{reason} (offline?)" if isinstance(exc, urllib.error.URLError) else str(reason)
+
+
+def _read_published_sha512(url: str, limits: Limits) -> str | None:
+    """Elastic publishes ``<archive>.sha512`` beside each archive ("<hex>  <name>"); None if it is not one.
+    LocalEsError when it cannot be read."""
     try:
-        with urllib.request.urlopen(url + ".sha512", timeout=30) as resp:  # an http(s) URL the user gave
-            digest = resp.read(4096).decode(errors="replace").split()[0]
-    except (urllib.error.URLError, OSError, IndexError, ValueError):
-        return None
+        with _open(url + ".sha512", limits) as resp:  # an http(s) URL the user gave
+            text = b"".join(_chunks(resp, limits, most=4096)).decode(errors="replace")
+    except (urllib.error.URLError, OSError) as exc:
+        raise LocalEsError(f"no checksum for {url.rsplit('/', 1)[-1]}: could not read {url}.sha512: "
+                           f"{_why(exc, limits)}; pass --sha512 HEX, or install from a downloaded file: "
+                           "imgsearch-desktop es install --from PATH") from None
+    digest = (text.split() or [""])[0]
     return digest if re.fullmatch(r"[0-9a-fA-F]{128}", digest) else None
 
 
+def download(url: str, dest_dir: Path, sha512: str | None = None, progress: Progress | None = None,
+             limits: Limits | None = None) -> Path:
+    """Download ``url`` into ``dest_dir``, verify its SHA-512, and only then give it its final name (atomic).
 
-
-def download(url: str, dest_dir: Path, sha512: str | None = None, progress: Progress | None = None) -> Path:
-    """Download ``url`` into ``dest_dir``, verify its SHA-512, and only then give it its final name (atomic)."""
+    Every request has a connect and a read timeout and a minimum rate (``limits``, default Limits.from_env()):
+    a mirror that trickles ends in one sentence instead of a download that never finishes."""
+    limits = limits or Limits.from_env()
     name = url.rstrip("/").rsplit("/", 1)[-1]
     dest = dest_dir / name
-    expected = sha512 or PINNED_SHA512.get(name) or _read_published_sha512(url)
+    expected = sha512 or PINNED_SHA512.get(name) or _read_published_sha512(url, limits)
     if expected is None:
-        raise LocalEsError(f"no checksum for {name}: could not read {url}.sha512 (offline?); pass --sha512 HEX, or "
+        raise LocalEsError(f"no checksum for {name}: {url}.sha512 holds none; pass --sha512 HEX, or "
                            "install from a downloaded file: imgsearch-desktop es install --from PATH")
     if dest.exists():
         verify(dest, expected)
@@ -89,9 +191,9 @@ def download(url: str, dest_dir: Path, sha512: str | None = None, progress: Prog
     fd, part_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=dest_dir)
     part = Path(part_name)
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp, os.fdopen(fd, "wb") as out:
+        with _open(url, limits) as resp, os.fdopen(fd, "wb") as out:
             total, done = int(resp.headers.get("Content-Length") or 0), 0
-            while chunk := resp.read(1 << 20):
+            for chunk in _chunks(resp, limits):
                 out.write(chunk)
                 done += len(chunk)
                 if progress is not None and not progress(done, total, name):
@@ -101,7 +203,8 @@ def download(url: str, dest_dir: Path, sha512: str | None = None, progress: Prog
         verify(part, expected)
         part.replace(dest)
     except (urllib.error.URLError, OSError) as exc:
-        raise LocalEsError(f"could not download {url}: {exc}") from exc
+        raise LocalEsError(f"could not download {url}: {_why(exc, limits)}; try again later, or download it "
+                           "yourself and run: imgsearch-desktop es install --from PATH") from None
     finally:
         part.unlink(missing_ok=True)
     return dest

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -40,6 +41,12 @@ from imgsearch_desktop.core.node.archive import Progress, bundled_java, copy_run
 HTTP_PORTS = "9200-9299"
 TRANSPORT_PORTS = "9300-9399"
 HEAP = "-Xms512m -Xmx1g"
+PASSWORD = re.compile(r"[!-~]{6,256}")  # printable ASCII without spaces; what we generate (token_urlsafe) fits
+REFUSED_FOR = 5.0  # seconds of 401s from our own, proven node before its password counts as refused
+
+
+class PasswordRefused(LocalEsError):
+    """Our own node answers 401 to the password in the file and to the keystore's copy."""
 
 
 @dataclass
@@ -77,6 +84,7 @@ class LocalNode:
         self.state_file = dirs.data / "elasticsearch-state.json"
         self._proc: subprocess.Popen | None = None
         self._uuid_checked: tuple[int, str] | None = None
+        self._unsyncable: str | None = None  # a refused password the keystore could not replace
 
     # ----- paths -----
     @property
@@ -171,12 +179,69 @@ class LocalNode:
 
     # ----- credentials and config -----
     def password(self) -> str:
-        if not self.password_file.exists():
-            private.make_dir(self.dirs.data)
-            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(24))
-        return self.password_file.read_text().strip()
+        """The elastic user's password, from its 0600 file.
+
+        A missing, empty or damaged file is restored from the node's keystore (the copy the node started with:
+        no restart); without a readable keystore it gets a new password and the keystore goes (the next start
+        makes one holding it).
+        """
+        stored = self._stored_password()
+        if stored is not None:
+            return stored
+        private.make_dir(self.dirs.data)
+        with FileLock(str(self.dirs.data / "elasticsearch-password.lock"), mode=private.FILE_MODE):  # one repairer
+            stored = self._stored_password() or self._keystore_password()
+            if stored is None:
+                stored = secrets.token_urlsafe(24)
+                self._keystore_file.unlink(missing_ok=True)  # it holds another password, or none we can read
+            if stored != self._stored_password():
+                runtime.write_file(self.password_file, stored.encode(), None, 0o600)
+        return stored
+
+    def _stored_password(self) -> str | None:
+        """The password file's text when it can be one (printable ASCII, as we write it); None if missing or not."""
+        try:
+            text = self.password_file.read_bytes().decode("ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return text if PASSWORD.fullmatch(text) else None
+
+    @property
+    def _keystore_file(self) -> Path:
+        return self.conf_dir / "elasticsearch.keystore"
+
+    def _keystore_password(self) -> str | None:
+        """bootstrap.password as the node's keystore holds it (a JVM run, a few seconds); None if unreadable."""
+        home = self.es_home()
+        if home is None or not self._keystore_file.is_file():
+            return None
+        try:
+            text = self._keystore(home, self._es_env(home), ["show", "bootstrap.password"]).strip()
+        except (LocalEsError, OSError):
+            return None
+        return text if PASSWORD.fullmatch(text) else None
+
+    def _resync_password(self, refused: str) -> bool:
+        """Our node refused ``refused``: take the keystore's password if it is another one (the file was damaged
+        or replaced). Returns whether the password changed; asks the keystore once per refused password."""
+        if self._unsyncable == refused:
+            return False
+        with FileLock(str(self.dirs.data / "elasticsearch-password.lock"), mode=private.FILE_MODE):
+            current = self._stored_password()
+            if current is not None and current != refused:  # another process repaired it meanwhile
+                return True
+            kept = self._keystore_password()
+            if kept is None or kept == refused:
+                self._unsyncable = refused
+                return False
+            runtime.write_file(self.password_file, kept.encode(), None, 0o600)
+        return True
+
+    def _reset_password(self) -> None:
+        """Stop the node and drop its password and keystore: the next launch makes both anew (the app owns them)."""
+        self.stop()
+        self.password_file.unlink(missing_ok=True)
+        self._keystore_file.unlink(missing_ok=True)
 
     def _es_env(self, home: Path) -> dict[str, str]:
         env = dict(os.environ)  # in the packaged app, with LD_LIBRARY_PATH already the user's (frozen.py)
@@ -231,17 +296,19 @@ class LocalNode:
         lines = [f"{k}: {json.dumps(v)}" for k, v in self._settings().items()]
         text = "# written by imgsearch-desktop\n" + "\n".join(lines) + "\n"
         runtime.write_file(self.conf_dir / "elasticsearch.yml", text.encode(), self.owner, 0o600)
-        keystore = self.conf_dir / "elasticsearch.keystore"
-        if not os.path.lexists(keystore) or not self.password_file.exists():  # a lost password: a new keystore
-            keystore.unlink(missing_ok=True)
-            self._keystore(home, env, ["create"])
-            self._keystore(home, env, ["add", "-x", "-f", "bootstrap.password"], stdin=self.password())
+        password = self.password()  # first: a lost password without a readable keystore drops the keystore
+        if not os.path.lexists(self._keystore_file):  # add -f creates it (one JVM run, not two)
+            self._keystore(home, env, ["add", "-x", "-f", "bootstrap.password"], stdin=password)
 
-    def _keystore(self, home: Path, env: dict[str, str], args: list[str], stdin: str | None = None) -> None:
-        result = subprocess.run([str(home / "bin" / _script("elasticsearch-keystore")), *args], env=env,
-                                input=stdin, capture_output=True, text=True, **self._user_kwargs())
+    def _keystore(self, home: Path, env: dict[str, str], args: list[str], stdin: str | None = None) -> str:
+        try:
+            result = subprocess.run([str(home / "bin" / _script("elasticsearch-keystore")), *args], env=env,
+                                    input=stdin, capture_output=True, text=True, timeout=120, **self._user_kwargs())
+        except subprocess.TimeoutExpired:
+            raise LocalEsError(f"elasticsearch-keystore {args[0]} did not finish within 120 s") from None
         if result.returncode != 0:
             raise LocalEsError(f"elasticsearch-keystore {args[0]} failed: {result.stderr.strip()[-400:]}")
+        return result.stdout
 
     def _user_kwargs(self) -> dict[str, object]:
         return {} if self.owner is None else {"user": self.owner[0], "group": self.owner[1], "extra_groups": []}
@@ -329,8 +396,19 @@ class LocalNode:
         return self._fetch(port, path, timeout)
 
     def _fetch(self, port: int, path: str, timeout: float = 5.0) -> dict:
+        """GET as elastic; a 401 (the password file damaged or replaced) takes the keystore's password once."""
+        password = self.password()
+        try:
+            return self._get(port, path, timeout, password)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 401 or not self._resync_password(password):
+                raise
+        return self._get(port, path, timeout, self.password())
+
+    @staticmethod
+    def _get(port: int, path: str, timeout: float, password: str) -> dict:
         req = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
-        token = b64encode(f"elastic:{self.password()}".encode()).decode()
+        token = b64encode(f"elastic:{password}".encode()).decode()
         req.add_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read())
@@ -362,10 +440,24 @@ class LocalNode:
             port = self.running_port()
             if port is not None:  # another process started it while we waited for the lock
                 return self.url(port)
-            if self._holds_its_port():
+            return self._start_locked(timeout, source, progress)
+
+    def _start_locked(self, timeout: float, source: str | None, progress: Progress | None) -> str:
+        """Launch (unless our node already holds its port) and wait; a node refusing its password is restarted
+        once with a new one (the app owns its keystore), then the refusal is explained."""
+        for attempt in range(2):
+            if attempt or not self._holds_its_port():
+                self.launch(source, progress)
+            try:
                 return self.wait_healthy(timeout)
-            self.launch(source, progress)
-            return self.wait_healthy(timeout)
+            except PasswordRefused:
+                if attempt:
+                    raise LocalEsError(
+                        "the local Elasticsearch node refuses even a new password, so its elastic user's password "
+                        f"was changed in Elasticsearch itself: write that password into {self.password_file} and "
+                        "run the command again") from None
+                self._reset_password()
+        raise AssertionError("unreachable")
 
     def _holds_its_port(self) -> bool:
         port = self._state().get("port")
@@ -395,13 +487,20 @@ class LocalNode:
         """Wait until the launched node is healthy and proven ours; returns its URL."""
         ports_file = self.logs_dir / "http.ports"
         deadline = time.monotonic() + timeout
+        refused_since: float | None = None
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
                 raise LocalEsError(f"Elasticsearch exited during start (code {self._proc.returncode}): "
                                    f"{self._failure_reason()} — full log: imgsearch-desktop es logs\n{self.logs(25)}")
             port = self._state().get("port") or self._read_port(ports_file)
-            if port is not None and self._healthy(port):
-                return self.url(port)
+            try:
+                if port is not None and self._healthy(port):
+                    return self.url(port)
+                refused_since = None
+            except PasswordRefused:  # a 401 that lasts: waiting will not help (a restarting node may flicker)
+                refused_since = refused_since or time.monotonic()
+                if time.monotonic() - refused_since >= REFUSED_FOR:
+                    raise
             time.sleep(0.5)
         self.stop()
         raise ElasticsearchUnavailable(f"Elasticsearch did not become healthy within {timeout:.0f}s:\n{self.logs(25)}")
@@ -426,7 +525,9 @@ class LocalNode:
         return port
 
     def _healthy(self, port: int) -> bool:
-        """Healthy and proven ours; records the cluster UUID (the identity check where there is no /proc)."""
+        """Healthy and proven ours; records the cluster UUID (the identity check where there is no /proc).
+
+        PasswordRefused when our proven node answers 401 to the file's password and to the keystore's."""
         try:
             if identity.has_proc():
                 self.check_port(port)
@@ -434,6 +535,11 @@ class LocalNode:
             if health.get("status") not in ("green", "yellow"):
                 return False
             self._save_state(cluster_uuid=self._cluster_uuid(port))
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401 and identity.has_proc():  # proven ours above (without /proc: maybe a stranger)
+                raise PasswordRefused(f"the local Elasticsearch node refuses the password in {self.password_file}")\
+                    from None
+            return False
         except (LocalEsError, urllib.error.URLError, OSError, ValueError, KeyError):
             return False
         return True
