@@ -28,6 +28,7 @@ class FolderTree(QTreeWidget):
         self.setAccessibleName("Folders")
         self.store = None
         self.chosen = ""
+        self._known: set[str] = set()  # the library folders shown before (their open/closed state is the user's)
         self.all_item = QTreeWidgetItem(["All photos"])
         self.all_item.setData(0, PathRole, "")
         self.addTopLevelItem(self.all_item)
@@ -54,7 +55,8 @@ class FolderTree(QTreeWidget):
         self.addTopLevelItem(self.all_item)
         for node in roots:
             item = self._add(self.all_item, node, expanded)
-            item.setExpanded(node.path in expanded or not expanded)  # library folders open the first time
+            item.setExpanded(node.path in expanded or node.path not in self._known)  # a new library folder opens
+        self._known = {node.path for node in roots}
         self.all_item.setExpanded(True)
         self.select_folder(self.chosen)
         self.blockSignals(False)

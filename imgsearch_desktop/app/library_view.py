@@ -17,7 +17,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import QAbstractScrollArea, QHBoxLayout, QLabel, QMenu, QVBoxLayout, QWidget
 
-from imgsearch_desktop.app.results_model import HitRole, centred, placeholder
+from imgsearch_desktop.app.results_model import HitRole, placeholder
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.core.library import Group, PagePlan, group_at, groups, plan_page
@@ -111,10 +111,12 @@ class TimelineModel(QAbstractListModel):
 
     def _pump(self) -> None:
         while self.queue and len(self.inflight) < MAX_INFLIGHT:
-            self._fetch(self.queue.pop(0))
+            plan = plan_page(self.queue[0] * self.page_size, self.page_size, self.groups, self.anchors)
+            if plan.seek and self.inflight:
+                return  # a page next to it is on its way: its first or last photo makes the seek unnecessary
+            self._fetch(self.queue.pop(0), plan)
 
-    def _fetch(self, page: int) -> None:
-        plan = plan_page(page * self.page_size, self.page_size, self.groups, self.anchors)
+    def _fetch(self, page: int, plan: PagePlan) -> None:
         self.inflight.add(page)
         gen, store, timeline, size = self.generation, self.store, self.timeline, self.page_size
         run_call(lambda: fetch_page(store, timeline, plan, size), lambda result: self._on_page(gen, page, result),
@@ -128,6 +130,7 @@ class TimelineModel(QAbstractListModel):
         first = page * self.page_size
         if result.hits:
             self.anchors[first + len(result.hits) - 1] = result.after
+            self.anchors[first] = result.before
         self._evict()
         if page in self.pages and result.hits:
             self.dataChanged.emit(self.index(first), self.index(first + len(result.hits) - 1))
@@ -198,7 +201,7 @@ class TimelineModel(QAbstractListModel):
         rows = [r for r in range(max(0, first), last + 1) if (h := self.hit(r)) is not None and h.path == path]
         if not rows:
             return  # scrolled away meanwhile (or another grid's thumbnail)
-        self.pixmaps[path] = self._broken if image.isNull() else centred(QPixmap.fromImage(image), self.icon_px)
+        self.pixmaps[path] = self._broken if image.isNull() else square(image, self.icon_px)
         self.pixmaps.move_to_end(path)
         while len(self.pixmaps) > MAX_PIXMAPS:
             self.pixmaps.popitem(last=False)
@@ -210,8 +213,17 @@ class TimelineModel(QAbstractListModel):
         return all((h := self.hit(r)) is not None and h.path in self.pixmaps for r in range(first, last + 1))
 
 
+def square(image: QImage, px: int) -> QPixmap:
+    """The middle of the picture filling a px×px tile (as photo timelines show them: rows without gaps)."""
+    scaled = image.scaled(px, px, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+                          Qt.TransformationMode.SmoothTransformation)
+    return QPixmap.fromImage(scaled.copy((scaled.width() - px) // 2, (scaled.height() - px) // 2, px, px))
+
+
 def fetch_page(store: Store, timeline: Timeline, plan: PagePlan, size: int) -> TimelinePage:
     """On a pool thread: the page ``plan`` says how to reach (a seek first when it lies deep in a huge month)."""
+    if plan.before is not None:
+        return store.timeline_page(timeline, before=plan.before, size=size)
     after, month, skip = plan.after, plan.month, plan.skip
     if plan.seek:
         after = store.timeline_seek(timeline, plan.seek, after=after, month=month)

@@ -53,6 +53,7 @@ class PagePlan:
 
     row: int
     after: list | None = None
+    before: list | None = None  # the sort values of the photo just below the page: read it backwards
     month: str | None = None
     skip: int = 0
     seek: int = 0
@@ -60,11 +61,13 @@ class PagePlan:
 
 def plan_page(row: int, size: int, groups_: list[Group], anchors: dict[int, list]) -> PagePlan:
     """The cheapest way to the page at ``row``, given ``anchors`` (row → the sort values of that photo, known from
-    pages fetched before)."""
+    pages fetched before: each one's first and last)."""
     if row == 0:
         return PagePlan(row)
     if row - 1 in anchors:
         return PagePlan(row, after=anchors[row - 1])
+    if row + size in anchors:
+        return PagePlan(row, before=anchors[row + size])
     group = groups_[group_at(groups_, row)]
     skip = row - group.start
     if skip + size <= MAX_WINDOW:

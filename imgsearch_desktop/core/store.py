@@ -215,9 +215,12 @@ class Filters:
 UNDATED_MONTH = ""  # the timeline's group of photos with no date at all (sorted last)
 TIMELINE_KEEP_ALIVE = "10m"  # a snapshot outlives a pause of this long between two scrolls
 MAX_WINDOW = 10_000  # ES's index.max_result_window: from + size of one search
-# Newest first; photos without a date last; the path breaks ties (and the snapshot's _shard_doc after it).
+# Newest first; photos without a date last; the path breaks ties, the snapshot's _shard_doc after it. Reversed:
+# the same order read backwards, for the page above a known one (a missing date is Long.MIN_VALUE in both).
 TIMELINE_SORT = [{"photo_date": {"order": "desc", "missing": "_last", "unmapped_type": "date"}},
-                 {"path": {"order": "asc"}}]
+                 {"path": {"order": "asc"}}, {"_shard_doc": {"order": "asc"}}]
+TIMELINE_REVERSED = [{"photo_date": {"order": "asc", "missing": "_first", "unmapped_type": "date"}},
+                     {"path": {"order": "desc"}}, {"_shard_doc": {"order": "desc"}}]
 
 
 class SnapshotExpired(UserError):
@@ -238,6 +241,7 @@ class Timeline:
 class TimelinePage:
     hits: list[Hit]
     after: list | None  # the last hit's sort values: where the next page starts
+    before: list | None = None  # the first hit's: where the page above it ends
 
 
 def _from_month(month: str) -> dict:
@@ -778,14 +782,20 @@ class Store:
         return Timeline(resp.get("pit_id", pit), filters, months, resp["hits"]["total"]["value"])
 
     def timeline_page(self, timeline: Timeline, after: list | None = None, size: int = 200, month: str | None = None,
-                      skip: int = 0) -> TimelinePage:
+                      skip: int = 0, before: list | None = None) -> TimelinePage:
         """``size`` photos of the snapshot in timeline order: those after the sort values ``after`` (the previous
-        page's last), or from the ``skip``-th photo on counted from the start of ``month`` ("YYYY-MM", or
-        UNDATED_MONTH; skip + size at most MAX_WINDOW: ES's result window)."""
-        kwargs: dict = {"search_after": after} if after else {"from_": skip} if skip else {}
-        resp = self._timeline_search(timeline, month, size, kwargs, source=SOURCE_FIELDS)
-        hits = resp["hits"]["hits"]
-        return TimelinePage([_hit(h, score=0.0) for h in hits], hits[-1]["sort"] if hits else None)
+        page's last), or the ``size`` just before ``before`` (the next page's first: scrolling up), or from the
+        ``skip``-th photo on counted from the start of ``month`` ("YYYY-MM", or UNDATED_MONTH; skip + size at most
+        MAX_WINDOW: ES's result window)."""
+        if before:
+            resp = self._timeline_search(timeline, None, size, {"search_after": before}, source=SOURCE_FIELDS,
+                                         sort=TIMELINE_REVERSED)
+            hits = resp["hits"]["hits"][::-1]
+        else:
+            kwargs: dict = {"search_after": after} if after else {"from_": skip} if skip else {}
+            hits = self._timeline_search(timeline, month, size, kwargs, source=SOURCE_FIELDS)["hits"]["hits"]
+        return TimelinePage([_hit(h, score=0.0) for h in hits], hits[-1]["sort"] if hits else None,
+                            hits[0]["sort"] if hits else None)
 
     def timeline_seek(self, timeline: Timeline, count: int, after: list | None = None,
                       month: str | None = None) -> list | None:
@@ -801,12 +811,13 @@ class Store:
             after, count = hits[-1]["sort"], count - len(hits)
         return after
 
-    def _timeline_search(self, timeline: Timeline, month: str | None, size: int, kwargs: dict, **more) -> dict:
+    def _timeline_search(self, timeline: Timeline, month: str | None, size: int, kwargs: dict,
+                         sort: list = TIMELINE_SORT, **more) -> dict:
         extra = [] if month is None else [_from_month(month)]
         try:
             resp = self._retrying(lambda: self.client.search(
                 pit={"id": timeline.pit, "keep_alive": TIMELINE_KEEP_ALIVE},
-                query=self._timeline_query(timeline.filters, *extra), sort=TIMELINE_SORT, size=size,
+                query=self._timeline_query(timeline.filters, *extra), sort=sort, size=size,
                 track_total_hits=False, **kwargs, **more), "read")
         except NotFoundError as exc:  # the snapshot expired (nobody scrolled for a while): open a new one
             raise SnapshotExpired("the timeline's snapshot expired") from exc

@@ -54,6 +54,8 @@ def test_newest_first_by_date_taken_else_file_time_undated_last(store):
     assert [h.path for h in jumped.hits] == order[3:]
     assert [h.path for h in store.timeline_page(timeline, month="2024-05", skip=1, size=1).hits] == [order[2]]
     assert [h.path for h in store.timeline_page(timeline, month=UNDATED_MONTH, size=5).hits] == order[4:]
+    upwards = store.timeline_page(timeline, before=jumped.before, size=2)  # the page above a known one
+    assert [h.path for h in upwards.hits] == order[1:3]
     narrowed = store.timeline(Filters(folders=["/lib/a"]))
     assert narrowed.months == [("2024-06", 1), ("2024-05", 1)] and narrowed.total == 2
     assert store.folder_counts() == {("/lib", "/lib/a"): 2, ("/lib", "/lib/b"): 3}
