@@ -389,6 +389,8 @@ class TimelineGrid(QAbstractScrollArea):
     def _paint_tile(self, painter: QPainter, row: int) -> None:
         rect = self.tile_rect(row)
         painter.drawPixmap(rect.topLeft(), self.model_.data(self.model_.index(row), Qt.ItemDataRole.DecorationRole))
+        painter.setPen(QColor("#dfe3e6"))  # a white photo still shows where its tile is
+        painter.drawRect(rect.adjusted(0, 0, -1, -1))
         if row in self.selected:
             painter.fillRect(rect, QColor(33, 150, 243, 60))
             painter.setPen(QColor("#1e88e5"))
