@@ -198,6 +198,8 @@ def big_store(es_client, store) -> CountingStore:
     return counted
 
 
+@pytest.mark.slow  # about 2 minutes here, most of it writing the 100,000 documents (a 2-core machine, shared)
+@pytest.mark.timeout(900)
 def test_paging_at_100000_photos_holds_a_few_pages(qtbot, big_store, tmp_path):
     view = LibraryView(ThumbnailLoader(tmp_path / "thumbs", px=256))
     qtbot.addWidget(view)
