@@ -119,12 +119,23 @@ class FilterBar(QWidget):
         self.folder_combo.clear()
         self.folder_combo.addItem("All folders", "")
         for folder in folders:
-            self.folder_combo.addItem(os.path.basename(folder.rstrip(os.sep)) or folder, folder)
-            self.folder_combo.setItemData(self.folder_combo.count() - 1, folder, Qt.ItemDataRole.ToolTipRole)
+            self._add_folder(folder)
+        if current and current not in folders and any(current.startswith(f.rstrip(os.sep) + os.sep) for f in folders):
+            self._add_folder(current)  # a subfolder chosen in the folder tree stays chosen
         self.folder_combo.setCurrentIndex(max(0, self.folder_combo.findData(current)))
         self.folder_combo.blockSignals(False)
         if self.folder_combo.currentData() != current:
             self.changed.emit()  # the chosen folder was removed in Settings
+
+    def _add_folder(self, folder: str) -> None:
+        self.folder_combo.addItem(os.path.basename(folder.rstrip(os.sep)) or folder, folder)
+        self.folder_combo.setItemData(self.folder_combo.count() - 1, folder, Qt.ItemDataRole.ToolTipRole)
+
+    def choose_folder(self, folder: str) -> None:
+        """The folder tree chose ``folder`` (any depth; "" = all): it joins the list if it is a subfolder."""
+        if folder and self.folder_combo.findData(folder) < 0:
+            self._add_folder(folder)
+        self.folder_combo.setCurrentIndex(max(0, self.folder_combo.findData(folder)))  # changed, when it moved
 
     def set_k(self, k: int) -> None:
         self.k_spin.setValue(k)

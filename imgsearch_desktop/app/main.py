@@ -73,6 +73,7 @@ class App:
         self.window.end_first_screen()  # its timer will not fire any more: indexing must not wait for it
         self.worker.control.cancel()
         self.window.thumbnails.shutdown()
+        self.window.library.model.thumbnails.shutdown()
         self.worker.shutdown()
         self.thread.quit()
         self.thread.wait(wait_ms)

@@ -12,8 +12,8 @@ import os
 from collections.abc import Callable
 from urllib.parse import quote
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence, QPixmap
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
@@ -30,8 +30,10 @@ from PySide6.QtWidgets import (
 from imgsearch_desktop import __version__
 from imgsearch_desktop.app.banner import Banner
 from imgsearch_desktop.app.filter_bar import FilterBar
+from imgsearch_desktop.app.folder_tree import FolderTree
 from imgsearch_desktop.app.health import EngineHealth
 from imgsearch_desktop.app.index_status import IndexStatus, empty_library_text, finished_text
+from imgsearch_desktop.app.library_view import LibraryView
 from imgsearch_desktop.app.panes import QueryPane, ResultsPane
 from imgsearch_desktop.app.photo_input import PhotoInput
 from imgsearch_desktop.app.preview import PreviewPane, attach
@@ -131,8 +133,12 @@ class MainWindow(PhotoInput, QMainWindow):
         self.search.returnPressed.connect(self.search_text)
         open_button = QPushButton("Open photo…")
         open_button.clicked.connect(self.open_photo)
+        library_button = QPushButton("Library")
+        library_button.setToolTip("Every photo, newest first (Esc from the results)")
+        library_button.clicked.connect(self.show_library)
         bar.addWidget(self.search, 1)
         bar.addWidget(open_button)
+        bar.addWidget(library_button)
         outer.addLayout(bar)
         self.filter_bar = FilterBar(self.settings.results)
         self.filter_bar.set_folders(self.settings.folders)
@@ -147,8 +153,17 @@ class MainWindow(PhotoInput, QMainWindow):
         self.query_image, self.query_caption = self.query_pane.image, self.query_pane.caption
         self.stack, self.hint, self.grid = self.results, self.results.hint, self.results.grid
         self.results_page, self.copies_banner = self.results.results_page, self.results.copies_banner
+        # With no query: the library's timeline in the results' place, narrowed by the folder tree on the left.
+        self.library = LibraryView(ThumbnailLoader(self.dirs.cache / "thumbnails", px=256))
+        self.results.addWidget(self.library)
+        self.results.setCurrentWidget(self.library)
+        self.query_pane.hide()
+        self.folder_tree = FolderTree()
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.query_pane)
+        left.addWidget(self.folder_tree)
         splitter = QSplitter()
-        splitter.addWidget(self.query_pane)
+        splitter.addWidget(left)
         splitter.addWidget(self.results)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([270, 930])
@@ -223,6 +238,7 @@ class MainWindow(PhotoInput, QMainWindow):
         self.grid.similar_requested.connect(self.search_path)
         self._connect_preview()
         self._connect_selection()
+        self._wire_library()
 
     # ----- the preview, in place of the query and the grid; acting on many tiles -----
     def _build_pages(self, splitter: QSplitter) -> QStackedWidget:
@@ -264,11 +280,34 @@ class MainWindow(PhotoInput, QMainWindow):
                                   else "info"), "trash")
         self.model.drop({o.path for o in report.trashed})  # not a re-run: a trashed photo may be one of its parts
 
+    def _wire_library(self) -> None:
+        lib, tree, fb = self.library, self.folder_tree, self.filter_bar
+        lib.grid.activated.connect(self.open_external)
+        lib.grid.reveal_requested.connect(self.open_external)
+        lib.grid.similar_requested.connect(self.search_path)
+        tree.folder_chosen.connect(fb.choose_folder)  # the filter bar's folder filter: subfolders too
+        fb.changed.connect(lambda: (tree.select_folder(fb.folder_combo.currentData() or ""),
+                                    lib.set_filters(fb.filters())))
+        back = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.results_page)
+        back.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        back.activated.connect(self.show_library)
+
+    def show_library(self) -> None:
+        """Back from a query to every photo: the query is dropped (Alt+Left still brings it back)."""
+        self.runner.clear()
+        self.composer.clear()
+        self.search.clear()
+        self.query_pane.hide()
+        self.results.setCurrentWidget(self.library)
+        self.library.grid.setFocus()
+
     def _on_ready(self, info: dict) -> None:
         self.ready, self.connecting = True, False
         self.runner.address = self.worker.address()
         self.runner.attach(self.worker.store, self.worker.embedder)
         self.health.watch(self.worker.store, self.worker.embedder)
+        self.library.attach(self.worker.store)
+        self.folder_tree.attach(self.worker.store)
         self.banner.clear("engine")
         self.photos = info["count"]
         self.index_status.set_summary(self.photos, len(self.skipped))
@@ -299,6 +338,8 @@ class MainWindow(PhotoInput, QMainWindow):
 
     def _on_restored(self, store) -> None:
         self.runner.attach(store, self.worker.embedder)
+        self.library.attach(store)
+        self.folder_tree.attach(store)
         if self._index_interrupted and self.ready:
             self.reindex()
 
@@ -329,6 +370,9 @@ class MainWindow(PhotoInput, QMainWindow):
             self.runner.submit(last)  # the answer was incomplete while the index was still filling up
         if changed and self.filter_bar.date_filter.isChecked():
             self._count_undated()
+        if changed or stats.copied:
+            self.library.refresh()
+            self.folder_tree.reload()
 
     def _on_job_failed(self, problem: Problem) -> None:
         self.index_status.finished("Indexing stopped")
@@ -344,8 +388,9 @@ class MainWindow(PhotoInput, QMainWindow):
         if photos == 0 and self.settings.folders and not self.index_status.indexing:
             hint = empty_library_text(self.settings.folders)
             self.index_status.show_message(hint)
-            if self.stack.currentWidget() is self.hint and self.runner.last is None:
+            if self.runner.last is None:
                 self.hint.setText(hint)
+                self.library.set_empty_text(hint)
 
     def toggle_pause(self) -> None:
         pause = not self.worker.control.paused
@@ -385,6 +430,7 @@ class MainWindow(PhotoInput, QMainWindow):
         """Hand the query to the runner (a pool thread); the results come back to ``_on_results``."""
         self.thumbnails.cancel_pending()  # the last results' thumbnails must not slow this query down
         self.banner.clear("query")
+        self.query_pane.show()
         self.runner.submit(query)
 
     def _rerun(self) -> None:

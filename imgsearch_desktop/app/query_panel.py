@@ -245,6 +245,13 @@ class QueryComposer(QObject):
         else:
             self.ask(Part(text=text))
 
+    def clear(self) -> None:
+        """No parts: the window shows the library (the history keeps the query for Alt+Left)."""
+        if self.parts and self.history.current is not None:
+            self.history.update(self.parts, capture_filters(self.w.filter_bar))
+        self.parts = []
+        self._apply(push=False)
+
     def set_region(self, region) -> None:
         """A rectangle dragged on the query photo: the photo's part searches by that region."""
         main = self._main_photo()

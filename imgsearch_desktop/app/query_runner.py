@@ -61,6 +61,11 @@ class QueryRunner(QObject):
         run_call(lambda: run_query(embedder, store, query), lambda result: self._answered(seq, result),
                  lambda exc: self._failed(seq, query, exc), owner=self)
 
+    def clear(self) -> None:
+        """No query any more (the window went back to the library): an answer still on its way is dropped."""
+        self.last = self.pending = None
+        self._seq += 1
+
     def rerun(self, k: int, min_score: float | None, filters: Filters) -> bool:
         """The current query again with new filters; False when there is none yet."""
         query = self.pending or self.last

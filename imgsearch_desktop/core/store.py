@@ -34,7 +34,8 @@ from imgsearch_desktop import APP_NAME
 from imgsearch_desktop.core.errors import ElasticsearchUnavailable, IndexConflict, UserError
 
 # 2: documents carry ``library`` (several desktops share one index) and their id hashes library id + path.
-SCHEMA_VERSION = 2
+# 3: ``photo_date`` (date taken, else the file's time): the library's timeline is sorted and grouped by it.
+SCHEMA_VERSION = 3
 # In a migrated index's _meta: {old index: [library ids done moving out of it]}; the old index goes once it holds
 # no other library's documents.
 MOVED_OUT = "moved_out"
@@ -44,7 +45,7 @@ MIN_SERVER = (8, 12)
 RESCORE_SINCE = (8, 18)  # knn.rescore_vector: exact float re-ranking of int8-quantised candidates
 FILE_FIELDS = ["path", "path_b64", "size", "mtime_ns", "sha256"]
 SOURCE_FIELDS = ["path", "path_b64", "image_id", "image_name", "relative_path", "folder", "size", "mtime_ns",
-                 "width", "height", "format", "taken_at", "sha256", "phash", "library"]
+                 "width", "height", "format", "taken_at", "sha256", "phash", "library", "photo_date"]
 # What PhotoDoc.from_stored takes over from a stored document (its content: a file moved, copied or migrated).
 COPIED_FIELDS = ["sha256", "image_embedding", "phash", "width", "height", "format", "taken_at"]
 # What a same-model migration reads of the old index's documents: which file each is (the exact path), whether it
@@ -177,6 +178,7 @@ class Hit:
     phash: str | None = None
     mtime_ns: int | None = None
     library: str | None = None  # whose photo (another desktop's with Filters.all_libraries)
+    photo_date: str | None = None  # the timeline's date: taken_at, else the file's time
 
     def as_json(self) -> dict:
         return {"path": readable_path(self.path), "score": round(self.score, 6), "image_id": self.image_id,
@@ -185,6 +187,7 @@ class Hit:
 
 
 UNDATED = {"bool": {"must_not": {"exists": {"field": "taken_at"}}}}  # photos without an EXIF date taken
+UNDATED_PHOTO = {"bool": {"must_not": {"exists": {"field": "photo_date"}}}}  # … and no file time either
 
 
 @dataclass
@@ -210,6 +213,47 @@ class Filters:
         if self.formats:
             out.append({"terms": {"format": [f.upper() for f in self.formats]}})
         return out
+
+
+UNDATED_MONTH = ""  # the timeline's group of photos with no date at all (sorted last)
+TIMELINE_KEEP_ALIVE = "10m"  # a snapshot outlives a pause of this long between two scrolls
+MAX_WINDOW = 10_000  # ES's index.max_result_window: from + size of one search
+# Newest first; photos without a date last; the path breaks ties, the snapshot's _shard_doc after it. Reversed:
+# the same order read backwards, for the page above a known one (a missing date is Long.MIN_VALUE in both).
+TIMELINE_SORT = [{"photo_date": {"order": "desc", "missing": "_last", "unmapped_type": "date"}},
+                 {"path": {"order": "asc"}}, {"_shard_doc": {"order": "asc"}}]
+TIMELINE_REVERSED = [{"photo_date": {"order": "asc", "missing": "_first", "unmapped_type": "date"}},
+                     {"path": {"order": "desc"}}, {"_shard_doc": {"order": "desc"}}]
+
+
+class SnapshotExpired(UserError):
+    """The timeline's point in time is gone (kept alive TIMELINE_KEEP_ALIVE after its last use)."""
+
+
+@dataclass
+class Timeline:
+    """A snapshot (point in time) of the library as the timeline shows it, and its photos per month."""
+
+    pit: str
+    filters: Filters
+    months: list[tuple[str, int]]  # ("YYYY-MM" or UNDATED_MONTH, photos), newest first, the undated last
+    total: int
+
+
+@dataclass
+class TimelinePage:
+    hits: list[Hit]
+    after: list | None  # the last hit's sort values: where the next page starts
+    before: list | None = None  # the first hit's: where the page above it ends
+
+
+def _from_month(month: str) -> dict:
+    """Photos from the start of ``month`` on in timeline order: dated before the month after it, or undated."""
+    if month == UNDATED_MONTH:
+        return UNDATED_PHOTO
+    year, mon = (int(x) for x in month.split("-"))
+    end = f"{year + mon // 12:04d}-{mon % 12 + 1:02d}-01"
+    return {"bool": {"should": [{"range": {"photo_date": {"lt": end}}}, UNDATED_PHOTO], "minimum_should_match": 1}}
 
 
 @dataclass
@@ -246,6 +290,7 @@ def mapping(dims: int, model: str, alias: str = "") -> dict:
             "height": {"type": "integer"},
             "format": {"type": "keyword"},
             "taken_at": {"type": "date"},
+            "photo_date": {"type": "date"},  # taken_at, else the file's mtime (local time); none: undated
             "phash": {"type": "dense_vector", "element_type": "bit", "dims": PHASH_BITS, "index": True,
                       "similarity": "l2_norm"},  # l2_norm on bits = Hamming distance
             "indexed_at": {"type": "date"},
@@ -304,9 +349,24 @@ class PhotoDoc:
             "height": self.height,
             "format": self.format,
             "taken_at": self.taken_at,
+            "photo_date": photo_date(self.taken_at, self.mtime_ns),
             "phash": self.phash,
             "indexed_at": now_iso(),
         }
+
+
+def photo_date(taken_at: str | None, mtime_ns: int) -> str | None:
+    """When a photo was taken as the timeline shows it: the EXIF date, else the file's time, both as local wall-clock
+    time (EXIF dates carry no zone), so months group as the person saw them. None for a file time of 0 or less
+    (an archive that kept no times): such photos are "undated"."""
+    if taken_at:
+        return taken_at
+    if mtime_ns <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(mtime_ns / 1e9).replace(microsecond=0).isoformat()
+    except (OverflowError, OSError, ValueError):  # a file time past year 9999
+        return None
 
 
 def concrete_name(alias: str, model: str, dims: int) -> str:
@@ -732,6 +792,93 @@ class Store:
         return int(self._retrying(lambda: self.client.count(index=self.index, query=self._scoped(UNDATED)),
                                   "count")["count"])
 
+    # ----- the library's timeline: newest first, one page at a time, in a point-in-time snapshot -----
+    def _timeline_query(self, filters: Filters, *extra: dict) -> dict:
+        clauses = [*filters.clauses(), *extra]
+        return {"bool": {"filter": clauses}} if filters.all_libraries else self._scoped(*clauses)
+
+    def timeline(self, filters: Filters | None = None, keep_alive: str = TIMELINE_KEEP_ALIVE) -> Timeline:
+        """Open a snapshot of the photos the filters let through and count them per month (newest first, the
+        undated last): what the timeline's group headers and scrubber show, and how it finds a month's rows."""
+        filters = filters or Filters()
+        pit = self._retrying(lambda: self.client.open_point_in_time(index=self.index, keep_alive=keep_alive),
+                             "read")["id"]
+        aggs = {"months": {"date_histogram": {"field": "photo_date", "calendar_interval": "month",
+                                              "format": "yyyy-MM", "min_doc_count": 1, "order": {"_key": "desc"}}},
+                "undated": {"missing": {"field": "photo_date"}}}
+        resp = self._retrying(lambda: self.client.search(
+            pit={"id": pit, "keep_alive": keep_alive}, query=self._timeline_query(filters), size=0, aggs=aggs,
+            track_total_hits=True), "read")
+        months = [(b["key_as_string"], b["doc_count"]) for b in resp["aggregations"]["months"]["buckets"]]
+        undated = resp["aggregations"]["undated"]["doc_count"]
+        if undated:
+            months.append((UNDATED_MONTH, undated))
+        return Timeline(resp.get("pit_id", pit), filters, months, resp["hits"]["total"]["value"])
+
+    def timeline_page(self, timeline: Timeline, after: list | None = None, size: int = 200, month: str | None = None,
+                      skip: int = 0, before: list | None = None) -> TimelinePage:
+        """``size`` photos of the snapshot in timeline order: those after the sort values ``after`` (the previous
+        page's last), or the ``size`` just before ``before`` (the next page's first: scrolling up), or from the
+        ``skip``-th photo on counted from the start of ``month`` ("YYYY-MM", or UNDATED_MONTH; skip + size at most
+        MAX_WINDOW: ES's result window)."""
+        if before:
+            resp = self._timeline_search(timeline, None, size, {"search_after": before}, source=SOURCE_FIELDS,
+                                         sort=TIMELINE_REVERSED)
+            hits = resp["hits"]["hits"][::-1]
+        else:
+            kwargs: dict = {"search_after": after} if after else {"from_": skip} if skip else {}
+            hits = self._timeline_search(timeline, month, size, kwargs, source=SOURCE_FIELDS)["hits"]["hits"]
+        return TimelinePage([_hit(h, score=0.0) for h in hits], hits[-1]["sort"] if hits else None,
+                            hits[0]["sort"] if hits else None)
+
+    def timeline_seek(self, timeline: Timeline, count: int, after: list | None = None,
+                      month: str | None = None) -> list | None:
+        """The sort values of the ``count``-th photo after ``after`` (or from the start of ``month``), read
+        MAX_WINDOW at a time without their documents: how a page deep inside a huge month is reached."""
+        while count > 0:
+            step = min(count, MAX_WINDOW)
+            kwargs = {"search_after": after} if after else {}
+            hits = self._timeline_search(timeline, None if after else month, step, kwargs, source=False,
+                                         filter_path="pit_id,hits.hits.sort")["hits"]["hits"]
+            if not hits:
+                return after
+            after, count = hits[-1]["sort"], count - len(hits)
+        return after
+
+    def _timeline_search(self, timeline: Timeline, month: str | None, size: int, kwargs: dict,
+                         sort: list = TIMELINE_SORT, **more) -> dict:
+        extra = [] if month is None else [_from_month(month)]
+        try:
+            resp = self._retrying(lambda: self.client.search(
+                pit={"id": timeline.pit, "keep_alive": TIMELINE_KEEP_ALIVE},
+                query=self._timeline_query(timeline.filters, *extra), sort=sort, size=size,
+                track_total_hits=False, **kwargs, **more), "read")
+        except NotFoundError as exc:  # the snapshot expired (nobody scrolled for a while): open a new one
+            raise SnapshotExpired("the timeline's snapshot expired") from exc
+        timeline.pit = resp.get("pit_id", timeline.pit)
+        return resp
+
+    def close_timeline(self, timeline: Timeline) -> None:
+        with contextlib.suppress(ApiError, TransportError):  # it expires by itself anyway
+            self.client.close_point_in_time(id=timeline.pit)
+
+    def folder_counts(self) -> dict[tuple[str, str], int]:
+        """Photos per (library folder, folder they are in), every folder at any depth: the folder tree's rows."""
+        out: dict[tuple[str, str], int] = {}
+        after = None
+        while True:
+            composite: dict = {"size": 1000, "sources": [{"root": {"terms": {"field": "root"}}},
+                                                         {"folder": {"terms": {"field": "folder"}}}]}
+            if after:
+                composite["after"] = after
+            resp = self._retrying(lambda c=composite: self.client.search(
+                index=self.index, query=self.scope(), size=0, aggs={"folders": {"composite": c}}), "read")
+            agg = resp["aggregations"]["folders"]
+            out.update({(b["key"]["root"], b["key"]["folder"]): b["doc_count"] for b in agg["buckets"]})
+            after = agg.get("after_key")
+            if not agg["buckets"] or not after:
+                return out
+
     def knn(self, vector: np.ndarray, k: int = 20, filters: Filters | None = None,
             num_candidates: int | None = None, min_score: float | None = None,
             rescore: bool | None = None) -> list[Hit]:
@@ -799,14 +946,16 @@ def _indexed_file(hit: dict) -> tuple[str, IndexedFile]:
     return path, IndexedFile(hit["_id"], path, src.get("size", -1), src.get("mtime_ns", -1), src.get("sha256", ""))
 
 
-def _hit(h: dict) -> Hit:
+def _hit(h: dict, score: float | None = None) -> Hit:
+    """A search hit; ``score``: given where the search ranks by something else (the timeline sorts by date)."""
     src = h["_source"]
-    return Hit(path=path_from_source(src), score=cosine_from_score(h["_score"]), image_id=src.get("image_id", h["_id"]),
+    score = cosine_from_score(h["_score"]) if score is None else score
+    return Hit(path=path_from_source(src), score=score, image_id=src.get("image_id", h["_id"]),
                image_name=src.get("image_name", ""), relative_path=src.get("relative_path", ""),
                width=src.get("width"), height=src.get("height"), format=src.get("format"),
                taken_at=src.get("taken_at"), size=src.get("size"), folder=src.get("folder"),
                sha256=src.get("sha256"), phash=src.get("phash"), mtime_ns=src.get("mtime_ns"),
-               library=src.get("library"))
+               library=src.get("library"), photo_date=src.get("photo_date"))
 
 
 def now_iso() -> str:
