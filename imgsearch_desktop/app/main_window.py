@@ -16,7 +16,6 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, QTimer, QU
 from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -32,7 +31,7 @@ from imgsearch_desktop.app.filter_bar import FilterBar
 from imgsearch_desktop.app.health import EngineHealth
 from imgsearch_desktop.app.index_status import IndexStatus, empty_library_text, finished_text
 from imgsearch_desktop.app.panes import QueryPane, ResultsPane
-from imgsearch_desktop.app.photo_input import PhotoInput
+from imgsearch_desktop.app.photo_input import PhotoInput, SearchBar
 from imgsearch_desktop.app.problems import Kind, Problem
 from imgsearch_desktop.app.query_panel import QueryComposer
 from imgsearch_desktop.app.query_runner import QueryRunner, empty_hint
@@ -119,12 +118,13 @@ class MainWindow(PhotoInput, QMainWindow):
         outer.setContentsMargins(12, 12, 12, 6)
         outer.setSpacing(8)
         bar = QHBoxLayout()
-        self.search = QLineEdit()
+        self.search = SearchBar()
         self.search.setObjectName("search")
         self.search.setPlaceholderText("Describe a photo in any language — or drop, paste (Ctrl+V) or open (Ctrl+O)"
                                        " a photo")
         self.search.setClearButtonEnabled(True)
         self.search.returnPressed.connect(self.search_text)
+        self.search.photo_pasted.connect(self.paste)
         open_button = QPushButton("Open photo…")
         open_button.clicked.connect(self.open_photo)
         bar.addWidget(self.search, 1)
@@ -172,7 +172,7 @@ class MainWindow(PhotoInput, QMainWindow):
         self._action(help_menu, "&About", self.about)
         focus = QAction(self)
         focus.setShortcut(QKeySequence("Ctrl+L"))
-        focus.triggered.connect(self.search.setFocus)
+        focus.triggered.connect(self.search.focus_all)
         self.addAction(focus)
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:

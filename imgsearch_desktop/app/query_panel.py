@@ -228,16 +228,16 @@ class QueryComposer(QObject):
         """A new part: replaces the query, or with ``add`` joins it. ``image``: pasted data's QImage."""
         if image is not None and part.image_bytes is not None:
             self.pasted[part.image_bytes] = image
-        self.parts = [*self.parts, part] if add and self.parts else [part]
+        self.ask_parts([part], add)
+
+    def ask_parts(self, parts: list[Part], add: bool = False) -> None:
+        """New parts (several dropped files): the first replaces the query unless ``add``, the others join it."""
+        self.parts = [*self.parts, *parts] if add and self.parts else list(parts)
         self._apply(push=True)
 
     def ask_text(self, text: str) -> None:
         """A typed sentence: joins a query that has a photo, else it is the query."""
-        if any(is_photo(p) for p in self.parts):
-            self.ask(Part(text=text), add=True)
-            self.w.search.clear()
-        else:
-            self.ask(Part(text=text))
+        self.ask(Part(text=text), add=any(is_photo(p) for p in self.parts))
 
     def set_region(self, region) -> None:
         """A rectangle dragged on the query photo: the photo's part searches by that region."""
@@ -283,6 +283,8 @@ class QueryComposer(QObject):
             self._fill_thumbnail(chip)
         if preview:
             self._show_preview()
+        if any(is_photo(p) for p in self.parts):
+            self.w.search.clear()  # its sentence, if any, is a chip now: typed after, it must not run on
         self.region.show_region(self._main_photo().region if self._main_photo() else None)
         self.changed.emit()
         if not self.parts:
