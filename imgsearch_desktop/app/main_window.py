@@ -30,7 +30,7 @@ from imgsearch_desktop.app.banner import Banner
 from imgsearch_desktop.app.filter_bar import FilterBar
 from imgsearch_desktop.app.health import EngineHealth
 from imgsearch_desktop.app.index_status import IndexStatus, empty_library_text, finished_text
-from imgsearch_desktop.app.panes import QueryPane, ResultsPane
+from imgsearch_desktop.app.panes import HINT, QueryPane, ResultsPane
 from imgsearch_desktop.app.photo_input import PhotoInput, SearchBar
 from imgsearch_desktop.app.problems import Kind, Problem
 from imgsearch_desktop.app.query_panel import QueryComposer
@@ -338,7 +338,8 @@ class MainWindow(PhotoInput, QMainWindow):
     def submit_query(self, query: Query) -> None:
         """Hand the query to the runner (a pool thread); the results come back to ``_on_results``."""
         self.thumbnails.cancel_pending()  # the last results' thumbnails must not slow this query down
-        self.banner.clear("query")
+        if self.banner.key != "engine":
+            self.banner.clear()  # a new query starts afresh: an earlier action's message goes, the engine's stays
         self.runner.submit(query)
 
     def _rerun(self) -> None:
@@ -350,6 +351,17 @@ class MainWindow(PhotoInput, QMainWindow):
     def search_path(self, path: str, add: bool = False) -> None:
         """The photo replaces the query, or with ``add`` (Shift+drop) joins it as one more part."""
         self.composer.ask(Part(path=path), add)
+
+    def clear_results(self) -> None:
+        """No query any more (its last part removed, or unreadable): no old results under an empty caption, and
+        nothing left for a filter or a finished scan to run again."""
+        self.runner.forget()
+        self.thumbnails.cancel_pending()
+        self.model.set_hits([])
+        self.last_result = None
+        self.copies_banner.hide()
+        self.hint.setText(HINT)
+        self.stack.setCurrentWidget(self.hint)
 
     @Slot(object, QImage)
     def _on_result_thumbnail(self, _path: str, _image: QImage) -> None:

@@ -212,6 +212,7 @@ class QueryComposer(QObject):
         window.grid.more_like_requested.connect(lambda path: self.ask(Part(stored=path, weight=1.0), add=True))
         window.grid.less_like_requested.connect(lambda path: self.ask(Part(stored=path, weight=-1.0), add=True))
         window.filter_bar.changed.connect(self._filters_changed)
+        window.runner.unreadable.connect(self.drop_unreadable)
         self.back_action = self._shortcut("Back to the previous query", "Alt+Left", self.back)
         self.forward_action = self._shortcut("Forward to the next query", "Alt+Right", self.forward)
 
@@ -255,6 +256,16 @@ class QueryComposer(QObject):
         self.parts = [p for p in self.parts if p is not chip.part]
         self._apply(push=bool(self.parts))
 
+    def drop_unreadable(self, part: Part, problem) -> None:
+        """A part that cannot be read leaves the query (the rest runs again; with nothing left, there is no query
+        and no stale grid), and the message says which file and why."""
+        if part in self.parts:
+            index = self.parts.index(part)
+            self.parts = self.parts[:index] + self.parts[index + 1:]
+            self.history.discard()  # what is left is the query now (the same as the one before: one entry)
+            self._apply(push=bool(self.parts))
+        self.w.show_problem(problem.with_sentence(f"{problem.sentence} It was taken out of the query."), "part")
+
     # ----- history -----
     def back(self) -> None:
         self._go(self.history.back)
@@ -288,6 +299,7 @@ class QueryComposer(QObject):
         self.region.show_region(self._main_photo().region if self._main_photo() else None)
         self.changed.emit()
         if not self.parts:
+            self.w.clear_results()
             return
         if push:
             self.history.push(self.parts, capture_filters(self.w.filter_bar))

@@ -4,11 +4,11 @@ cannot be read, and the messages and counts around a query. Real key events on t
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
+from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
 from imgsearch_desktop.app.main_window import file_url
-from tests.app.gui import drop_file
+from tests.app.gui import drop_file, wait_indexed
 
 WAIT = 30_000
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -146,3 +146,54 @@ def test_drops_are_copies_never_moves_and_every_file_is_a_part(qtbot, make_app, 
     assert [p.path for p in composer.parts] == [str(first)]
     enter, drop = drag(window, [second], Qt.DropAction.MoveAction)  # a move only: refused, nothing asked
     assert not enter.isAccepted() and drop is None and [p.path for p in composer.parts] == [str(first)]
+
+
+def test_a_photo_that_cannot_be_read_leaves_the_query(qtbot, make_app, library, tmp_path, monkeypatch):
+    app = make_app([library])
+    wait_indexed(qtbot, app)
+    window, composer = app.window, app.window.composer
+    good = library / "2024" / "IMG_0000.jpg"
+    fake = tmp_path / "fake.jpg"
+    fake.write_text("this is a text file, not a photo\n")
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        drop_file(window, good)
+    assert window.model.rowCount() == 10
+
+    with qtbot.waitSignal(window.query_failed, timeout=WAIT) as failed:
+        window.search_path(str(fake))  # what Open photo… does with the file chosen
+    assert composer.parts == [] and window.runner.last is None
+    assert window.model.rowCount() == 0 and window.stack.currentWidget() is window.hint  # no stale grid
+    assert str(fake) in failed.args[0] and "not an image" in failed.args[0]
+    assert failed.args[0].endswith("It was taken out of the query.") and window.banner.isVisibleTo(window)
+    assert window.query_image.text() == "No query yet" and str(fake) not in window.query_caption.text()
+    with qtbot.assertNotEmitted(window.query_failed, wait=500):
+        window.filter_bar.format_combo.setCurrentText("PNG")  # nothing to rerun: the bad photo is gone
+    window.filter_bar.format_combo.setCurrentIndex(0)
+
+    search = window.search
+    search.setFocus()
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        type_and_enter(qtbot, search, "a dog on the beach")  # the next sentence works
+    assert [p.text for p in composer.parts] == ["a dog on the beach"] and window.model.rowCount() == 10
+    assert not window.banner.isVisibleTo(window)  # a new query: the old message went
+
+    # One bad part among good ones: only it leaves; the rest is searched again, and the message stays.
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        drop_file(window, good)
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        drop_file(window, fake, shift=True)
+    assert [p.path for p in composer.parts] == [str(good)]
+    assert [p.path for p in window.last_result.query.parts] == [str(good)]
+    assert "fake.jpg" in window.banner.text() and window.banner.isVisibleTo(window)
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        qtbot.keyClick(window, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)  # back: the sentence
+    assert [p.text for p in composer.parts] == ["a dog on the beach"]
+    assert not window.banner.isVisibleTo(window)
+
+    # A message from an earlier action (no viewer for a tile) does not stay across the next query either.
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)
+    window.open_external(str(good))
+    assert window.banner.text().startswith("No app is set up to open")
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        drop_file(window, good)
+    assert not window.banner.isVisibleTo(window)
