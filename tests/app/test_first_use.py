@@ -197,3 +197,24 @@ def test_a_photo_that_cannot_be_read_leaves_the_query(qtbot, make_app, library, 
     with qtbot.waitSignal(window.results_shown, timeout=WAIT):
         drop_file(window, good)
     assert not window.banner.isVisibleTo(window)
+
+
+def test_after_search_similar_enter_opens_the_first_tile(qtbot, make_app, library, monkeypatch):
+    app = make_app([library])
+    wait_indexed(qtbot, app)
+    window, grid = app.window, app.window.grid
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        drop_file(window, library / "2023" / "IMG_0001.jpg")
+    grid.setFocus()
+    grid.setCurrentIndex(window.model.index(3))
+    similar = window.model.hits[3].path
+    menus = []
+    monkeypatch.setattr(grid, "popup", lambda menu, pos: menus.append(menu))  # instead of a modal exec()
+    qtbot.keyClick(grid, Qt.Key.Key_Menu)  # the keyboard's way to the tile's menu
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        next(a for a in menus[0].actions() if a.text() == "Search similar to this").trigger()
+    assert window.model.hits[0].path == similar and grid.hasFocus()
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    qtbot.keyClick(grid, Qt.Key.Key_Return)
+    assert opened == [file_url(similar)]
