@@ -37,7 +37,11 @@ class History:
         return self.entries[self.index] if 0 <= self.index < len(self.entries) else None
 
     def push(self, parts: list[Part], filters: dict) -> None:
-        """A new query: what was ahead of the current one (after going back) is dropped, as in a browser."""
+        """A new query: what was ahead of the current one (after going back) is dropped, as in a browser. The same
+        query again (the same photo dropped twice) stays one entry."""
+        current = self.current
+        if current is not None and current.parts == parts and current.filters == filters:
+            return
         del self.entries[self.index + 1:]
         self.entries.append(Entry(copy_parts(parts), dict(filters)))
         del self.entries[:-self.limit]
@@ -47,6 +51,12 @@ class History:
         """The current query changed in place (a weight, a filter): remember it as it is now."""
         if self.current is not None:
             self.entries[self.index] = Entry(copy_parts(parts), dict(filters))
+
+    def discard(self) -> None:
+        """The current query could not run at all (its only part unreadable): as if it had never been asked."""
+        if self.current is not None:
+            del self.entries[self.index]
+            self.index -= 1
 
     def can_back(self) -> bool:
         return self.index > 0

@@ -16,7 +16,6 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -34,8 +33,8 @@ from imgsearch_desktop.app.folder_tree import FolderTree
 from imgsearch_desktop.app.health import EngineHealth
 from imgsearch_desktop.app.index_status import IndexStatus, empty_library_text, finished_text
 from imgsearch_desktop.app.library_view import LibraryView
-from imgsearch_desktop.app.panes import QueryPane, ResultsPane
-from imgsearch_desktop.app.photo_input import PhotoInput
+from imgsearch_desktop.app.panes import HINT, QueryPane, ResultsPane
+from imgsearch_desktop.app.photo_input import PhotoInput, SearchBar
 from imgsearch_desktop.app.preview import PreviewPane, attach
 from imgsearch_desktop.app.problems import Kind, Problem
 from imgsearch_desktop.app.query_panel import QueryComposer
@@ -125,12 +124,13 @@ class MainWindow(PhotoInput, QMainWindow):
         outer.setContentsMargins(12, 12, 12, 6)
         outer.setSpacing(8)
         bar = QHBoxLayout()
-        self.search = QLineEdit()
+        self.search = SearchBar()
         self.search.setObjectName("search")
         self.search.setPlaceholderText("Describe a photo in any language — or drop, paste (Ctrl+V) or open (Ctrl+O)"
                                        " a photo")
         self.search.setClearButtonEnabled(True)
         self.search.returnPressed.connect(self.search_text)
+        self.search.photo_pasted.connect(self.paste)
         open_button = QPushButton("Open photo…")
         open_button.clicked.connect(self.open_photo)
         library_button = QPushButton("Library")
@@ -191,7 +191,7 @@ class MainWindow(PhotoInput, QMainWindow):
         self._action(help_menu, "&About", self.about)
         focus = QAction(self)
         focus.setShortcut(QKeySequence("Ctrl+L"))
-        focus.triggered.connect(self.search.setFocus)
+        focus.triggered.connect(self.search.focus_all)
         self.addAction(focus)
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
@@ -429,7 +429,8 @@ class MainWindow(PhotoInput, QMainWindow):
     def submit_query(self, query: Query) -> None:
         """Hand the query to the runner (a pool thread); the results come back to ``_on_results``."""
         self.thumbnails.cancel_pending()  # the last results' thumbnails must not slow this query down
-        self.banner.clear("query")
+        if self.banner.key != "engine":
+            self.banner.clear()  # a new query starts afresh: an earlier action's message goes, the engine's stays
         self.query_pane.show()
         self.runner.submit(query)
 
@@ -442,6 +443,17 @@ class MainWindow(PhotoInput, QMainWindow):
     def search_path(self, path: str, add: bool = False) -> None:
         """The photo replaces the query, or with ``add`` (Shift+drop) joins it as one more part."""
         self.composer.ask(Part(path=path), add)
+
+    def clear_results(self) -> None:
+        """No query any more (its last part removed, or unreadable): no old results under an empty caption, and
+        nothing left for a filter or a finished scan to run again."""
+        self.runner.forget()
+        self.thumbnails.cancel_pending()
+        self.model.set_hits([])
+        self.last_result = None
+        self.copies_banner.hide()
+        self.hint.setText(HINT)
+        self.stack.setCurrentWidget(self.hint)
 
     @Slot(object, QImage)
     def _on_result_thumbnail(self, _path: str, _image: QImage) -> None:

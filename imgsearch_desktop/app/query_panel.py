@@ -212,6 +212,7 @@ class QueryComposer(QObject):
         window.grid.more_like_requested.connect(lambda path: self.ask(Part(stored=path, weight=1.0), add=True))
         window.grid.less_like_requested.connect(lambda path: self.ask(Part(stored=path, weight=-1.0), add=True))
         window.filter_bar.changed.connect(self._filters_changed)
+        window.runner.unreadable.connect(self.drop_unreadable)
         self.back_action = self._shortcut("Back to the previous query", "Alt+Left", self.back)
         self.forward_action = self._shortcut("Forward to the next query", "Alt+Right", self.forward)
 
@@ -228,22 +229,19 @@ class QueryComposer(QObject):
         """A new part: replaces the query, or with ``add`` joins it. ``image``: pasted data's QImage."""
         if image is not None and part.image_bytes is not None:
             self.pasted[part.image_bytes] = image
-        self.parts = [*self.parts, part] if add and self.parts else [part]
-        self._apply(push=True)
+        self.ask_parts([part], add)
 
-    def ask_parts(self, parts: list[Part]) -> None:
-        """Several parts at once (a grid's "Search with these photos"): they replace the query."""
-        if parts:
-            self.parts = list(parts)
-            self._apply(push=True)
+    def ask_parts(self, parts: list[Part], add: bool = False) -> None:
+        """New parts (several dropped files, a grid's "Search with these photos"): they replace the query unless
+        ``add``, which joins them to it."""
+        if not parts:
+            return
+        self.parts = [*self.parts, *parts] if add and self.parts else list(parts)
+        self._apply(push=True)
 
     def ask_text(self, text: str) -> None:
         """A typed sentence: joins a query that has a photo, else it is the query."""
-        if any(is_photo(p) for p in self.parts):
-            self.ask(Part(text=text), add=True)
-            self.w.search.clear()
-        else:
-            self.ask(Part(text=text))
+        self.ask(Part(text=text), add=any(is_photo(p) for p in self.parts))
 
     def clear(self) -> None:
         """No parts: the window shows the library (the history keeps the query for Alt+Left)."""
@@ -267,6 +265,16 @@ class QueryComposer(QObject):
     def remove(self, chip: Chip) -> None:
         self.parts = [p for p in self.parts if p is not chip.part]
         self._apply(push=bool(self.parts))
+
+    def drop_unreadable(self, part: Part, problem) -> None:
+        """A part that cannot be read leaves the query (the rest runs again; with nothing left, there is no query
+        and no stale grid), and the message says which file and why."""
+        if part in self.parts:
+            index = self.parts.index(part)
+            self.parts = self.parts[:index] + self.parts[index + 1:]
+            self.history.discard()  # what is left is the query now (the same as the one before: one entry)
+            self._apply(push=bool(self.parts))
+        self.w.show_problem(problem.with_sentence(f"{problem.sentence} It was taken out of the query."), "part")
 
     # ----- history -----
     def back(self) -> None:
@@ -296,9 +304,12 @@ class QueryComposer(QObject):
             self._fill_thumbnail(chip)
         if preview:
             self._show_preview()
+        if any(is_photo(p) for p in self.parts):
+            self.w.search.clear()  # its sentence, if any, is a chip now: typed after, it must not run on
         self.region.show_region(self._main_photo().region if self._main_photo() else None)
         self.changed.emit()
         if not self.parts:
+            self.w.clear_results()
             return
         if push:
             self.history.push(self.parts, capture_filters(self.w.filter_bar))

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from imgsearch_desktop.app.problems import explain, is_unreachable
 from imgsearch_desktop.app.workers import run_call
+from imgsearch_desktop.core.errors import UnreadablePart
 from imgsearch_desktop.core.query import Query, QueryResult, run_query
 from imgsearch_desktop.core.store import Filters
 
@@ -25,6 +26,7 @@ class QueryRunner(QObject):
     failed = Signal(object)  # Problem
     waiting = Signal(str)  # the query waits; why, in words
     engine_lost = Signal()  # a query found Elasticsearch unreachable
+    unreadable = Signal(object, object)  # a part of the newest query cannot be used: the Part, the Problem
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -49,6 +51,11 @@ class QueryRunner(QObject):
     def detach(self, reason: str) -> None:
         self.store = None
         self.wait_reason = reason
+
+    def forget(self) -> None:
+        """No query any more: nothing to rerun or wait for, and an answer still on its way is dropped."""
+        self.last = self.pending = None
+        self._seq += 1
 
     def submit(self, query: Query) -> None:
         self.last = query
@@ -86,6 +93,9 @@ class QueryRunner(QObject):
             self.pending = query
             self.engine_lost.emit()
             self.waiting.emit("Will search as soon as the search engine answers again…")
+            return
+        if isinstance(exc, UnreadablePart):
+            self.unreadable.emit(exc.part, explain(exc, self.address, "searching"))
             return
         self.failed.emit(explain(exc, self.address, "searching"))
 

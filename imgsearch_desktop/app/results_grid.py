@@ -41,6 +41,16 @@ class ResultsGrid(QListView):
         self.customContextMenuRequested.connect(self._menu_at)
         self.many = None  # the selection's actions (SelectionActions), set by the window
 
+    def setModel(self, model) -> None:
+        super().setModel(model)
+        model.modelReset.connect(self._current_first)
+
+    def _current_first(self) -> None:
+        """New results: the first tile is the current one, so Enter or the Menu key acts at once (after "Search
+        similar" the grid keeps the focus, and a reset model has no current tile)."""
+        if self.model().rowCount():
+            self.setCurrentIndex(self.model().index(0, 0))
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         # Shift+F10 and the Menu key: the current tile's menu, as a right-click gives it.
         shift = event.modifiers() & Qt.KeyboardModifier.ShiftModifier

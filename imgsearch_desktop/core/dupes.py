@@ -54,6 +54,7 @@ SIMILAR_COSINE = 0.9  # Immich flags duplicates at cosine distance ≤ 0.0155 (c
 MIN_SPREAD = 8.0  # grey levels (std of the 64×64 the hash sees): measured, near-black/near-white photos and mostly
 # transparent icons sit at 0–7 and their hashes are noise or a blank page; ordinary photos 28–49
 ASPECT_TOLERANCE = 0.02  # relative: a resize keeps the aspect ratio to a pixel's rounding
+COLOUR_DELTA = 3.0  # mean ΔE of the colour grids (images.colour_distance): copies ≤ 1.2, recoloured pictures ≥ 5.4
 
 
 class Tier(StrEnum):
@@ -354,13 +355,20 @@ def keeper_rank(p, references: Sequence[str] = ()) -> tuple:
     return KeepPolicy(references=references).key(p)
 
 
+def near_match(phash_a: str | None, phash_b: str | None, score: float, near_bits: int = NEAR_BITS,
+               near_cosine: float = NEAR_COSINE) -> bool:
+    """The cheap same-picture test, on what the index holds: CLIP cosine and perceptual hashes close enough. The
+    one place it is written; the strict check (``DupeFinder.same_picture``) then looks at the files."""
+    return score >= near_cosine and bool(phash_a and phash_b) and hamming(phash_a, phash_b) <= near_bits
+
+
 def relation_to_query(hit, query_sha256: str | None, query_phash: str | None, near_bits: int = NEAR_BITS,
                       near_cosine: float = NEAR_COSINE) -> str:
     """How a search hit relates to the dropped photo: identical file, same picture, or similar shot (a label only:
     the strict same-picture check runs in a duplicate scan, before anything can be trashed)."""
     if query_sha256 and hit.sha256 == query_sha256:
         return Tier.EXACT.label
-    if query_phash and hit.phash and hamming(query_phash, hit.phash) <= near_bits and hit.score >= near_cosine:
+    if near_match(query_phash, hit.phash, hit.score, near_bits, near_cosine):
         return Tier.SAME_PICTURE.label
     return Tier.SIMILAR.label
 
@@ -519,8 +527,9 @@ class DupeFinder:
                  references: Sequence[str] = (), not_duplicates: NotDuplicates | None = None,
                  batch: int = 100, neighbours: int = 10, keep_rules: Sequence[KeepRule] = DEFAULT_KEEP_RULES,
                  folder_priority: Sequence[str] = (), min_spread: float = MIN_SPREAD,
-                 exact_join_max: int = EXACT_JOIN_MAX) -> None:
+                 exact_join_max: int = EXACT_JOIN_MAX, colour_delta: float = COLOUR_DELTA) -> None:
         self.store = store
+        self.colour_delta = colour_delta
         self.exact_join_max = exact_join_max
         self.near_bits = near_bits
         self.near_cosine = near_cosine
@@ -619,7 +628,11 @@ class DupeFinder:
         cos = float(a.vector @ b.vector)
         if tier is Tier.SIMILAR:
             return cos >= threshold
-        return cos >= self.near_cosine and bool(a.phash and b.phash) and hamming(a.phash, b.phash) <= self.near_bits
+        return self.near(a, b, cos)
+
+    def near(self, a: Photo, b: Photo, score: float) -> bool:
+        """The cheap same-picture test (``near_match``) and the same aspect ratio: worth reading the files for."""
+        return near_match(a.phash, b.phash, score, self.near_bits, self.near_cosine) and _same_aspect(a, b)
 
     def _neighbours(self, chunk: Sequence[Photo], tier: Tier, threshold: float,
                     folders: Sequence[str]) -> list[list[str]]:
@@ -749,15 +762,14 @@ class DupeFinder:
 
     def same_picture(self, a: Photo, b: Photo, score: float | None = None) -> int | None:
         """The hash distance when ``a`` and ``b`` are the same picture, else None. Needs all of: CLIP ≥ near_cosine,
-        indexed hashes ≤ near_bits, the same aspect ratio, and the files' hashes on a white and a black background
-        within near_bits wherever the image carries enough to hash (never for a blank or near-flat image)."""
+        indexed hashes ≤ near_bits, the same aspect ratio, the files' hashes on a white and a black background
+        within near_bits wherever the image carries enough to hash (never for a blank or near-flat image), and
+        the same colours (the hashes see brightness only: one design in two colourways hashes alike)."""
         score = float(a.vector @ b.vector) if score is None else score
-        if score < self.near_cosine or not (a.phash and b.phash) or hamming(a.phash, b.phash) > self.near_bits:
-            return None
-        if not _same_aspect(a, b):
+        if not self.near(a, b, score):
             return None
         va, vb = self._views_of(a), self._views_of(b)
-        if va is None or vb is None:
+        if va is None or vb is None or images.colour_distance(va, vb) > self.colour_delta:
             return None
         bits = []
         for ha, hb, sa, sb in ((va.on_white, vb.on_white, va.spread_white, vb.spread_white),
@@ -852,11 +864,10 @@ def _near_candidates(photos: list[Photo], finder: DupeFinder) -> list[Photo]:
     vectors = np.stack([p.vector for p in photos])
     out: set[int] = set()
     for start in range(0, len(photos), 1000):
-        close = np.argwhere(vectors[start:start + 1000] @ vectors.T >= finder.near_cosine)
-        for i, j in close:
+        scores = vectors[start:start + 1000] @ vectors.T
+        for i, j in np.argwhere(scores >= finder.near_cosine):
             a, b = photos[start + i], photos[j]
-            if a is not b and a.phash and b.phash and hamming(a.phash, b.phash) <= finder.near_bits \
-                    and _same_aspect(a, b):
+            if a is not b and finder.near(a, b, float(scores[i, j])):
                 out |= {start + int(i), int(j)}
     return [photos[i] for i in sorted(out)]
 

@@ -21,6 +21,15 @@ class IndexConflict(UserError):
     """The index name is taken by something this app did not create, or holds vectors of another model."""
 
 
+class UnreadablePart(UserError):
+    """One part of a query cannot be used: its photo cannot be read, or it is no longer indexed. ``part`` says
+    which, so the window can take it out of the query instead of failing every query after it the same way."""
+
+    def __init__(self, message: str, part: object) -> None:
+        super().__init__(message)
+        self.part = part
+
+
 class UsageError(UserError):
     """A bad option, environment value or argument, caught at the door."""
 

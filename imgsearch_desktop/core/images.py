@@ -17,7 +17,7 @@ import stat
 import struct
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -371,6 +371,7 @@ def _dct_matrix(n: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- the strict "same picture" check (core/dupes.py)
 VIEW_SIDE = 256  # decode (JPEG draft, reduce) to about this before hashing: the hash looks at 64×64
+COLOUR_CELLS = 8  # the colour check compares an 8×8 grid of mean colours
 
 
 @dataclass(frozen=True)
@@ -381,12 +382,15 @@ class PictureViews:
     Why two backgrounds: the indexed hash sees transparent images on white only, so a white logo and another white
     logo both hash as a blank page; on black their shapes differ. An opaque photo has the same view twice.
     Why the spread: a near-flat image's hash is decided by noise and rounding, so it proves nothing either way.
+    Why the colour: the hashes see brightness only, so one design in two colourways (a hue shift, swapped
+    channels, a tint) hashes alike; ``colour`` is the picture (on white) as a grid of CIELAB cell means.
     """
 
     on_white: int
     on_black: int
     spread_white: float
     spread_black: float
+    colour: np.ndarray = field(compare=False, repr=False, default_factory=lambda: np.zeros((0, 3)))
 
 
 def picture_views(path: str | Path) -> PictureViews:
@@ -400,17 +404,26 @@ def picture_views(path: str | Path) -> PictureViews:
             im.draft(im.mode if im.mode != "YCbCr" else "RGB", (VIEW_SIDE, VIEW_SIDE))
         im.load()
         im = ImageOps.exif_transpose(im) or im
-        white, black = _on_backgrounds(im)
+        white, black, colour = _on_backgrounds(im)
     (hw, sw), (hb, sb) = _hash_and_spread(white), _hash_and_spread(black)
-    return PictureViews(hw, hb, sw, sb)
+    return PictureViews(hw, hb, sw, sb, colour)
+
+
+def colour_distance(a: PictureViews, b: PictureViews) -> float:
+    """How far apart two pictures' colours are: the mean CIE76 ΔE of their grid cells (about 2.3 is the least a
+    person notices side by side). On the mate-backgrounds wallpapers: copies resized, recompressed (JPEG q40–85,
+    WebP) or converted measured ≤ 1.2; recoloured ones (hue +20/256, channels swapped, a 15–25% tint) ≥ 5.4, and
+    that set's Warm and Radioactive colourways of one design 14.8."""
+    return float(np.linalg.norm(a.colour - b.colour, axis=-1).mean())
 
 
 def _has_alpha(im: Image.Image) -> bool:
     return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
 
 
-def _on_backgrounds(im: Image.Image) -> tuple[np.ndarray, np.ndarray]:
-    """Grey levels (float) of the image composited on white and on black, about VIEW_SIDE px on the short side."""
+def _on_backgrounds(im: Image.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grey levels (float) of the image composited on white and on black, about VIEW_SIDE px on the short side,
+    and the colour grid (``PictureViews.colour``) of it on white."""
     alpha = _has_alpha(im)
     im = im.convert("RGBA") if alpha else to_rgb(im)
     factor = max(1, min(im.size) // VIEW_SIDE)
@@ -419,9 +432,31 @@ def _on_backgrounds(im: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     arr = np.asarray(im, dtype=np.float64) / 255.0
     grey = arr[..., :3] @ np.array([0.299, 0.587, 0.114])  # ITU-R 601 luma, as Pillow's "L"
     if not alpha:
-        return grey * 255.0, grey * 255.0
+        return grey * 255.0, grey * 255.0, _lab(_cell_means(arr, COLOUR_CELLS))
     a = arr[..., 3]
-    return (grey * a + (1.0 - a)) * 255.0, grey * a * 255.0
+    on_white = arr[..., :3] * a[..., None] + (1.0 - a[..., None])
+    return (grey * a + (1.0 - a)) * 255.0, grey * a * 255.0, _lab(_cell_means(on_white, COLOUR_CELLS))
+
+
+def _cell_means(rgb: np.ndarray, cells: int) -> np.ndarray:
+    """The mean of each cell of a cells×cells grid over the image (edges split as evenly as the pixels allow)."""
+    rows = np.array_split(np.arange(rgb.shape[0]), cells)
+    cols = np.array_split(np.arange(rgb.shape[1]), cells)
+    return np.array([[rgb[r[0]:r[-1] + 1, c[0]:c[-1] + 1].mean(axis=(0, 1)) if len(r) and len(c) else np.ones(3)
+                      for c in cols] for r in rows])
+
+
+_SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB in [0, 1] → CIELAB (D65): the colour space where a distance is roughly what a person sees."""
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ _SRGB_TO_XYZ.T / _D65_WHITE
+    eps = (6 / 29) ** 3
+    f = np.where(xyz > eps, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
 
 
 def _hash_and_spread(grey: np.ndarray) -> tuple[int, float]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.dupes import keeper_rank, relation_to_query
-from imgsearch_desktop.core.errors import UsageError, UserError
+from imgsearch_desktop.core.errors import UnreadablePart, UsageError, UserError
 from imgsearch_desktop.core.store import Filters, Hit
 
 REGION_ZOOM = 4  # a region query decodes its photo at 4× the model's input size before cutting the region out
@@ -134,7 +134,8 @@ def part_vector(embedder, store, part: Part) -> tuple[np.ndarray, tuple[str | No
     if part.stored is not None:
         source = store.indexed_source(part.stored)
         if source is None:
-            raise UserError(f"not in the index: {part.stored} (index it first, or search with it as --image)")
+            raise UnreadablePart(f"not in the index: {part.stored} (index it first, or search with it as --image)",
+                                 part)
         return _unit(source["image_embedding"]), (source.get("sha256"), source.get("phash"))
     name = part.path or "pasted image"
     region = None if part.region is None or _whole(part.region) else part.region
@@ -149,7 +150,7 @@ def part_vector(embedder, store, part: Part) -> tuple[np.ndarray, tuple[str | No
         # 10% box would be 22 px that the model blows up.
         loaded = images.decode(data, embedder.image_size * (REGION_ZOOM if region else 1), name=name)
     except images.ImageSkipped as exc:
-        raise UserError(f"Cannot search with this image: {name}: {exc}") from None
+        raise UnreadablePart(f"Cannot search with this image: {name}: {exc}", part) from None
     image = images.shrink(crop(loaded.image, region), embedder.image_size) if region else loaded.image
     vector = embedder.encode_images([image], priority=True)[0]
     return _unit(vector), (None if region else sha256, images.perceptual_hash(image))
