@@ -54,7 +54,6 @@ from PySide6.QtWidgets import (
 )
 
 from imgsearch_desktop.app.compare_pane import ComparePane, human_size
-from imgsearch_desktop.app.keep_rules import folder_priority, keep_rules
 from imgsearch_desktop.app.results_model import centred, placeholder
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import JobControl, run_call
@@ -66,6 +65,7 @@ from imgsearch_desktop.core.dupes import (
     NotDuplicates,
     Photo,
     Tier,
+    keep_policy,
     megabytes,
     plural,
 )
@@ -380,11 +380,10 @@ class DupesView(QDialog):
     def finder(self) -> DupeFinder:
         """One finder while the settings stay the same: it remembers the files it read for the same-picture check,
         so a rescan and "keep this one" do not read them again."""
-        rules, folders = keep_rules(self.settings), folder_priority(self.settings)
-        key = (tuple(self.settings.references), tuple(rules), tuple(folders))
+        policy = keep_policy(self.settings)
+        key = (tuple(policy.references), tuple(policy.rules), tuple(policy.folders))
         if self._finder is None or key != self._finder_key:
-            self._finder = DupeFinder(self.store, references=self.settings.references,
-                                      not_duplicates=self.not_duplicates, keep_rules=rules, folder_priority=folders)
+            self._finder = DupeFinder(self.store, not_duplicates=self.not_duplicates, policy=policy)
             self._finder_key = key
         return self._finder
 

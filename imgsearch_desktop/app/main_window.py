@@ -98,7 +98,7 @@ class MainWindow(PhotoInput, QMainWindow):
         self.thumbnails.loaded.connect(self._on_preview)
         self.thumbnails.loaded.connect(self._on_result_thumbnail)  # after the model's slot: its pixmaps are in
         self._end_first_screen: Callable[[], None] = lambda: None
-        self.runner = QueryRunner(self)
+        self.runner = QueryRunner(settings, self)
         self.health = EngineHealth(worker.connect, worker.address, self)
         self._build()
         self._menus()

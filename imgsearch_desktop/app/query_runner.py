@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from imgsearch_desktop.app.problems import explain, is_unreachable
 from imgsearch_desktop.app.workers import run_call
+from imgsearch_desktop.core.dupes import keep_policy
 from imgsearch_desktop.core.query import Query, QueryResult, run_query
 from imgsearch_desktop.core.store import Filters
 
@@ -26,8 +27,9 @@ class QueryRunner(QObject):
     waiting = Signal(str)  # the query waits; why, in words
     engine_lost = Signal()  # a query found Elasticsearch unreachable
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, settings=None, parent=None) -> None:
         super().__init__(parent)
+        self.settings = settings  # the live Settings: its keep rules pick the best version among a photo's copies
         self.store = None
         self.embedder = None
         self.address = ""  # the remote cluster's URL, for messages ("" = the managed node)
@@ -58,7 +60,8 @@ class QueryRunner(QObject):
             self.waiting.emit(self.wait_reason)
             return
         seq, store, embedder = self._seq, self.store, self.embedder
-        run_call(lambda: run_query(embedder, store, query), lambda result: self._answered(seq, result),
+        keep = keep_policy(self.settings) if self.settings is not None else None  # as saved when asked
+        run_call(lambda: run_query(embedder, store, query, keep), lambda result: self._answered(seq, result),
                  lambda exc: self._failed(seq, query, exc), owner=self)
 
     def rerun(self, k: int, min_score: float | None, filters: Filters) -> bool:

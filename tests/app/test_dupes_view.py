@@ -18,9 +18,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from imgsearch_desktop.app.compare_pane import DIFFERENT, SAME
 from imgsearch_desktop.app.dupes_view import DupesView, MemberRole, header_text
-from imgsearch_desktop.app.keep_rules import KeepRulesBox, keep_rules
+from imgsearch_desktop.app.keep_rules import KeepRulesBox
 from imgsearch_desktop.config import AppDirs, Settings
-from imgsearch_desktop.core.dupes import KeepRule, Tier
+from imgsearch_desktop.core.dupes import KeepRule, Tier, saved_keep_rules
 from imgsearch_desktop.core.pipeline import Indexer
 from tests.app.gui import SCREENSHOTS, wait_indexed
 from tests.photos import picture, write_photo
@@ -349,20 +349,13 @@ def test_keep_rules_ordered_in_settings_choose_the_keeper(qtbot, open_view, tmp_
     assert box.rules.values()[0] == KeepRule.OLDEST.value
     dialog.accept()
     saved = Settings.load(dirs)
-    assert saved.keep_rules[0] == "oldest" and keep_rules(saved)[0] is KeepRule.OLDEST
+    assert saved.keep_rules[0] == "oldest" and saved_keep_rules(saved.keep_rules)[0] is KeepRule.OLDEST
     assert saved.folder_priority == [str(root)]
 
     view = open_view(root, keep_rules=saved.keep_rules)
     assert scan(qtbot, view) == 2
     family_a = next(g for g in view.groups if "lossless.png" in {Path(m.photo.path).name for m in g.members})
     assert family_a.keep.path == str(root / "small.jpg") and family_a.keep_why == "oldest file"
-
-
-def test_unknown_or_missing_keep_rules_fall_back_to_their_default_places():
-    s = Settings(keep_rules=["oldest", "no-such-rule", "pixels", "oldest"])
-    rules = keep_rules(s)
-    assert rules == [KeepRule.OLDEST, KeepRule.PIXELS, *(r for r in KeepRule if r not in rules[:2])]
-    assert keep_rules(Settings()) == list(KeepRule)
 
 
 def test_choices_keep_an_untick_everywhere_and_a_tick_only_against_the_same_keeper():

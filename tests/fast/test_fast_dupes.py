@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from imgsearch_desktop.config import Settings
 from imgsearch_desktop.core import dupes
 from imgsearch_desktop.core.dupes import (
     DupeFinder,
@@ -23,9 +24,10 @@ from imgsearch_desktop.core.dupes import (
     Photo,
     Tier,
     hamming,
-    keeper_rank,
+    keep_policy,
     plural,
     relation_to_query,
+    saved_keep_rules,
     webp_is_lossless,
 )
 
@@ -148,10 +150,25 @@ def test_a_full_tie_is_broken_by_the_path_the_same_way_every_time():
     assert policy.explain(a, b) == "first by name"
 
 
-def test_keeper_rank_takes_search_hits_too():
+def test_unknown_or_missing_keep_rules_fall_back_to_their_default_places():
+    rules = saved_keep_rules(["oldest", "no-such-rule", "pixels", "oldest"])
+    assert rules == [KeepRule.OLDEST, KeepRule.PIXELS, *(r for r in KeepRule if r not in rules[:2])]
+    assert saved_keep_rules(Settings().keep_rules) == list(KeepRule)
+
+
+def test_the_keep_policy_comes_from_the_saved_settings_plus_the_clis_extras():
+    s = Settings(folders=["/p/photos"], references=["/p/ref"], keep_rules=["oldest"], folder_priority=["/p/best"])
+    policy = keep_policy(s)
+    assert policy.rules[0] is KeepRule.OLDEST and set(policy.rules) == set(KeepRule)
+    assert list(policy.references) == ["/p/ref"] and list(policy.folders) == ["/p/best", "/p/photos", "/p/ref"]
+    cli = keep_policy(s, references=["/p/ref", "/p/more"], rules=[KeepRule.PIXELS])
+    assert cli.rules == (KeepRule.PIXELS,) and list(cli.references) == ["/p/ref", "/p/more"]
+
+
+def test_the_keep_policy_takes_search_hits_too():
     hit = SimpleNamespace(path="/p/big.jpg", width=4000, height=3000, size=1, format="JPEG", mtime_ns=1)
     other = SimpleNamespace(path="/p/small.jpg", width=10, height=10, size=1, format="JPEG", mtime_ns=1)
-    assert keeper_rank(hit) > keeper_rank(other)
+    assert KeepPolicy().key(hit) > KeepPolicy().key(other)
 
 
 def riff(chunks: list[tuple[bytes, bytes]]) -> bytes:
