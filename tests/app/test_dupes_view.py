@@ -176,6 +176,37 @@ def test_not_a_duplicate_sticks_after_a_rescan_and_can_be_undone(qtbot, open_vie
     assert dialog.list.item(0).text() == "Nothing set aside."
 
 
+# ---------------------------------------------------------------- a failure: one plain sentence, details behind
+def assert_plain_sentence_shown(view: DupesView, technical: str) -> None:
+    """The banner says one plain sentence (the action log repeats it); the technical text only behind Details."""
+    assert view.banner.isVisibleTo(view)
+    sentence = view.banner.text()
+    assert sentence.endswith(".") and "\n" not in sentence and technical not in sentence
+    assert "Error(" not in sentence and "Exception" not in sentence
+    assert technical in view.banner.details.toPlainText()
+    assert technical not in view.log.toPlainText() and sentence in view.log.toPlainText()
+
+
+def test_a_failed_trash_or_scan_shows_a_plain_sentence_with_the_details_behind(qtbot, open_view, tmp_path,
+                                                                               es_client):
+    root = make_library(tmp_path / "lib")
+    view = open_view(root)
+    assert scan(qtbot, view) == 2 and not view.banner.isVisibleTo(view)
+    plan = view.plan()
+    for name in es_client.indices.get(index=f"{view.store.alias}-*"):  # the index goes away under the window
+        es_client.indices.delete(index=name)
+    with qtbot.waitSignal(view.trashed, timeout=30_000):
+        view.trash(plan)  # the files go; the index's refresh afterwards fails
+    assert "then stopped" in view.log.toPlainText()
+    assert_plain_sentence_shown(view, "index_not_found_exception")
+
+    view.log.clear()
+    view.banner.clear()
+    view.scan()
+    qtbot.waitUntil(lambda: not view._busy, timeout=SCAN_MS)
+    assert_plain_sentence_shown(view, "index_not_found_exception")
+
+
 # ---------------------------------------------------------------- keyboard review, headers, plurals
 def test_keyboard_review_headers_and_plurals(qtbot, open_view, tmp_path):
     root = make_library(tmp_path / "lib")
