@@ -381,14 +381,14 @@ def keep_policy(settings, references: Sequence[str] = (), rules: Sequence[KeepRu
 
 
 def relation_to_query(hit, query_sha256: str | None, query_phash: str | None, near_bits: int = NEAR_BITS,
-                      near_cosine: float = NEAR_COSINE) -> str:
+                      near_cosine: float = NEAR_COSINE) -> Tier:
     """How a search hit relates to the dropped photo: identical file, same picture, or similar shot (a label only:
     the strict same-picture check runs in a duplicate scan, before anything can be trashed)."""
     if query_sha256 and hit.sha256 == query_sha256:
-        return Tier.EXACT.label
+        return Tier.EXACT
     if query_phash and hit.phash and hamming(query_phash, hit.phash) <= near_bits and hit.score >= near_cosine:
-        return Tier.SAME_PICTURE.label
-    return Tier.SIMILAR.label
+        return Tier.SAME_PICTURE
+    return Tier.SIMILAR
 
 
 # ---------------------------------------------------------------- "not a duplicate", remembered

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imgsearch_desktop.core import images
-from imgsearch_desktop.core.dupes import KeepPolicy, relation_to_query
+from imgsearch_desktop.core.dupes import KeepPolicy, Tier, relation_to_query
 from imgsearch_desktop.core.errors import UsageError, UserError
 from imgsearch_desktop.core.store import Filters, Hit
 
@@ -79,12 +79,13 @@ class QueryResult:
     query: Query
     hits: list[Hit]
     seconds: float
-    relations: list[str] = field(default_factory=list)  # per hit: identical file | same picture | similar shot
+    relations: list[Tier] = field(default_factory=list)  # per hit: its tier to the query (label: Tier.label)
     best: int | None = None  # index of the best version among the query's copies, when it has any
 
     @property
     def copies(self) -> list[int]:
-        return [i for i, r in enumerate(self.relations) if r != "similar shot"]
+        """The hits that are copies of the query: identical files and the same picture, not similar shots."""
+        return [i for i, r in enumerate(self.relations) if r is not Tier.SIMILAR]
 
 
 def run_query(embedder, store, query: Query, keep: KeepPolicy | None = None) -> QueryResult:

@@ -344,13 +344,13 @@ def test_group_tier_and_why_come_from_the_weakest_member():
 
 def test_relation_to_query_labels():
     hit = SimpleNamespace(sha256="abc", phash="ffff0000", score=0.99)
-    assert relation_to_query(hit, "abc", None) == "identical file"
-    assert relation_to_query(hit, "other", "ffff0001") == "same picture"  # 1 bit apart
-    assert relation_to_query(hit, "other", "0000ffff") == "similar shot"  # 32 bits apart: more than 24
-    assert relation_to_query(hit, None, "ff00ff00") == "same picture"  # 16 bits: within the default 24…
-    assert relation_to_query(hit, None, "ff00ff00", near_bits=8) == "similar shot"  # …not within 8
+    assert relation_to_query(hit, "abc", None) is Tier.EXACT
+    assert relation_to_query(hit, "other", "ffff0001") is Tier.SAME_PICTURE  # 1 bit apart
+    assert relation_to_query(hit, "other", "0000ffff") is Tier.SIMILAR  # 32 bits apart: more than 24
+    assert relation_to_query(hit, None, "ff00ff00") is Tier.SAME_PICTURE  # 16 bits: within the default 24…
+    assert relation_to_query(hit, None, "ff00ff00", near_bits=8) is Tier.SIMILAR  # …not within 8
     close_but_unlike = SimpleNamespace(sha256="x", phash="ffff0000", score=0.9)  # CLIP below near_cosine
-    assert relation_to_query(close_but_unlike, None, "ffff0000") == "similar shot"
+    assert relation_to_query(close_but_unlike, None, "ffff0000") is Tier.SIMILAR
 
 
 # ---------------------------------------------------------------- a whole scan over a fake store
