@@ -88,9 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("search", "nearest photos to photos and sentences (any language), minus what they should not be like")
     p.add_argument("--image", action="append", default=[], metavar="FILE", help="more like this photo (repeatable)")
-    p.add_argument("--text", action="append", default=[], metavar="TEXT", help="more like this sentence (repeatable)")
+    p.add_argument("--text", action="append", default=[], type=checks.sentence, metavar="TEXT",
+                   help="more like this sentence (repeatable)")
     p.add_argument("--not-image", action="append", default=[], metavar="FILE", help="less like this photo")
-    p.add_argument("--not-text", action="append", default=[], metavar="TEXT", help="less like this sentence")
+    p.add_argument("--not-text", action="append", default=[], type=checks.sentence, metavar="TEXT",
+                   help="less like this sentence")
     p.add_argument("--like", action="append", default=[], metavar="PATH",
                    help="more like this indexed photo (its stored vector, nothing decoded)")
     p.add_argument("--unlike", action="append", default=[], metavar="PATH", help="less like this indexed photo")
@@ -210,6 +212,7 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
     from imgsearch_desktop.core.query import Query, check_parts, run_query
     from imgsearch_desktop.core.store import Filters, printable
 
+    checks.date_range(args.date_from, args.date_to)
     parts = search_parts(args)
     embedder = ctx.embedder
     check_parts(embedder, parts)
