@@ -67,6 +67,19 @@ def iso_date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2023-06-01") from None
 
 
+def sentence(text: str) -> str:
+    """A sentence to search for: an empty or blank one would embed as noise and return arbitrary photos."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the sentence is empty: say what to look for, e.g. --text 'a dog on a beach'")
+    return text
+
+
+def date_range(date_from: str | None, date_to: str | None) -> None:
+    """``--from`` after ``--to`` can match nothing: a usage error, not "no matching photos"."""
+    if date_from and date_to and date_from > date_to:  # both ISO dates (iso_date): text order is date order
+        raise UsageError(f"--from {date_from} is after --to {date_to}: no photo can match; swap them")
+
+
 def index_name(text: str) -> str:
     """Elasticsearch's index-name rules, told up front rather than as a 400 from the server."""
     problem = None

@@ -89,9 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("search", "nearest photos to photos and sentences (any language), minus what they should not be like")
     p.add_argument("--image", action="append", default=[], metavar="FILE", help="more like this photo (repeatable)")
-    p.add_argument("--text", action="append", default=[], metavar="TEXT", help="more like this sentence (repeatable)")
+    p.add_argument("--text", action="append", default=[], type=checks.sentence, metavar="TEXT",
+                   help="more like this sentence (repeatable)")
     p.add_argument("--not-image", action="append", default=[], metavar="FILE", help="less like this photo")
-    p.add_argument("--not-text", action="append", default=[], metavar="TEXT", help="less like this sentence")
+    p.add_argument("--not-text", action="append", default=[], type=checks.sentence, metavar="TEXT",
+                   help="less like this sentence")
     p.add_argument("--like", action="append", default=[], metavar="PATH",
                    help="more like this indexed photo (its stored vector, nothing decoded)")
     p.add_argument("--unlike", action="append", default=[], metavar="PATH", help="less like this indexed photo")
@@ -113,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", action="append", default=[],
                    help="reference folder: its photos are always kept (repeatable)")
     p.add_argument("--keep-rules", metavar="RULES",
-                   help="order of the keep-best rules, comma-separated (default reference,pixels,lossless,original,"
-                        "least-compressed,oldest,folder)")
+                   help="order of the keep-best rules, comma-separated (default: the order saved in Settings, else "
+                        "reference,pixels,lossless,original,least-compressed,oldest,folder)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one group a line")
 
     p = add("watch", "index, then keep the index in step with the folders until Ctrl+C")
@@ -211,6 +213,7 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
     from imgsearch_desktop.core.query import Query, check_parts, run_query
     from imgsearch_desktop.core.store import Filters, printable
 
+    checks.date_range(args.date_from, args.date_to)
     parts = search_parts(args)
     embedder = ctx.embedder
     check_parts(embedder, parts)
@@ -231,12 +234,20 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_dupes(ctx: Context, args: argparse.Namespace) -> int:
-    from imgsearch_desktop.core.dupes import SIMILAR_COSINE, DupeFinder, KeepRule, NotDuplicates, megabytes, plural
+    from imgsearch_desktop.core.dupes import (
+        SIMILAR_COSINE,
+        DupeFinder,
+        KeepRule,
+        NotDuplicates,
+        keep_policy,
+        megabytes,
+        plural,
+    )
     from imgsearch_desktop.core.store import printable
     from imgsearch_desktop.core.trash import default_plan, dry_run
 
     try:
-        rules = [KeepRule(r.strip()) for r in args.keep_rules.split(",")] if args.keep_rules else list(KeepRule)
+        rules = [KeepRule(r.strip()) for r in args.keep_rules.split(",")] if args.keep_rules else None
     except ValueError:
         raise UsageError(f"--keep-rules: use some of {', '.join(KeepRule)}") from None
     store = ctx.store()
@@ -244,8 +255,9 @@ def cmd_dupes(ctx: Context, args: argparse.Namespace) -> int:
     memory = NotDuplicates(ctx.dirs.data / "not-duplicates.json")
     if memory.warning:
         print(f"warning: {memory.warning}", file=sys.stderr)
-    finder = DupeFinder(store, references=args.reference + ctx.settings.references, not_duplicates=memory,
-                        keep_rules=rules)
+    # The window's keeper decision: saved keep rules, reference folders and folder priority (--keep-rules and
+    # --reference on top).
+    finder = DupeFinder(store, not_duplicates=memory, policy=keep_policy(ctx.settings, args.reference, rules))
     threshold = args.threshold if args.threshold is not None else SIMILAR_COSINE
     groups = finder.scan(args.level, threshold, folders=args.folder)
     for group in groups:

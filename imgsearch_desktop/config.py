@@ -142,20 +142,18 @@ class Settings:
             return cls()
 
     def save(self, dirs: AppDirs) -> None:
-        """Write settings.toml (0600, atomically). A URL's user-info goes to the secret store, never to the file,
-        and a value that only came from an environment variable or a command-line option is not written (the file
-        keeps its own)."""
-        from imgsearch_desktop.core import private, secrets
+        """Write settings.toml (0600, atomically). A URL's user name goes to ``es_user`` and its password nowhere (the
+        Settings dialog stores secrets, through ``core.secrets.remember``); a value that only came from an
+        environment variable or a command-line option is not written (the file keeps its own)."""
+        from imgsearch_desktop.core import private
 
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         for name, (file_value, run_value) in self.__dict__.get("_overrides", {}).items():
             if _same_value(name, values[name], run_value):
                 values[name] = file_value
-        values["es_url"], user, password = split_credentials(str(values["es_url"]))
+        values["es_url"], user, _password = split_credentials(str(values["es_url"]))
         if user:
             values["es_user"] = user
-        if password:
-            secrets.set_secret(dirs.data, f"es:{values['es_url']}", password)
         private.make_dir(dirs.config)
         tmp = dirs.settings_file.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)

@@ -4,7 +4,6 @@ the Elasticsearch connection and store, the thumbnail cache and the models — r
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from imgsearch_desktop.config import AppDirs, Settings
@@ -36,18 +35,11 @@ class Context:
         return self._library
 
     def connection(self):
-        from imgsearch_desktop.core.store import Connection
-
         s = self.settings
         if s.es_url:
-            from imgsearch_desktop.core.secrets import get_secret
+            from imgsearch_desktop.core.secrets import credentials
 
-            stored = get_secret(self.dirs.data, f"es:{s.es_url}") if not os.environ.get("IMGSEARCH_ES_PASSWORD") \
-                and not os.environ.get("IMGSEARCH_ES_API_KEY") else ""
-            return Connection(s.es_url, user=s.es_user,
-                              password=os.environ.get("IMGSEARCH_ES_PASSWORD", "") or (stored if s.es_user else ""),
-                              api_key=os.environ.get("IMGSEARCH_ES_API_KEY", "") or ("" if s.es_user else stored),
-                              ca_cert=s.es_ca_cert)
+            return credentials(self.dirs.data, s.es_url, s.es_user).connection(s.es_ca_cert)
         from imgsearch_desktop.core.node import LocalNode
         from imgsearch_desktop.core.node.client import ManagedConnection
 

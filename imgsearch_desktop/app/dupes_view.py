@@ -23,8 +23,10 @@ trash's report to the indexer's job protocol.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import json
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,11 +55,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from imgsearch_desktop.app.banner import Banner
 from imgsearch_desktop.app.compare_pane import ComparePane, human_size
-from imgsearch_desktop.app.keep_rules import folder_priority, keep_rules
+from imgsearch_desktop.app.problems import Problem, explain
 from imgsearch_desktop.app.results_model import centred, placeholder
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import JobControl, run_call
+from imgsearch_desktop.config import split_credentials
 from imgsearch_desktop.core.dupes import (
     SIMILAR_COSINE,
     DupeFinder,
@@ -66,6 +70,7 @@ from imgsearch_desktop.core.dupes import (
     NotDuplicates,
     Photo,
     Tier,
+    keep_policy,
     megabytes,
     plural,
 )
@@ -73,6 +78,7 @@ from imgsearch_desktop.core.locks import index_lock
 from imgsearch_desktop.core.store import readable_path
 from imgsearch_desktop.core.trash import JOURNAL, TrashReport, default_plan, dry_run, trash_plan
 
+log = logging.getLogger(__name__)
 MemberRole = Qt.ItemDataRole.UserRole + 2
 ICON_PX = 72
 PREVIEW_PX = 1024  # the compare pane's pictures: large enough for a full-screen pane
@@ -313,6 +319,9 @@ class DupesView(QDialog):
         bar.addStretch(1)
         bar.addWidget(self.aside_button)
         layout.addLayout(bar)
+        self.banner = Banner()  # a failed job: one plain sentence, the technical text behind "Details"
+        self.banner.action_requested.connect(self._on_banner_action)
+        layout.addWidget(self.banner)
 
         self.tree = GroupTree()
         self.tree.setColumnCount(6)
@@ -380,11 +389,10 @@ class DupesView(QDialog):
     def finder(self) -> DupeFinder:
         """One finder while the settings stay the same: it remembers the files it read for the same-picture check,
         so a rescan and "keep this one" do not read them again."""
-        rules, folders = keep_rules(self.settings), folder_priority(self.settings)
-        key = (tuple(self.settings.references), tuple(rules), tuple(folders))
+        policy = keep_policy(self.settings)
+        key = (tuple(policy.references), tuple(policy.rules), tuple(policy.folders))
         if self._finder is None or key != self._finder_key:
-            self._finder = DupeFinder(self.store, references=self.settings.references,
-                                      not_duplicates=self.not_duplicates, keep_rules=rules, folder_priority=folders)
+            self._finder = DupeFinder(self.store, not_duplicates=self.not_duplicates, policy=policy)
             self._finder_key = key
         return self._finder
 
@@ -401,7 +409,7 @@ class DupesView(QDialog):
             return apply_keepers(finder, finder.scan(level, threshold, folders, job.report), keepers)
 
         self._set_busy("Scanning…")
-        run_call(work, self._on_scanned, self._on_failed, owner=self)
+        run_call(work, self._on_scanned, lambda exc: self._on_failed(exc, "looking for duplicates"), owner=self)
 
     @Slot(int, int, str)
     def _on_progress(self, done: int, total: int, note: str) -> None:
@@ -412,14 +420,30 @@ class DupesView(QDialog):
     def _on_scanned(self, groups: list[Group]) -> None:
         self._set_busy("")
         self._scanned_once = True
+        self.banner.clear()
         self.groups = groups
         self._fill()
         self.tree.setFocus()
         self.scanned.emit(len(groups))
 
-    def _on_failed(self, exc: BaseException) -> None:
+    def _on_failed(self, exc: BaseException, doing: str) -> None:
         self._set_busy("")
-        self.log.appendPlainText(f"error: {exc}")
+        self.show_problem(explain(exc, self._address(), doing))
+
+    def _on_banner_action(self, action: str) -> None:
+        if action == "retry":
+            self.scan()
+
+    def _address(self) -> str:
+        """The remote cluster's URL without credentials, "" for the managed node (what ``explain`` names)."""
+        return split_credentials(self.settings.es_url)[0]
+
+    def show_problem(self, problem: Problem) -> None:
+        """The banner and the action log say one plain sentence; the technical text goes behind "Details" and to
+        the app's log. The banner's "Try again" rescans (Settings is the main window's)."""
+        log.warning("%s%s", problem.sentence, f"\n{problem.details}" if problem.details else "")
+        self.banner.show_problem(dataclasses.replace(problem, action="retry" if problem.action == "retry" else ""))
+        self.log.appendPlainText(problem.sentence)
 
     def done(self, result: int) -> None:
         self.job.cancel()  # a running scan stops at its next progress report
@@ -598,8 +622,8 @@ class DupesView(QDialog):
             return
         finder, photo = self.finder(), member.photo
         self._set_busy("Re-checking…")
-        run_call(lambda: finder.rekeep(group, photo), lambda new: self._on_rekept(group, new), self._on_failed,
-                 owner=self)
+        run_call(lambda: finder.rekeep(group, photo), lambda new: self._on_rekept(group, new),
+                 lambda exc: self._on_failed(exc, "re-checking the group"), owner=self)
 
     def _on_rekept(self, old: Group, new: Group) -> None:
         self._set_busy("")
@@ -673,15 +697,17 @@ class DupesView(QDialog):
 
     def trash(self, plan: Sequence[tuple[Group, Sequence[str]]]) -> None:
         store, journal, refs = self.store, self.journal, list(self.settings.references)
-        data, index, waiting = self.dirs.data, self.settings.index, self._signals.waiting
+        data, index, waiting, address = self.dirs.data, self.settings.index, self._signals.waiting, self._address()
 
-        def work() -> tuple[TrashReport, str]:
-            return trash_plan(plan, store, journal, refs, index_lock(data, index, on_wait=lambda _m: waiting.emit()))
+        def work() -> tuple[TrashReport, Problem | None]:
+            report, exc = trash_plan(plan, store, journal, refs,
+                                     index_lock(data, index, on_wait=lambda _m: waiting.emit()))
+            return report, explain(exc, address, "moving files to the trash") if exc else None  # pure: fine here
 
         self._set_busy("Moving to the trash…")
-        run_call(work, self._on_trashed, self._on_failed, owner=self)
+        run_call(work, self._on_trashed, lambda exc: self._on_failed(exc, "moving files to the trash"), owner=self)
 
-    def _on_trashed(self, outcome: tuple[TrashReport, str]) -> None:
+    def _on_trashed(self, outcome: tuple[TrashReport, Problem | None]) -> None:
         self._set_busy("")
         report, error = outcome
         for o in report.outcomes:
@@ -690,7 +716,9 @@ class DupesView(QDialog):
                 self.log.appendPlainText(f"trashed {readable_path(o.path)} (kept {o.keeper}){note}")
             else:
                 self.log.appendPlainText(f"not moved {readable_path(o.path)}: {o.reason.removeprefix('kept: ')}")
-        self.log.appendPlainText(report.summary() + (f"; then stopped: {error}" if error else ""))
+        self.log.appendPlainText(report.summary() + ("; then stopped" if error else ""))
+        if error is not None:
+            self.show_problem(error)
         gone = {o.path for o in report.outcomes if o.trashed or o.reason == "already gone"}
         for group in self.groups:
             group.members = [m for m in group.members if m.is_keeper or m.photo.path not in gone]

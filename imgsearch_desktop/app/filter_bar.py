@@ -75,8 +75,7 @@ class FilterBar(QWidget):
         flow.addWidget(_group(self.folder_combo, self.format_combo))
         flow.addWidget(_group(self.date_filter, self.date_from, QLabel("to"), self.date_to, self.include_undated))
 
-        self.threshold.valueChanged.connect(
-            lambda v: self.threshold_label.setText(f"{v / 100:.2f}" if v else "off"))
+        self.threshold.valueChanged.connect(self._show_threshold)
         for signal in (self.k_spin.valueChanged, self.threshold.valueChanged, self.date_from.dateChanged,
                        self.date_to.dateChanged):
             signal.connect(lambda *_: self._settle.start())
@@ -85,13 +84,50 @@ class FilterBar(QWidget):
             signal.connect(lambda *_: self.changed.emit())
         self.date_filter.toggled.connect(self._date_toggled)
 
-    def _date_toggled(self, on: bool) -> None:
+    def _show_threshold(self, value: int) -> None:
+        self.threshold_label.setText(f"{value / 100:.2f}" if value else "off")
+
+    def _show_dated(self, on: bool) -> None:
+        """The date edits work and "include photos without a date" shows only while the date filter is on."""
         for w in (self.date_from, self.date_to):
             w.setEnabled(on)
         self.include_undated.setVisible(on)
+
+    def _date_toggled(self, on: bool) -> None:
+        self._show_dated(on)
         if on:
             self.undated_wanted.emit()
         self.changed.emit()
+
+    # ----- the whole bar as a plain dict (the query history keeps one per entry) -----
+    def state(self) -> dict:
+        return {"k": self.k_spin.value(), "threshold": self.threshold.value(),
+                "folder": self.folder_combo.currentData(), "format": self.format_combo.currentIndex(),
+                "dated": self.date_filter.isChecked(), "from": self.date_from.date().toString("yyyy-MM-dd"),
+                "to": self.date_to.date().toString("yyyy-MM-dd"), "undated": self.include_undated.isChecked()}
+
+    def set_state(self, state: dict) -> None:
+        """Put a ``state()`` back with the signals blocked: the caller runs its query once, not once per widget."""
+        if not state:
+            return
+        widgets = (self.k_spin, self.threshold, self.folder_combo, self.format_combo, self.date_filter,
+                   self.date_from, self.date_to, self.include_undated)
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            self.k_spin.setValue(state["k"])
+            self.threshold.setValue(state["threshold"])
+            self.folder_combo.setCurrentIndex(max(0, self.folder_combo.findData(state["folder"])))
+            self.format_combo.setCurrentIndex(state["format"])
+            self.date_filter.setChecked(state["dated"])
+            self.date_from.setDate(QDate.fromString(state["from"], "yyyy-MM-dd"))
+            self.date_to.setDate(QDate.fromString(state["to"], "yyyy-MM-dd"))
+            self.include_undated.setChecked(state["undated"])
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+        self._show_threshold(state["threshold"])
+        self._show_dated(state["dated"])
 
     # ----- what the query uses -----
     def filters(self) -> Filters:

@@ -1,15 +1,13 @@
 """Back and forward through the last queries (Alt+Left / Alt+Right): each entry is its parts and the filters.
 
-The filter bar's state is captured as a plain dict and put back with its signals blocked, so restoring an entry
-runs its query once (the caller runs it) instead of once per widget that moved.
+Each entry keeps the filter bar's ``state()`` (a plain dict); going back puts it back with ``set_state()``, which
+owns what the bar shows (the date edits, "include photos without a date") and runs no query itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-
-from PySide6.QtCore import QDate
 
 from imgsearch_desktop.core.query import Part
 
@@ -75,34 +73,3 @@ class History:
             return None
         self.index += 1
         return self.current
-
-
-def capture_filters(bar) -> dict:
-    return {"k": bar.k_spin.value(), "threshold": bar.threshold.value(), "folder": bar.folder_combo.currentData(),
-            "format": bar.format_combo.currentIndex(), "dated": bar.date_filter.isChecked(),
-            "from": bar.date_from.date().toString("yyyy-MM-dd"), "to": bar.date_to.date().toString("yyyy-MM-dd"),
-            "undated": bar.include_undated.isChecked()}
-
-
-def restore_filters(bar, state: dict) -> None:
-    if not state:
-        return
-    widgets = (bar.k_spin, bar.threshold, bar.folder_combo, bar.format_combo, bar.date_filter, bar.date_from,
-               bar.date_to, bar.include_undated)
-    for w in widgets:
-        w.blockSignals(True)
-    try:
-        bar.k_spin.setValue(state["k"])
-        bar.threshold.setValue(state["threshold"])
-        bar.threshold_label.setText(f"{state['threshold'] / 100:.2f}" if state["threshold"] else "off")
-        bar.folder_combo.setCurrentIndex(max(0, bar.folder_combo.findData(state["folder"])))
-        bar.format_combo.setCurrentIndex(state["format"])
-        bar.date_filter.setChecked(state["dated"])
-        bar.date_from.setDate(QDate.fromString(state["from"], "yyyy-MM-dd"))
-        bar.date_to.setDate(QDate.fromString(state["to"], "yyyy-MM-dd"))
-        bar.include_undated.setChecked(state["undated"])
-        for w in (bar.date_from, bar.date_to, bar.include_undated):
-            w.setEnabled(state["dated"])
-    finally:
-        for w in widgets:
-            w.blockSignals(False)

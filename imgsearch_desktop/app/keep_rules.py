@@ -1,8 +1,8 @@
 """Settings → "Which copy to keep": the keep-best rules in the user's order, and the folder priority.
 
 A self-contained box for the Settings dialog (one line adds it there): it saves its two settings itself when the
-dialog is accepted, so the dialog's own code needs nothing else. The Duplicates window reads them with
-``keep_rules()`` / ``folder_priority()``.
+dialog is accepted, so the dialog's own code needs nothing else. What they decide is core's
+``dupes.keep_policy(settings)``, the one keeper decision of the CLI, the Duplicates window and the search grid.
 """
 
 from __future__ import annotations
@@ -23,32 +23,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from imgsearch_desktop.core.dupes import DEFAULT_KEEP_RULES, KeepRule
+from imgsearch_desktop.core.dupes import DEFAULT_KEEP_RULES, folder_priority, saved_keep_rules
 
 RuleRole = Qt.ItemDataRole.UserRole + 10
-
-
-def keep_rules(settings) -> list[KeepRule]:
-    """The user's order; a rule the file does not know is dropped and a rule it lacks (added in a later version)
-    comes after the user's, so an old or hand-edited settings.toml never breaks a scan nor reorders the rest."""
-    chosen: list[KeepRule] = []
-    for name in getattr(settings, "keep_rules", []) or []:
-        try:
-            rule = KeepRule(name)
-        except ValueError:
-            continue
-        if rule not in chosen:
-            chosen.append(rule)
-    return chosen + [rule for rule in DEFAULT_KEEP_RULES if rule not in chosen]
-
-
-def folder_priority(settings) -> list[str]:
-    """The folders in priority order: the saved order first, then photo and reference folders not in it yet."""
-    out: list[str] = []
-    for folder in [*getattr(settings, "folder_priority", []), *settings.folders, *settings.references]:
-        if folder and folder not in out:
-            out.append(folder)
-    return out
 
 
 class _OrderedList(QListWidget):
@@ -81,7 +58,7 @@ class KeepRulesBox(QGroupBox):
         layout.addWidget(hint)
         grid = QGridLayout()
         self.rules = _OrderedList()
-        for rule in keep_rules(settings):
+        for rule in saved_keep_rules(settings.keep_rules):
             item = QListWidgetItem(rule.label)
             item.setData(RuleRole, rule.value)
             item.setToolTip(rule.label)

@@ -103,7 +103,7 @@ class MainWindow(PhotoInput, QMainWindow):
         self.thumbnails.loaded.connect(self._on_preview)
         self.thumbnails.loaded.connect(self._on_result_thumbnail)  # after the model's slot: its pixmaps are in
         self._end_first_screen: Callable[[], None] = lambda: None
-        self.runner = QueryRunner(self)
+        self.runner = QueryRunner(settings, self)
         self.health = EngineHealth(worker.connect, worker.address, self)
         self._build()
         self._menus()
@@ -270,14 +270,15 @@ class MainWindow(PhotoInput, QMainWindow):
         self.many.trashed.connect(self._on_trashed)
         self.many.nothing_to_trash.connect(lambda text: self.show_problem(Problem(text, severity="info"), "trash"))
 
-    def _on_trashed(self, report, error: str) -> None:
+    def _on_trashed(self, report, error: Problem | None) -> None:
         """One sentence for the whole action; each file's fate behind Details; the grid without what went."""
         lines = [f"trashed {readable_path(o.path)} (a copy stays: {o.keeper})" if o.trashed
                  else f"not moved {readable_path(o.path)}: {o.reason.removeprefix('kept: ')}" for o in report]
         summary = report.summary()
-        sentence = summary[:1].upper() + summary[1:] + (f"; then stopped: {error}" if error else ".")
-        self.show_problem(Problem(sentence, "\n".join(lines), severity="warning" if report.refused or error
-                                  else "info"), "trash")
+        sentence = summary[:1].upper() + summary[1:] + (f"; then stopped: {error.sentence}" if error else ".")
+        details = "\n".join([*lines, *([error.details] if error else [])])
+        self.show_problem(Problem(sentence, details, severity="warning" if report.refused or error else "info"),
+                          "trash")
         self.model.drop({o.path for o in report.trashed})  # not a re-run: a trashed photo may be one of its parts
 
     def _wire_library(self) -> None:

@@ -89,7 +89,7 @@ class ResultsPane(QStackedWidget):
             self.copies_banner.hide()
             return
         best = result.hits[result.best]
-        kinds = sorted({result.relations[i] for i in copies})
+        kinds = sorted({result.relations[i].label for i in copies})
         self.copies_banner.setText(
             f"<b>{len(copies)} copies of this picture</b> ({', '.join(kinds)}) · best version: "
             f"{best.image_name} — {best.width}×{best.height}, {(best.size or 0) / 1e6:.1f} MB")

@@ -1,6 +1,7 @@
 """Exceptions → one plain sentence for the window, with the technical text kept for "Details" and the log.
 
-Qt-free and pure, so every mapping is unit-tested. The window never shows ``str(exc)`` of a client library.
+Qt-free and pure, so every mapping is unit-tested. The window never shows ``str(exc)`` of a client library. Kinds
+come from the exception's class (core/errors.py's types, the client's), never from its message's text.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from dataclasses import dataclass
 import elastic_transport
 from elasticsearch import AuthenticationException
 
-from imgsearch_desktop.core.errors import ElasticsearchUnavailable, LocalEsError, UserError
+from imgsearch_desktop.core.errors import (
+    AuthRefused,
+    ElasticsearchUnavailable,
+    LocalEsError,
+    NodeNotHealthy,
+    UserError,
+)
 
 
 class Kind(enum.Enum):
@@ -64,7 +71,7 @@ def explain(exc: BaseException, address: str = "", doing: str = "") -> Problem:
     """``address``: the remote cluster's URL without credentials, "" for the app's own (managed) node."""
     details = "".join(traceback.format_exception(exc)).strip() if not isinstance(exc, UserError) else str(exc)
     chain = list(_chain(exc))
-    if any(isinstance(e, AuthenticationException) for e in chain) or "(401)" in str(exc):
+    if any(isinstance(e, AuthenticationException | AuthRefused) for e in chain):
         where = f" at {address}" if address else ""
         return Problem(f"Elasticsearch{where} refused the user name, password or API key. Check them in Settings.",
                        details, Kind.AUTH, action="settings")
@@ -75,7 +82,7 @@ def explain(exc: BaseException, address: str = "", doing: str = "") -> Problem:
         if address:
             return Problem(f"Cannot reach Elasticsearch at {address}.", details, Kind.UNREACHABLE, "warning",
                            "settings")
-        if isinstance(exc, LocalEsError) or "during start" in str(exc) or "healthy within" in str(exc):
+        if isinstance(exc, LocalEsError | NodeNotHealthy):  # NodeStartFailed is a LocalEsError
             return Problem("The search engine could not be started.", details, Kind.ENGINE, action="retry")
         return Problem("The search engine is not running.", details, Kind.ENGINE, "warning")
     if isinstance(exc, UserError):

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from imgsearch_desktop.app.history import History, capture_filters, copy_parts, restore_filters
+from imgsearch_desktop.app.history import History, copy_parts
 from imgsearch_desktop.app.region_select import RegionSelector
 from imgsearch_desktop.core.query import Part
 from imgsearch_desktop.core.store import readable_path
@@ -246,7 +246,7 @@ class QueryComposer(QObject):
     def clear(self) -> None:
         """No parts: the window shows the library (the history keeps the query for Alt+Left)."""
         if self.parts and self.history.current is not None:
-            self.history.update(self.parts, capture_filters(self.w.filter_bar))
+            self.history.update(self.parts, self.w.filter_bar.state())
         self.parts = []
         self._apply(push=False)
 
@@ -286,11 +286,11 @@ class QueryComposer(QObject):
     def _go(self, step) -> None:
         self._settle.stop()
         if self.history.current is not None and self.parts:
-            self.history.update(self.parts, capture_filters(self.w.filter_bar))
+            self.history.update(self.parts, self.w.filter_bar.state())
         entry = step()
         if entry is None:
             return
-        restore_filters(self.w.filter_bar, entry.filters)
+        self.w.filter_bar.set_state(entry.filters)
         self.parts = copy_parts(entry.parts)
         self._apply(push=False)
 
@@ -312,16 +312,16 @@ class QueryComposer(QObject):
             self.w.clear_results()
             return
         if push:
-            self.history.push(self.parts, capture_filters(self.w.filter_bar))
+            self.history.push(self.parts, self.w.filter_bar.state())
         self.w.submit_query(self.w.current_query(parts=copy_parts(self.parts)))
 
     def _weights_settled(self) -> None:
-        self.history.update(self.parts, capture_filters(self.w.filter_bar))
+        self.history.update(self.parts, self.w.filter_bar.state())
         self.w.submit_query(self.w.current_query(parts=copy_parts(self.parts)))
 
     def _filters_changed(self) -> None:
         if self.parts:
-            self.history.update(self.parts, capture_filters(self.w.filter_bar))
+            self.history.update(self.parts, self.w.filter_bar.state())
 
     def _main_photo(self) -> Part | None:
         """The photo shown big above the chips: the first photo part, else None."""

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from imgsearch_desktop.app.problems import explain, is_unreachable
 from imgsearch_desktop.app.workers import run_call
+from imgsearch_desktop.core.dupes import keep_policy
 from imgsearch_desktop.core.errors import UnreadablePart
 from imgsearch_desktop.core.query import Query, QueryResult, run_query
 from imgsearch_desktop.core.store import Filters
@@ -28,8 +29,9 @@ class QueryRunner(QObject):
     engine_lost = Signal()  # a query found Elasticsearch unreachable
     unreadable = Signal(object, object)  # a part of the newest query cannot be used: the Part, the Problem
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, settings=None, parent=None) -> None:
         super().__init__(parent)
+        self.settings = settings  # the live Settings: its keep rules pick the best version among a photo's copies
         self.store = None
         self.embedder = None
         self.address = ""  # the remote cluster's URL, for messages ("" = the managed node)
@@ -65,7 +67,8 @@ class QueryRunner(QObject):
             self.waiting.emit(self.wait_reason)
             return
         seq, store, embedder = self._seq, self.store, self.embedder
-        run_call(lambda: run_query(embedder, store, query), lambda result: self._answered(seq, result),
+        keep = keep_policy(self.settings) if self.settings is not None else None  # as saved when asked
+        run_call(lambda: run_query(embedder, store, query, keep), lambda result: self._answered(seq, result),
                  lambda exc: self._failed(seq, query, exc), owner=self)
 
     def clear(self) -> None:

@@ -58,7 +58,7 @@ class ResultsModel(QAbstractListModel):
     def __init__(self, thumbnails: ThumbnailLoader, icon_px: int = 180, parent=None) -> None:
         super().__init__(parent)
         self.hits: list[Hit] = []
-        self.relations: list[str] = []
+        self.relations: list[Tier] = []
         self.best: int | None = None
         self.thumbnails = thumbnails
         self.pixmaps: OrderedDict[str, QPixmap] = OrderedDict()  # least recently shown first
@@ -69,7 +69,7 @@ class ResultsModel(QAbstractListModel):
         self._rows: dict[str, list[int]] = {}
         thumbnails.loaded.connect(self._on_thumbnail)
 
-    def set_hits(self, hits: list[Hit], relations: list[str] = (), best: int | None = None) -> None:
+    def set_hits(self, hits: list[Hit], relations: list[Tier] = (), best: int | None = None) -> None:
         self.beginResetModel()
         self.thumbnails.cancel_pending()
         self.hits = list(hits)
@@ -119,24 +119,25 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             label = f"{hit.score:.3f}  {_short(hit.image_name)}"
             relation = self.relation(index.row())
-            if relation != Tier.SIMILAR.label:  # a copy of the query: say which kind, and which copy is best
-                label += f"\n{relation}" + ("  ★ best" if index.row() == self.best else "")
+            if relation is not Tier.SIMILAR:  # a copy of the query: say which kind, and which copy is best
+                label += f"\n{relation.label}" + ("  ★ best" if index.row() == self.best else "")
             return label
         if role == Qt.ItemDataRole.DecorationRole:
             return self.pixmaps.get(hit.path, self._loading)
         if role == Qt.ItemDataRole.ToolTipRole:
             size = f"{hit.width}×{hit.height}" if hit.width else ""
             best = " · ★ the best version of this picture" if index.row() == self.best else ""
-            return f"{readable_path(hit.path)}\n{size}  similarity {hit.score:.4f}\n{self.relation(index.row())}{best}"
+            return (f"{readable_path(hit.path)}\n{size}  similarity {hit.score:.4f}\n"
+                    f"{self.relation(index.row()).label}{best}")
         if role == HitRole:
             return hit
         if role == PathRole:
             return os.fsencode(hit.path)
         return None
 
-    def relation(self, row: int) -> str:
-        """identical file / same picture / similar shot (core.dupes.Tier labels) of the hit to the query."""
-        return self.relations[row] if row < len(self.relations) else Tier.SIMILAR.label
+    def relation(self, row: int) -> Tier:
+        """The hit's tier to the query (its label: identical file / same picture / similar shot)."""
+        return self.relations[row] if row < len(self.relations) else Tier.SIMILAR
 
     @Slot(object, QImage)
     def _on_thumbnail(self, path: str, image: QImage) -> None:

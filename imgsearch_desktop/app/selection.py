@@ -21,10 +21,10 @@ from PySide6.QtCore import QMimeData, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QMenu, QMessageBox
 
-from imgsearch_desktop.app.keep_rules import folder_priority, keep_rules
+from imgsearch_desktop.app.problems import explain
 from imgsearch_desktop.app.results_model import index_path
 from imgsearch_desktop.app.workers import run_call
-from imgsearch_desktop.core.dupes import KeepPolicy, plural
+from imgsearch_desktop.core.dupes import keep_policy, plural
 from imgsearch_desktop.core.locks import index_lock
 from imgsearch_desktop.core.store import readable_path
 from imgsearch_desktop.core.trash import JOURNAL, dry_run, last_copies, selection_plan, trash_plan
@@ -35,7 +35,7 @@ MAX_REVEALED = 10  # folders opened at once by "Reveal"; more would bury the des
 class SelectionActions(QObject):
     search_requested = Signal(list)  # paths: search with these photos as the query's parts
     reveal_requested = Signal(object)  # a folder to show in the file manager
-    trashed = Signal(object, str)  # the TrashReport, and what stopped it part-way ("" when nothing did)
+    trashed = Signal(object, object)  # the TrashReport, and the Problem that stopped it part-way (None if none)
     nothing_to_trash = Signal(str)  # why nothing was asked (every selected photo is its last copy)
 
     def __init__(self, view: QAbstractItemView, store: Callable[[], object], settings, dirs) -> None:
@@ -96,7 +96,7 @@ class SelectionActions(QObject):
         store, paths = self.store(), self.paths()
         if self.busy or store is None or not paths:
             return
-        policy = KeepPolicy(keep_rules(self.settings), self.settings.references, folder_priority(self.settings))
+        policy = keep_policy(self.settings)
         self.busy = True
         run_call(lambda: selection_plan(paths, store, policy), lambda plan: self._ask(plan, len(paths)),
                  self._failed, owner=self)
@@ -132,8 +132,9 @@ class SelectionActions(QObject):
 
     def _done(self, outcome) -> None:
         self.busy = False
-        self.trashed.emit(*outcome)
+        report, exc = outcome
+        self.trashed.emit(report, explain(exc, doing="moving files to the trash") if exc else None)
 
     def _failed(self, exc: BaseException) -> None:
         self.busy = False
-        self.nothing_to_trash.emit(f"Nothing was moved to the trash: {exc}")
+        self.nothing_to_trash.emit(f"Nothing was moved to the trash: {explain(exc).sentence}")

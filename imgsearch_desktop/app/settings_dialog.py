@@ -38,16 +38,9 @@ from imgsearch_desktop.core import secrets
 
 
 def check_connection(url: str, user: str, secret: str, ca_cert: str, data_dir: Path) -> str:
-    """Pool thread: the server's version, or an exception. Credentials are resolved as the app will (URL user-info,
-    then the field, then the secret store; the environment wins, as in the CLI)."""
-    from imgsearch_desktop.core.store import Connection
-
-    url, url_user, url_password = split_credentials(url)
-    user = url_user or user
-    stored = url_password or secret or secrets.get_secret(data_dir, f"es:{url}")
-    password = os.environ.get("IMGSEARCH_ES_PASSWORD", "") or (stored if user else "")
-    api_key = os.environ.get("IMGSEARCH_ES_API_KEY", "") or ("" if user else stored)
-    return Connection(url, user=user, password=password, api_key=api_key, ca_cert=ca_cert).server_version()
+    """Pool thread: the server's version, or an exception. Signs in as the app will (``secrets.credentials``), with
+    the secret just typed, if any."""
+    return secrets.credentials(data_dir, url, user, typed=secret).connection(ca_cert).server_version()
 
 
 @dataclass(frozen=True)
@@ -224,8 +217,8 @@ class SettingsDialog(QDialog):
         s.image_model, s.text_model = self.image_model.text().strip(), self.text_model.text().strip()
         s.device, s.batch_size, s.results = self.device.currentText(), self.batch.value(), self.results.value()
         secret_changed = bool(self.es_password.text() or password)
-        if secret_changed:
-            secrets.set_secret(self.dirs.data, f"es:{s.es_url}", self.es_password.text() or password)
+        if secret_changed:  # the one place a secret is written (Settings.save writes none)
+            secrets.remember(self.dirs.data, s.es_url, self.es_password.text() or password)
         s.save(self.dirs)
         super().accept()
         before, after = self._before, _snapshot(s)

@@ -350,9 +350,36 @@ class KeepPolicy:
         return "first by name"
 
 
-def keeper_rank(p, references: Sequence[str] = ()) -> tuple:
-    """The default keep rules' key for ``p`` (a Photo or a search Hit): higher is the better version."""
-    return KeepPolicy(references=references).key(p)
+def saved_keep_rules(names: Iterable[str]) -> list[KeepRule]:
+    """The user's order; a rule the file does not know is dropped and a rule it lacks (added in a later version)
+    comes after the user's, so an old or hand-edited settings.toml never breaks a scan nor reorders the rest."""
+    chosen: list[KeepRule] = []
+    for name in names or ():
+        try:
+            rule = KeepRule(name)
+        except ValueError:
+            continue
+        if rule not in chosen:
+            chosen.append(rule)
+    return chosen + [rule for rule in DEFAULT_KEEP_RULES if rule not in chosen]
+
+
+def folder_priority(settings) -> list[str]:
+    """The folders in priority order: the saved order first, then photo and reference folders not in it yet."""
+    out: list[str] = []
+    for folder in [*settings.folder_priority, *settings.folders, *settings.references]:
+        if folder and folder not in out:
+            out.append(folder)
+    return out
+
+
+def keep_policy(settings, references: Sequence[str] = (), rules: Sequence[KeepRule] | None = None) -> KeepPolicy:
+    """The one keeper decision, built from Settings: the saved keep rules (or ``rules``, the CLI's --keep-rules),
+    the reference folders (plus ``references``, the CLI's --reference) and the folder priority. ``dupes``, the
+    Duplicates window and the search grid's best version all choose by it, so they name the same keeper."""
+    return KeepPolicy(saved_keep_rules(settings.keep_rules) if rules is None else rules,
+                      [*settings.references, *(r for r in references if r not in settings.references)],
+                      folder_priority(settings))
 
 
 def near_match(phash_a: str | None, phash_b: str | None, score: float, near_bits: int = NEAR_BITS,
@@ -363,14 +390,14 @@ def near_match(phash_a: str | None, phash_b: str | None, score: float, near_bits
 
 
 def relation_to_query(hit, query_sha256: str | None, query_phash: str | None, near_bits: int = NEAR_BITS,
-                      near_cosine: float = NEAR_COSINE) -> str:
+                      near_cosine: float = NEAR_COSINE) -> Tier:
     """How a search hit relates to the dropped photo: identical file, same picture, or similar shot (a label only:
     the strict same-picture check runs in a duplicate scan, before anything can be trashed)."""
     if query_sha256 and hit.sha256 == query_sha256:
-        return Tier.EXACT.label
+        return Tier.EXACT
     if near_match(query_phash, hit.phash, hit.score, near_bits, near_cosine):
-        return Tier.SAME_PICTURE.label
-    return Tier.SIMILAR.label
+        return Tier.SAME_PICTURE
+    return Tier.SIMILAR
 
 
 # ---------------------------------------------------------------- "not a duplicate", remembered
@@ -527,17 +554,19 @@ class DupeFinder:
                  references: Sequence[str] = (), not_duplicates: NotDuplicates | None = None,
                  batch: int = 100, neighbours: int = 10, keep_rules: Sequence[KeepRule] = DEFAULT_KEEP_RULES,
                  folder_priority: Sequence[str] = (), min_spread: float = MIN_SPREAD,
-                 exact_join_max: int = EXACT_JOIN_MAX, colour_delta: float = COLOUR_DELTA) -> None:
+                 exact_join_max: int = EXACT_JOIN_MAX, colour_delta: float = COLOUR_DELTA,
+                 policy: KeepPolicy | None = None) -> None:
+        """``policy`` (from ``keep_policy(settings)``) replaces ``references``/``keep_rules``/``folder_priority``."""
         self.store = store
         self.colour_delta = colour_delta
         self.exact_join_max = exact_join_max
         self.near_bits = near_bits
         self.near_cosine = near_cosine
-        self.references = [os.path.realpath(r) for r in references]
+        self.policy = policy or KeepPolicy(keep_rules, references, folder_priority)
+        self.references = [os.path.realpath(r) for r in self.policy.references]
         self.not_duplicates = not_duplicates
         self.batch = batch
         self.neighbours = neighbours
-        self.policy = KeepPolicy(keep_rules, self.references, folder_priority)
         self.min_spread = min_spread
         self.stats = ScanStats()
         self._views: dict[tuple[str, int, int], images.PictureViews | None] = {}  # kept between scans

@@ -1,4 +1,5 @@
-"""Errors a user can act on; the CLI maps each to an exit code and one clear line."""
+"""Errors a user can act on; the CLI maps each to an exit code and one clear line, the window (app/problems.py)
+to a plain sentence — both by class, never by the message's text."""
 
 from __future__ import annotations
 
@@ -38,3 +39,15 @@ class UsageError(UserError):
 
 class LocalEsError(UserError):
     """The managed local Elasticsearch node cannot be installed, started or trusted."""
+
+
+class AuthRefused(UserError):
+    """Elasticsearch refused our user name, password or API key (HTTP 401)."""
+
+
+class NodeStartFailed(LocalEsError):
+    """The managed node's process exited while it was starting."""
+
+
+class NodeNotHealthy(ElasticsearchUnavailable):
+    """The managed node was launched but did not become healthy in time."""

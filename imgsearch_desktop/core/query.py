@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imgsearch_desktop.core import images
-from imgsearch_desktop.core.dupes import keeper_rank, relation_to_query
+from imgsearch_desktop.core.dupes import KeepPolicy, Tier, relation_to_query
 from imgsearch_desktop.core.errors import UnreadablePart, UsageError, UserError
 from imgsearch_desktop.core.store import Filters, Hit
 
@@ -79,15 +79,18 @@ class QueryResult:
     query: Query
     hits: list[Hit]
     seconds: float
-    relations: list[str] = field(default_factory=list)  # per hit: identical file | same picture | similar shot
+    relations: list[Tier] = field(default_factory=list)  # per hit: its tier to the query (label: Tier.label)
     best: int | None = None  # index of the best version among the query's copies, when it has any
 
     @property
     def copies(self) -> list[int]:
-        return [i for i, r in enumerate(self.relations) if r != "similar shot"]
+        """The hits that are copies of the query: identical files and the same picture, not similar shots."""
+        return [i for i, r in enumerate(self.relations) if r is not Tier.SIMILAR]
 
 
-def run_query(embedder, store, query: Query) -> QueryResult:
+def run_query(embedder, store, query: Query, keep: KeepPolicy | None = None) -> QueryResult:
+    """``keep`` (``dupes.keep_policy(settings)``) picks the best version among the query's copies, as ``dupes``
+    and the Duplicates window pick their keeper; without it, the default keep rules."""
     started = time.perf_counter()
     parts = query.all_parts()
     if not any(p.weight > 0 for p in parts):
@@ -109,7 +112,8 @@ def run_query(embedder, store, query: Query) -> QueryResult:
         result.relations = [relation_to_query(h, sha256, phash) for h in hits]
         copies = result.copies
         if len(copies) >= 2:
-            result.best = max(copies, key=lambda i: keeper_rank(hits[i]))
+            policy = keep or KeepPolicy()
+            result.best = max(copies, key=lambda i: policy.key(hits[i]))
     result.seconds = time.perf_counter() - started
     return result
 

@@ -31,7 +31,7 @@ from elasticsearch import (
 from elasticsearch import ConnectionError as EsConnectionError
 
 from imgsearch_desktop import APP_NAME
-from imgsearch_desktop.core.errors import ElasticsearchUnavailable, IndexConflict, UserError
+from imgsearch_desktop.core.errors import AuthRefused, ElasticsearchUnavailable, IndexConflict, UserError
 
 # 2: documents carry ``library`` (several desktops share one index) and their id hashes library id + path.
 # 3: ``photo_date`` (date taken, else the file's time): the library's timeline is sorted and grouped by it.
@@ -408,7 +408,7 @@ class Store:
         except EsConnectionError as exc:
             raise ElasticsearchUnavailable(f"Elasticsearch unreachable: {exc.message}") from exc
         except AuthenticationException as exc:
-            raise UserError("Elasticsearch refused our credentials (401): check the user and "
+            raise AuthRefused("Elasticsearch refused our credentials (401): check the user and "
                             "IMGSEARCH_ES_PASSWORD / IMGSEARCH_ES_API_KEY") from exc
         except (ApiError, TransportError, UnsupportedProductError) as exc:  # a web server, a proxy page, …
             status = getattr(getattr(exc, "meta", None), "status", None) or type(exc).__name__
@@ -569,7 +569,7 @@ class Store:
             try:
                 return action()
             except AuthenticationException as exc:  # a 401 is the user's to fix, not a traceback
-                raise UserError(f"Elasticsearch refused our credentials (401) during {what}: check the user and "
+                raise AuthRefused(f"Elasticsearch refused our credentials (401) during {what}: check the user and "
                                 "IMGSEARCH_ES_PASSWORD / IMGSEARCH_ES_API_KEY") from exc
             except (EsConnectionError, TransportError) as exc:
                 if not isinstance(exc, ApiError) and self._reconnect():

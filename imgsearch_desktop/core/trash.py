@@ -148,10 +148,10 @@ def last_copies(plan: Plan) -> int:
 
 
 def trash_plan(plan: Plan, store: Store, journal: Path, references: Sequence[str] = (),
-               lock: contextlib.AbstractContextManager | None = None) -> tuple[TrashReport, str]:
+               lock: contextlib.AbstractContextManager | None = None) -> tuple[TrashReport, Exception | None]:
     """Trash the plan under ``lock`` (the per-index write lock: one writer at a time), group by group into one
-    report; a failure part-way is returned as its text beside what was already done, never hiding it."""
-    report, error = TrashReport(), ""
+    report; a failure part-way is returned beside what was already done, never hiding it (the caller words it)."""
+    report, error = TrashReport(), None
     try:
         with lock or contextlib.nullcontext():
             for group, chosen in plan:
@@ -159,7 +159,7 @@ def trash_plan(plan: Plan, store: Store, journal: Path, references: Sequence[str
             if report.trashed:
                 store.refresh()
     except Exception as exc:
-        error = str(exc) or type(exc).__name__
+        error = exc
     return report, error
 
 

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from imgsearch_desktop.app.compare_pane import DIFFERENT, SAME
 from imgsearch_desktop.app.dupes_view import DupesView, MemberRole, header_text
-from imgsearch_desktop.app.keep_rules import KeepRulesBox, keep_rules
+from imgsearch_desktop.app.keep_rules import KeepRulesBox
 from imgsearch_desktop.config import AppDirs, Settings
-from imgsearch_desktop.core.dupes import KeepRule, Tier
+from imgsearch_desktop.core.dupes import KeepRule, Tier, saved_keep_rules
 from imgsearch_desktop.core.pipeline import Indexer
 from tests.app.gui import SCREENSHOTS, wait_indexed
 from tests.photos import picture, write_photo
@@ -174,6 +174,37 @@ def test_not_a_duplicate_sticks_after_a_rescan_and_can_be_undone(qtbot, open_vie
     assert view.aside_button.text() == "Set aside (0)…" and len(view.not_duplicates) == 0
     assert f"undone: {root / 'small.jpg'} may be grouped again" in view.log.toPlainText()
     assert dialog.list.item(0).text() == "Nothing set aside."
+
+
+# ---------------------------------------------------------------- a failure: one plain sentence, details behind
+def assert_plain_sentence_shown(view: DupesView, technical: str) -> None:
+    """The banner says one plain sentence (the action log repeats it); the technical text only behind Details."""
+    assert view.banner.isVisibleTo(view)
+    sentence = view.banner.text()
+    assert sentence.endswith(".") and "\n" not in sentence and technical not in sentence
+    assert "Error(" not in sentence and "Exception" not in sentence
+    assert technical in view.banner.details.toPlainText()
+    assert technical not in view.log.toPlainText() and sentence in view.log.toPlainText()
+
+
+def test_a_failed_trash_or_scan_shows_a_plain_sentence_with_the_details_behind(qtbot, open_view, tmp_path,
+                                                                               es_client):
+    root = make_library(tmp_path / "lib")
+    view = open_view(root)
+    assert scan(qtbot, view) == 2 and not view.banner.isVisibleTo(view)
+    plan = view.plan()
+    for name in es_client.indices.get(index=f"{view.store.alias}-*"):  # the index goes away under the window
+        es_client.indices.delete(index=name)
+    with qtbot.waitSignal(view.trashed, timeout=30_000):
+        view.trash(plan)  # the files go; the index's refresh afterwards fails
+    assert "then stopped" in view.log.toPlainText()
+    assert_plain_sentence_shown(view, "index_not_found_exception")
+
+    view.log.clear()
+    view.banner.clear()
+    view.scan()
+    qtbot.waitUntil(lambda: not view._busy, timeout=SCAN_MS)
+    assert_plain_sentence_shown(view, "index_not_found_exception")
 
 
 # ---------------------------------------------------------------- keyboard review, headers, plurals
@@ -349,20 +380,13 @@ def test_keep_rules_ordered_in_settings_choose_the_keeper(qtbot, open_view, tmp_
     assert box.rules.values()[0] == KeepRule.OLDEST.value
     dialog.accept()
     saved = Settings.load(dirs)
-    assert saved.keep_rules[0] == "oldest" and keep_rules(saved)[0] is KeepRule.OLDEST
+    assert saved.keep_rules[0] == "oldest" and saved_keep_rules(saved.keep_rules)[0] is KeepRule.OLDEST
     assert saved.folder_priority == [str(root)]
 
     view = open_view(root, keep_rules=saved.keep_rules)
     assert scan(qtbot, view) == 2
     family_a = next(g for g in view.groups if "lossless.png" in {Path(m.photo.path).name for m in g.members})
     assert family_a.keep.path == str(root / "small.jpg") and family_a.keep_why == "oldest file"
-
-
-def test_unknown_or_missing_keep_rules_fall_back_to_their_default_places():
-    s = Settings(keep_rules=["oldest", "no-such-rule", "pixels", "oldest"])
-    rules = keep_rules(s)
-    assert rules == [KeepRule.OLDEST, KeepRule.PIXELS, *(r for r in KeepRule if r not in rules[:2])]
-    assert keep_rules(Settings()) == list(KeepRule)
 
 
 def test_choices_keep_an_untick_everywhere_and_a_tick_only_against_the_same_keeper():

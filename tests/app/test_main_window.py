@@ -17,6 +17,7 @@ from PySide6.QtGui import QGuiApplication, QImage
 
 from imgsearch_desktop.core import images as images_module
 from imgsearch_desktop.core import thumbs
+from imgsearch_desktop.core.dupes import Tier
 from imgsearch_desktop.core.embedder import Embedder
 from tests.app.gui import SCREENSHOTS, drop_file, wait_indexed
 from tests.photos import write_photo
@@ -213,9 +214,9 @@ def test_drop_shows_the_photos_copies_and_the_best_version(qtbot, make_app, tmp_
         drop_file(app.window, orig)
     result = app.window.last_result
     relation = {Path(h.path).name: r for h, r in zip(result.hits, result.relations, strict=True)}
-    assert relation["orig.jpg"] == relation["copy.jpg"] == "identical file"
-    assert relation["lossless.png"] == relation["small.jpg"] == "same picture"
-    assert {relation[f"other{i}.jpg"] for i in range(3)} == {"similar shot"}
+    assert relation["orig.jpg"] == relation["copy.jpg"] == Tier.EXACT
+    assert relation["lossless.png"] == relation["small.jpg"] == Tier.SAME_PICTURE
+    assert {relation[f"other{i}.jpg"] for i in range(3)} == {Tier.SIMILAR}
     assert Path(result.hits[result.best].path).name == "lossless.png"  # most pixels, least compressed
     assert app.window.copies_banner.isVisibleTo(app.window)
     assert "4 copies" in app.window.copies_banner.text() and "lossless.png" in app.window.copies_banner.text()

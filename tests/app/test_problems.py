@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import elastic_transport
+import pytest
 from elasticsearch import AuthenticationException
 
 from imgsearch_desktop.app.problems import Kind, explain, is_unreachable, plain
-from imgsearch_desktop.core.errors import ElasticsearchUnavailable, LocalEsError, UserError
+from imgsearch_desktop.config import AppDirs
+from imgsearch_desktop.core.errors import (
+    AuthRefused,
+    ElasticsearchUnavailable,
+    LocalEsError,
+    NodeNotHealthy,
+    NodeStartFailed,
+    UserError,
+)
+from imgsearch_desktop.core.node import LocalNode
 
 RAW = ("Connection error caused by: NewConnectionError(HTTPConnection(host='127.0.0.1', port=9202): Failed to "
        "establish a new connection: [Errno 111] Connection refused)")
@@ -54,3 +67,28 @@ def test_a_bug_is_one_sentence_with_the_traceback_behind_details():
     problem = explain(_raised(KeyError("taken_at")), doing="indexing")
     assert problem.sentence == "Something went wrong while indexing. The details are in the log."
     assert "KeyError" in problem.details and "Traceback" in problem.details
+
+
+STARTED = "The search engine could not be started."
+
+
+def test_kinds_come_from_the_class_not_from_the_message_text():
+    """A typed error means its kind whatever it says; an untyped one saying the old magic words means nothing."""
+    assert explain(AuthRefused("the cluster said no"), "https://es.example:9200").kind is Kind.AUTH
+    for exc in (NodeStartFailed("the process went away"), NodeNotHealthy("too slow today")):
+        problem = explain(exc)
+        assert (problem.sentence, problem.kind, problem.action) == (STARTED, Kind.ENGINE, "retry")
+    assert explain(UserError("cannot read /p/scan (401).jpg")).kind is Kind.ERROR
+    untyped = explain(ElasticsearchUnavailable("Elasticsearch did not become healthy within 3s"))
+    assert untyped.sentence == "The search engine is not running."
+    assert explain(ElasticsearchUnavailable("lost it during start-up")).sentence != STARTED
+
+
+def test_the_node_raises_its_start_failures_typed(tmp_path):
+    node = LocalNode(AppDirs.resolve(tmp_path / "home"))
+    with pytest.raises(NodeNotHealthy):
+        node.wait_healthy(timeout=0)
+    node._proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])  # a node that died starting
+    node._proc.wait()
+    with pytest.raises(NodeStartFailed, match="code 3"):
+        node.wait_healthy(timeout=30)

@@ -155,6 +155,38 @@ def test_back_and_forward_restore_parts_and_filters(qtbot, make_app, library):
     assert shown.args == [1] and window.model.hits[0].path == str(library / "scan.png")
 
 
+def test_going_back_to_a_query_with_the_date_filter_shows_its_undated_choice(qtbot, make_app, library):
+    """History puts the filter bar back through FilterBar.set_state: with the date filter on, "include photos without
+    a date" is shown (and the dates editable) again; forward to a query without it hides them."""
+    app = make_app([library])
+    wait_indexed(qtbot, app)
+    window, composer, bar = app.window, app.window.composer, app.window.filter_bar
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        drop_file(window, library / "2023" / "IMG_0001.jpg")
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        bar.date_filter.setChecked(True)
+    bar.include_undated.setChecked(True)
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        pass
+    date_from = bar.date_from.date().toString("yyyy-MM-dd")
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        drop_file(window, library / "2024" / "IMG_0002.jpg")
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        bar.date_filter.setChecked(False)
+    assert not bar.include_undated.isVisibleTo(window)
+
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        composer.back()
+    assert bar.include_undated.isVisibleTo(window) and bar.date_from.isEnabled() and bar.date_to.isEnabled()
+    assert bar.date_filter.isChecked() and bar.include_undated.isChecked()
+    assert window.runner.last.filters.include_undated and window.runner.last.filters.date_from == date_from
+    assert bar.state()["dated"] and bar.state()["from"] == date_from
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        composer.forward()
+    assert not bar.date_filter.isChecked() and not bar.include_undated.isVisibleTo(window)
+    assert not bar.date_from.isEnabled()
+
+
 def mouse(label, kind, x, y):
     button = Qt.MouseButton.LeftButton
     buttons = Qt.MouseButton.NoButton if kind == QMouseEvent.Type.MouseButtonRelease else button

@@ -8,17 +8,19 @@ from imgsearch_desktop.config import AppDirs, Settings, split_credentials
 from imgsearch_desktop.core import secrets
 
 
-def test_a_pasted_url_with_a_password_is_split_into_the_secret_store(tmp_path):
+def test_a_url_with_a_password_is_saved_without_it(tmp_path):
+    """The file never holds the password (a pasted URL's secret is kept by the Settings dialog: see
+    tests/app/test_settings_dialog.py), and saving writes no secret either."""
     dirs = AppDirs.resolve(tmp_path)
     settings = Settings.load(dirs, env={})
-    settings.es_url = "http://elastic:pa%3Ass-w0rd@127.0.0.1:9201"  # what `es start` prints, pasted
+    settings.es_url = "http://elastic:pa%3Ass-w0rd@127.0.0.1:9201"  # what `es start` prints
     settings.save(dirs)
     text = dirs.settings_file.read_text()
     assert "pa%3Ass-w0rd" not in text and "pa:ss-w0rd" not in text and "elastic:" not in text
     assert stat.S_IMODE(dirs.settings_file.stat().st_mode) == 0o600
     again = Settings.load(dirs, env={})
     assert again.es_url == "http://127.0.0.1:9201" and again.es_user == "elastic"
-    assert secrets.get_secret(dirs.data, "es:http://127.0.0.1:9201") == "pa:ss-w0rd"
+    assert secrets.get_secret(dirs.data, "es:http://127.0.0.1:9201") == ""
 
 
 def test_environment_overrides_are_never_written(tmp_path):

@@ -103,3 +103,20 @@ def test_a_corrupt_or_empty_node_state_file_is_not_a_traceback(isolated_home, st
     assert out.returncode == 0 and out.stdout.strip() == "not running" and "Traceback" not in out.stderr
     out = run(dict(os.environ), "es", "status")
     assert out.returncode == 1 and out.stdout.startswith("not running") and "Traceback" not in out.stderr
+
+
+def test_an_empty_date_range_or_a_blank_sentence_is_a_usage_error_not_an_answer(cli_env, tmp_path):
+    """Against a real index with photos: these used to answer "no matching photos" or arbitrary photos, exit 0."""
+    from tests.photos import write_photo
+
+    for i in range(3):
+        write_photo(tmp_path / "pics" / f"p{i}.jpg", seed=900 + i)
+    assert run(cli_env, "index", str(tmp_path / "pics")).returncode == 0
+    assert run(cli_env, "search", "--text", "a dog", "--json").stdout.count("\n") == 3  # the index answers
+
+    line = assert_one_line(run(cli_env, "search", "--text", "a dog", "--from", "2024-05-01", "--to", "2023-01-01"), 2)
+    assert "--from 2024-05-01 is after --to 2023-01-01" in line
+    for args in (["--text", ""], ["--text", "   "], ["--text", "a dog", "--not-text", "\t"]):
+        out = run(cli_env, "search", *args, "--json")
+        line = assert_one_line(out, 2)
+        assert "the sentence is empty" in line and out.stdout == ""

@@ -173,16 +173,38 @@ def test_a_bad_env_value_is_a_usage_error(dirs):
     assert Settings.load(dirs, env={"IMGSEARCH_INDEX": ""}).index == "imgsearch"  # empty: not set
 
 
-def test_a_password_in_the_url_goes_to_the_secret_store(dirs, no_keyring):
+def test_saving_settings_writes_no_secret_anywhere(dirs, no_keyring):
+    """Settings.save keeps a URL's password out of the file and writes no secret as a side effect: the Settings
+    dialog stores secrets, through secrets.remember, the one place that writes them."""
     Settings(es_url="https://elastic:s3cret@search.example:9243/").save(dirs)
     text = dirs.settings_file.read_text()
     assert "s3cret" not in text
     on_disk = tomllib.loads(text)
     assert on_disk["es_url"] == "https://search.example:9243/" and on_disk["es_user"] == "elastic"
+    assert not (dirs.data / "secrets.json").exists()
+    assert secrets.get_secret(dirs.data, "es:https://search.example:9243/") == ""
+
+
+def test_remember_writes_the_secret_the_credentials_read_back(dirs, no_keyring):
+    secrets.remember(dirs.data, "https://elastic@search.example:9243/", "s3cret")  # user-info is not the key
     secret_file = dirs.data / "secrets.json"
     assert json.loads(secret_file.read_text()) == {"es:https://search.example:9243/": "s3cret"}
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
-    assert secrets.get_secret(dirs.data, "es:https://search.example:9243/") == "s3cret"
+    url = "https://search.example:9243/"
+    assert secrets.credentials(dirs.data, url, "elastic", env={}) == secrets.Credentials(url, "elastic", "s3cret")
+    assert secrets.credentials(dirs.data, url, env={}) == secrets.Credentials(url, api_key="s3cret")  # no user
+
+
+def test_credentials_take_the_url_then_what_was_typed_then_the_store_and_the_environment_wins(dirs, no_keyring):
+    url = "https://search.example:9243/"
+    secrets.remember(dirs.data, url, "stored")
+    pasted = secrets.credentials(dirs.data, "https://anna:from-url@search.example:9243/", "bob", "typed", env={})
+    assert pasted == secrets.Credentials(url, "anna", "from-url")
+    assert secrets.credentials(dirs.data, url, "bob", "typed", env={}).password == "typed"
+    env = {"IMGSEARCH_ES_PASSWORD": "env-pw"}
+    assert secrets.credentials(dirs.data, url, "bob", env=env) == secrets.Credentials(url, "bob", "env-pw")
+    keyed = secrets.credentials(dirs.data, url, env={"IMGSEARCH_ES_API_KEY": "env-key"})
+    assert keyed == secrets.Credentials(url, api_key="env-key")
 
 
 @pytest.mark.parametrize("content", [b"index = 5\n", b"folders = [\n", b"index = '\xff'\n"])

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from imgsearch_desktop.config import Settings
 from imgsearch_desktop.core import dupes
 from imgsearch_desktop.core.dupes import (
     DupeFinder,
@@ -23,9 +24,10 @@ from imgsearch_desktop.core.dupes import (
     Photo,
     Tier,
     hamming,
-    keeper_rank,
+    keep_policy,
     plural,
     relation_to_query,
+    saved_keep_rules,
     webp_is_lossless,
 )
 
@@ -148,10 +150,25 @@ def test_a_full_tie_is_broken_by_the_path_the_same_way_every_time():
     assert policy.explain(a, b) == "first by name"
 
 
-def test_keeper_rank_takes_search_hits_too():
+def test_unknown_or_missing_keep_rules_fall_back_to_their_default_places():
+    rules = saved_keep_rules(["oldest", "no-such-rule", "pixels", "oldest"])
+    assert rules == [KeepRule.OLDEST, KeepRule.PIXELS, *(r for r in KeepRule if r not in rules[:2])]
+    assert saved_keep_rules(Settings().keep_rules) == list(KeepRule)
+
+
+def test_the_keep_policy_comes_from_the_saved_settings_plus_the_clis_extras():
+    s = Settings(folders=["/p/photos"], references=["/p/ref"], keep_rules=["oldest"], folder_priority=["/p/best"])
+    policy = keep_policy(s)
+    assert policy.rules[0] is KeepRule.OLDEST and set(policy.rules) == set(KeepRule)
+    assert list(policy.references) == ["/p/ref"] and list(policy.folders) == ["/p/best", "/p/photos", "/p/ref"]
+    cli = keep_policy(s, references=["/p/ref", "/p/more"], rules=[KeepRule.PIXELS])
+    assert cli.rules == (KeepRule.PIXELS,) and list(cli.references) == ["/p/ref", "/p/more"]
+
+
+def test_the_keep_policy_takes_search_hits_too():
     hit = SimpleNamespace(path="/p/big.jpg", width=4000, height=3000, size=1, format="JPEG", mtime_ns=1)
     other = SimpleNamespace(path="/p/small.jpg", width=10, height=10, size=1, format="JPEG", mtime_ns=1)
-    assert keeper_rank(hit) > keeper_rank(other)
+    assert KeepPolicy().key(hit) > KeepPolicy().key(other)
 
 
 def riff(chunks: list[tuple[bytes, bytes]]) -> bytes:
@@ -327,13 +344,13 @@ def test_group_tier_and_why_come_from_the_weakest_member():
 
 def test_relation_to_query_labels():
     hit = SimpleNamespace(sha256="abc", phash="ffff0000", score=0.99)
-    assert relation_to_query(hit, "abc", None) == "identical file"
-    assert relation_to_query(hit, "other", "ffff0001") == "same picture"  # 1 bit apart
-    assert relation_to_query(hit, "other", "0000ffff") == "similar shot"  # 32 bits apart: more than 24
-    assert relation_to_query(hit, None, "ff00ff00") == "same picture"  # 16 bits: within the default 24…
-    assert relation_to_query(hit, None, "ff00ff00", near_bits=8) == "similar shot"  # …not within 8
+    assert relation_to_query(hit, "abc", None) is Tier.EXACT
+    assert relation_to_query(hit, "other", "ffff0001") is Tier.SAME_PICTURE  # 1 bit apart
+    assert relation_to_query(hit, "other", "0000ffff") is Tier.SIMILAR  # 32 bits apart: more than 24
+    assert relation_to_query(hit, None, "ff00ff00") is Tier.SAME_PICTURE  # 16 bits: within the default 24…
+    assert relation_to_query(hit, None, "ff00ff00", near_bits=8) is Tier.SIMILAR  # …not within 8
     close_but_unlike = SimpleNamespace(sha256="x", phash="ffff0000", score=0.9)  # CLIP below near_cosine
-    assert relation_to_query(close_but_unlike, None, "ffff0000") == "similar shot"
+    assert relation_to_query(close_but_unlike, None, "ffff0000") is Tier.SIMILAR
 
 
 # ---------------------------------------------------------------- a whole scan over a fake store

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from imgsearch_desktop.core.dupes import Tier
 from imgsearch_desktop.core.errors import UsageError, UserError
 from imgsearch_desktop.core.query import Part, Query, QueryResult, _whole, crop, run_query
 from imgsearch_desktop.core.store import Filters, Hit
@@ -143,9 +144,15 @@ def test_a_single_stored_photo_labels_its_copies():
             Hit("/p/c.jpg", 0.5, "c", "c.jpg", "c.jpg", 100, 100, sha256="t")]
     store = FakeStore(hits, stored={"/p/a.jpg": {"image_embedding": [1.0, 0.0, 0.0], "sha256": "s", "phash": None}})
     result = run_query(FakeEmbedder(), store, Query(parts=[Part(stored="/p/a.jpg")]))
-    assert result.relations == ["identical file", "identical file", "similar shot"]
+    assert result.relations == [Tier.EXACT, Tier.EXACT, Tier.SIMILAR]
     assert result.copies == [0, 1]
     assert result.best == 1  # the bigger copy
+
+
+def test_copies_are_the_hits_whose_tier_is_not_a_similar_shot():
+    """"Copy or not" is decided by the tier, not by comparing a label's words."""
+    result = QueryResult(Query(), [], 0.0, [Tier.EXACT, Tier.SIMILAR, Tier.SAME_PICTURE, Tier.SIMILAR])
+    assert result.copies == [0, 2]
 
 
 def test_a_query_without_a_positive_part_is_a_usage_error():

@@ -34,7 +34,7 @@ from filelock import FileLock
 
 from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.core import private
-from imgsearch_desktop.core.errors import ElasticsearchUnavailable, LocalEsError
+from imgsearch_desktop.core.errors import LocalEsError, NodeNotHealthy, NodeStartFailed
 from imgsearch_desktop.core.node import identity, runtime
 from imgsearch_desktop.core.node.archive import Progress, bundled_java, copy_runtime, extract, obtain_archive
 
@@ -490,7 +490,7 @@ class LocalNode:
         refused_since: float | None = None
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
-                raise LocalEsError(f"Elasticsearch exited during start (code {self._proc.returncode}): "
+                raise NodeStartFailed(f"Elasticsearch exited during start (code {self._proc.returncode}): "
                                    f"{self._failure_reason()} — full log: imgsearch-desktop es logs\n{self.logs(25)}")
             port = self._state().get("port") or self._read_port(ports_file)
             try:
@@ -503,7 +503,7 @@ class LocalNode:
                     raise
             time.sleep(0.5)
         self.stop()
-        raise ElasticsearchUnavailable(f"Elasticsearch did not become healthy within {timeout:.0f}s:\n{self.logs(25)}")
+        raise NodeNotHealthy(f"Elasticsearch did not become healthy within {timeout:.0f}s:\n{self.logs(25)}")
 
     def _launch(self, home: Path, env: dict[str, str]) -> None:
         log = runtime.open_append(self.console_log, self.owner)

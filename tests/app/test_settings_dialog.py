@@ -1,0 +1,36 @@
+"""The Settings dialog keeps a pasted URL's password in the secret store (the one place a secret is written), and
+the CLI's context then signs in with it: both go through core.secrets."""
+
+from __future__ import annotations
+
+import argparse
+
+from imgsearch_desktop.app.settings_dialog import SettingsDialog
+from imgsearch_desktop.config import AppDirs, Settings, split_credentials
+from imgsearch_desktop.context import Context
+from imgsearch_desktop.core import secrets
+
+
+def test_a_pasted_url_with_a_password_is_kept_in_the_secret_store_and_signs_in_later(qtbot, es_url, isolated_home):
+    url, user, password = split_credentials(es_url)  # the session node's URL as `es start` prints it
+    assert user and password
+    dirs = AppDirs.resolve(isolated_home)
+    dialog = SettingsDialog(Settings.load(dirs, env={}), dirs)
+    qtbot.addWidget(dialog)
+    dialog.es_url.setText(es_url)  # pasted
+    with qtbot.waitSignal(dialog.applied, timeout=30_000) as applied:
+        dialog.accept()  # tests the connection first (signing in as the app will), then saves
+    assert applied.args[0].reconnect
+    text = dirs.settings_file.read_text()
+    assert password not in text and f"{user}:" not in text
+    assert secrets.get_secret(dirs.data, f"es:{url}") == password
+
+    ctx = Context(argparse.Namespace(home=str(isolated_home)))  # the next run: the saved settings, nothing given
+    assert (ctx.settings.es_url, ctx.settings.es_user) == (url, user)
+    connection = ctx.connection()
+    assert (connection.url, connection.user, connection.password) == (url, user, password)
+    client = connection.client()
+    try:
+        assert client.cluster.health()["status"] in ("green", "yellow")
+    finally:
+        client.close()
