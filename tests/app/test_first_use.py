@@ -199,7 +199,7 @@ def test_a_photo_that_cannot_be_read_leaves_the_query(qtbot, make_app, library, 
     assert not window.banner.isVisibleTo(window)
 
 
-def test_after_search_similar_enter_opens_the_first_tile(qtbot, make_app, library, monkeypatch):
+def test_after_search_similar_enter_previews_the_first_tile(qtbot, make_app, library, monkeypatch):
     app = make_app([library])
     wait_indexed(qtbot, app)
     window, grid = app.window, app.window.grid
@@ -214,7 +214,10 @@ def test_after_search_similar_enter_opens_the_first_tile(qtbot, make_app, librar
     with qtbot.waitSignal(window.results_shown, timeout=WAIT):
         next(a for a in menus[0].actions() if a.text() == "Search similar to this").trigger()
     assert window.model.hits[0].path == similar and grid.hasFocus()
+    with qtbot.waitSignal(window.preview.shown, timeout=WAIT) as shown:  # Enter on a tile: the preview
+        qtbot.keyClick(grid, Qt.Key.Key_Return)
+    assert window.pages.currentWidget() is window.preview and shown.args == [similar]
     opened = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
-    qtbot.keyClick(grid, Qt.Key.Key_Return)
+    qtbot.keyClick(window.preview.canvas, Qt.Key.Key_Return)  # Enter again: the system viewer
     assert opened == [file_url(similar)]
