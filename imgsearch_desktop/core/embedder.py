@@ -10,12 +10,15 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from imgsearch_desktop.core.encoders import Encoder, open_encoder
+from imgsearch_desktop.core.encoders.choice import Choice, choose
 from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.core.progress import Progress, no_progress
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -31,11 +34,16 @@ class ModelMismatch(UserError):
 class Embedder:
     """Image and text encoders, loaded lazily and once; thread-safe (one model call at a time)."""
 
-    def __init__(self, image_model: str, text_model: str, device: str = "auto", batch_size: int = 32) -> None:
+    def __init__(self, image_model: str, text_model: str, device: str = "auto", batch_size: int = 32,
+                 backend: str = "torch", exports: Path | None = None, progress: Progress = no_progress) -> None:
         self.image_model_name = image_model
         self.text_model_name = text_model
         self.device_preference = device
         self.batch_size = batch_size
+        self.backend_setting = backend  # auto | torch | onnx-int8 (encoders.choice)
+        self.exports = exports  # where this computer's int8 exports are kept; None: the names as given
+        self.choice: Choice | None = None
+        self.progress = progress  # for an export the first load makes, when nobody called prepare first
         self._image: Encoder | None = None
         self._text: Encoder | None = None
         self._lock = threading.RLock()
@@ -52,12 +60,22 @@ class Embedder:
     def text_encoder(self) -> Encoder:
         return self._text or self._load("text")
 
+    def prepare(self, progress: Progress | None = None) -> Choice:
+        """Decide what the towers run, exporting and checking int8 once (``progress``: the job protocol's; the
+        first load calls this with the embedder's own when nobody did before)."""
+        with self._lock:
+            if self.choice is None:
+                self.choice = choose(self.image_model_name, self.text_model_name, self.backend_setting,
+                                     self.device_preference, self.exports, progress or self.progress)
+            return self.choice
+
     def _load(self, kind: str) -> Encoder:
         with self._lock:
             attr = f"_{kind}"
             if getattr(self, attr) is None:
-                name = self.image_model_name if kind == "image" else self.text_model_name
-                setattr(self, attr, open_encoder(name, kind, self.device_preference))
+                choice = self.prepare()
+                setattr(self, attr, open_encoder(choice.image if kind == "image" else choice.text, kind,
+                                                 self.device_preference))
                 self._check_pair()
             return getattr(self, attr)
 
