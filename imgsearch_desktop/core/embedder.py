@@ -23,7 +23,8 @@ from imgsearch_desktop.core.progress import Progress, no_progress
 if TYPE_CHECKING:
     from PIL import Image
 
-PREEMPT_SLICE = 8  # images an ingest batch encodes before letting a waiting query go first
+PREEMPT_SLICE = 8  # the most images an ingest slice encodes before letting a waiting query go first
+SLICE_BUDGET_S = 0.05  # an ingest slice is sized to take about this long: what a query waits at most for it
 QUERY_PRECEDENCE_S = 10.0  # the longest an ingest slice or a decoder waits for queries before going on anyway
 
 
@@ -52,6 +53,7 @@ class Embedder:
         self._queries_waiting = 0
         self._count_lock = threading.Lock()
         self._queries_done = threading.Condition(self._count_lock)  # not the model lock: decoders must not wait on it
+        self._per_image: dict[int, float] = {}  # id(encoder) → seconds an image takes it, from ingest slices
 
     def image_encoder(self) -> Encoder:
         # Once loaded, read without the lock: a query must not queue behind a running ingest slice.
@@ -167,18 +169,32 @@ class Embedder:
     def encode_texts(self, texts: Sequence[str], priority: bool = False) -> np.ndarray:
         return self._encode(self.text_encoder(), list(texts), priority)
 
+    def _slice_size(self, encoder: Encoder) -> int:
+        """Images for the next ingest slice: one until the encoder's speed is known, then SLICE_BUDGET_S' worth."""
+        per_image = self._per_image.get(id(encoder))
+        return 1 if per_image is None else max(1, min(PREEMPT_SLICE, int(SLICE_BUDGET_S / max(per_image, 1e-6))))
+
+    def _measured(self, encoder: Encoder, seconds: float) -> None:
+        old = self._per_image.get(id(encoder))
+        self._per_image[id(encoder)] = seconds if old is None else 0.7 * old + 0.3 * seconds  # smooth out a stall
+
     def _encode(self, encoder: Encoder, inputs: list, priority: bool) -> np.ndarray:
         if priority:
             with self.query(), self._turn:
                 return encoder.encode(inputs, self.batch_size)
         # An ingest batch runs in slices, each taking its turn anew, so a query waits for one slice at most
         # (benchmarks/drop_to_grid.py: a whole batch of 32 held a dropped photo up for seconds while indexing).
-        # Slices of 8 cost nothing measurable: the model's rate is flat from batch 8 to 32 on CPU.
-        parts = []
-        for start in range(0, len(inputs), PREEMPT_SLICE):
+        # A slice is as many images as take SLICE_BUDGET_S (one torch image on a CPU, a few int8 ones): a model
+        # call cannot be interrupted, so its length is what a query arriving during it waits.
+        parts, start = [], 0
+        while start < len(inputs):
             with self._turn:
                 deadline = time.monotonic() + QUERY_PRECEDENCE_S  # a spell nobody ends must not stop indexing
                 while self._queries_waiting and time.monotonic() < deadline:
                     self._turn.wait(0.1)
-                parts.append(encoder.encode(inputs[start:start + PREEMPT_SLICE], self.batch_size))
+                size = self._slice_size(encoder)
+                began = time.perf_counter()
+                parts.append(encoder.encode(inputs[start:start + size], self.batch_size))
+                self._measured(encoder, (time.perf_counter() - began) / size)
+            start += size
         return np.concatenate(parts) if parts else np.zeros((0, encoder.dims), dtype=np.float32)
