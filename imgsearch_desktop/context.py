@@ -18,7 +18,8 @@ class Context:
         self.dirs = AppDirs.resolve(args.home)
         self.dirs.make_private()
         self.settings = Settings.load(self.dirs)
-        for name in ("es_url", "es_user", "es_ca_cert", "index", "image_model", "text_model", "device", "batch_size"):
+        for name in ("es_url", "es_user", "es_ca_cert", "index", "image_model", "text_model", "device", "batch_size",
+                     "backend"):
             value = getattr(args, name, None)
             if value is not None:
                 self.settings.override(name, value)  # this run's option, never written to settings.toml
