@@ -113,7 +113,7 @@ def main() -> int:
     ctx = Context(argparse.Namespace(home=str(work / f"home-{uuid.uuid4().hex[:6]}"), es_url=args.es_url,
                                      es_user=None, es_ca_cert=None, index=f"drop-loop-{uuid.uuid4().hex[:6]}",
                                      image_model=args.image_model, text_model=args.text_model or args.image_model,
-                                     device="cpu", batch_size=8))
+                                     device="cpu", batch_size=8, backend="torch"))
     ctx.settings.folders = [str(library)]
     app = App(ctx, [], welcome=False)
     window = app.window

@@ -177,7 +177,7 @@ def main() -> int:
     home = CACHE / f"drop-home-{args.n}"
     ctx = Context(argparse.Namespace(home=str(home), es_url=url, es_user=None, es_ca_cert=None, index=store.alias,
                                      image_model=embedder.image_model_name, text_model=embedder.text_model_name,
-                                     device="cpu", batch_size=32))
+                                     device="cpu", batch_size=32, backend="torch"))  # the models named decide
     ctx.settings.folders = []  # the library's documents are synthetic; only the new photos below are watched
     ctx.settings.save(ctx.dirs)
     start = time.perf_counter()

@@ -109,7 +109,7 @@ def main() -> int:
     url = node_url(args.es_url)
     ctx = Context(argparse.Namespace(home=str(home), es_url=url, es_user=None, es_ca_cert=None,
                                      index=f"bench-gui-{uuid.uuid4().hex[:6]}", image_model=clip, text_model=text,
-                                     device="cpu", batch_size=32))
+                                     device="cpu", batch_size=32, backend="torch"))
     ctx.settings.folders = [str(folder)]
     startup, meter = StallMeter(), StallMeter()
     app = App(ctx, [], welcome=False)

@@ -100,7 +100,7 @@ def main() -> int:
     home = CACHE / f"timeline-home-{args.n}"  # kept: the library id, the thumbnails and the index stay valid
     ctx = Context(argparse.Namespace(home=str(home), es_url=node_url(args.es_url), es_user=None, es_ca_cert=None,
                                      index=f"bench-timeline-{args.n}", image_model=clip, text_model=text,
-                                     device="cpu", batch_size=32))
+                                     device="cpu", batch_size=32, backend="torch"))
     ctx.settings.folders = []  # nothing to scan: the documents are written below
     app = App(ctx, [], welcome=False)
     window = app.window

@@ -70,6 +70,14 @@ def _device(text: str) -> str:
 
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+BACKENDS = ("auto", "torch", "onnx-int8")  # core/encoders/choice.py
+
+
+def _backend(text: str) -> str:
+    if text not in BACKENDS:
+        raise argparse.ArgumentTypeError(f"backend {text!r} is not one of {', '.join(BACKENDS)}")
+    return text
+
 # Settings field → (environment variable that overrides it, its check).
 ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], object]]] = {
     "es_url": ("IMGSEARCH_ES_URL", checks.es_url),
@@ -77,6 +85,7 @@ ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], object]]] = {
     "image_model": ("IMGSEARCH_IMAGE_MODEL", str),
     "text_model": ("IMGSEARCH_TEXT_MODEL", str),
     "device": ("IMGSEARCH_DEVICE", _device),
+    "backend": ("IMGSEARCH_BACKEND", _backend),
     "batch_size": ("IMGSEARCH_BATCH_SIZE", checks.batch_size),
     "library_id": ("IMGSEARCH_LIBRARY_ID", checks.library_id),
 }
@@ -97,6 +106,7 @@ class Settings:
     image_model: str = DEFAULT_IMAGE_MODEL
     text_model: str = DEFAULT_TEXT_MODEL
     device: str = "auto"  # auto | cpu | cuda | mps
+    backend: str = "auto"  # auto (int8 where it agrees with torch on this CPU, torch on a GPU) | torch | onnx-int8
     batch_size: int = 32
     results: int = 50
     library_id: str = ""  # empty = the id made once for this installation (``library-id`` in the data dir)

@@ -17,7 +17,8 @@ class Context:
         self.dirs = AppDirs.resolve(args.home)
         self.dirs.make_private()
         self.settings = Settings.load(self.dirs)
-        for name in ("es_url", "es_user", "es_ca_cert", "index", "image_model", "text_model", "device", "batch_size"):
+        for name in ("es_url", "es_user", "es_ca_cert", "index", "image_model", "text_model", "device", "batch_size",
+                     "backend"):
             value = getattr(args, name, None)
             if value is not None:
                 self.settings.override(name, value)  # this run's option, never written to settings.toml
@@ -62,10 +63,30 @@ class Context:
     @property
     def embedder(self):
         if self._embedder is None:
-            from imgsearch_desktop.core.embedder import Embedder
-
-            s = self.settings
-            self._embedder = Embedder(s.image_model, s.text_model, s.device, s.batch_size)
+            self._embedder = make_embedder(self.settings, self.dirs, progress=_print_notes())
         return self._embedder
+
+
+def make_embedder(settings: Settings, dirs: AppDirs, progress=None):
+    """The embedder the settings describe; this computer's int8 exports are kept in the data dir's ``models``."""
+    from imgsearch_desktop.core.embedder import Embedder
+    from imgsearch_desktop.core.progress import no_progress
+
+    s = settings
+    return Embedder(s.image_model, s.text_model, s.device, s.batch_size, backend=s.backend,
+                    exports=dirs.data / "models", progress=progress or no_progress)
+
+
+def _print_notes():
+    """A progress function for a command: each new note (a one-time model export's stages) once, on stderr."""
+    last = [""]
+
+    def progress(done: int, total: int, note: str) -> bool:
+        if note != last[0]:
+            last[0] = note
+            print(note, file=sys.stderr)
+        return True
+
+    return progress
 
 

@@ -65,7 +65,7 @@ if [ ! -f "$stamp" ]; then
     "$venv/bin/python" - > build/requirements-lean.txt <<'EOF'
 import re, tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-heavy = {"torch", "transformers", "sentence-transformers"}
+heavy = {"torch", "transformers", "sentence-transformers", "onnx", "onnxscript"}  # the exporter needs torch
 for req in project["dependencies"] + project["optional-dependencies"]["formats"]:
     if re.split(r"[<>=!~\[ ;]", req, maxsplit=1)[0].lower() not in heavy:
         print(req)

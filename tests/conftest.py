@@ -102,6 +102,9 @@ def isolated_home(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     home = tmp_path / "app-home"
     monkeypatch.setenv("IMGSEARCH_HOME", str(home))
+    # torch unless a test says otherwise: the default (auto) would export the tiny models once per fresh home
+    # (tests/core/test_backend_choice.py tests it)
+    monkeypatch.setenv("IMGSEARCH_BACKEND", "torch")
     return home
 
 

@@ -552,9 +552,9 @@ class MainWindow(PhotoInput, QMainWindow):
         if change.reconnect or change.models:
             embedder = None
             if change.models:
-                from imgsearch_desktop.core.embedder import Embedder
+                from imgsearch_desktop.context import make_embedder
 
-                embedder = Embedder(s.image_model, s.text_model, s.device, s.batch_size)
+                embedder = make_embedder(s, self.dirs)
             where = f"Elasticsearch at {self.worker.address()}" if s.es_url else "the search engine"
             self._reconnect(embedder, f"Will search as soon as {where} is connected…")  # its ready re-scans
         elif change.rescan:

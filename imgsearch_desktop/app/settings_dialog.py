@@ -33,7 +33,7 @@ from imgsearch_desktop import checks
 from imgsearch_desktop.app.keep_rules import KeepRulesBox
 from imgsearch_desktop.app.problems import explain
 from imgsearch_desktop.app.workers import run_call
-from imgsearch_desktop.config import split_credentials
+from imgsearch_desktop.config import BACKENDS, split_credentials
 from imgsearch_desktop.core import secrets
 
 
@@ -54,7 +54,7 @@ class SettingsChange:
 
 
 def _snapshot(s) -> tuple[tuple, tuple, tuple, tuple]:
-    return ((s.es_url, s.es_user, s.es_ca_cert), (s.image_model, s.text_model, s.device, s.batch_size),
+    return ((s.es_url, s.es_user, s.es_ca_cert), (s.image_model, s.text_model, s.device, s.batch_size, s.backend),
             (tuple(s.folders), tuple(s.excluded)), tuple(s.folders))
 
 
@@ -118,6 +118,10 @@ class SettingsDialog(QDialog):
         self.device.addItems(["auto", "cpu", "cuda", "mps"])
         self.device.setCurrentText(settings.device)
         form.addRow("Device", self.device)
+        self.backend = QComboBox()  # auto: int8 where it agrees with torch on this CPU (a one-time export)
+        self.backend.addItems(list(BACKENDS))
+        self.backend.setCurrentText(settings.backend)
+        form.addRow("Backend", self.backend)
         self.batch = QSpinBox()
         self.batch.setRange(1, 512)
         self.batch.setValue(settings.batch_size)
@@ -216,6 +220,7 @@ class SettingsDialog(QDialog):
         s.es_user = user or s.es_user
         s.image_model, s.text_model = self.image_model.text().strip(), self.text_model.text().strip()
         s.device, s.batch_size, s.results = self.device.currentText(), self.batch.value(), self.results.value()
+        s.backend = self.backend.currentText()
         secret_changed = bool(self.es_password.text() or password)
         if secret_changed:  # the one place a secret is written (Settings.save writes none)
             secrets.remember(self.dirs.data, s.es_url, self.es_password.text() or password)

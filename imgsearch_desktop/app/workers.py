@@ -220,6 +220,7 @@ class IndexWorker(QObject):
             store = self.connect()
             store.on_wait = self._store_waiting
             self.status.emit("Loading the models…")
+            self.embedder.prepare(lambda done, total, note: self.status.emit(note) or True)  # an export: once
             self.embedder.load_both()  # once, here: queries then never pay for (or race on) a model load
             dims = self.embedder.dims
             store.use_index(self.embedder.model_id, dims)

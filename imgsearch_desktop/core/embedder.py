@@ -10,17 +10,21 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from imgsearch_desktop.core.encoders import Encoder, open_encoder
+from imgsearch_desktop.core.encoders.choice import Choice, choose
 from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.core.progress import Progress, no_progress
 
 if TYPE_CHECKING:
     from PIL import Image
 
-PREEMPT_SLICE = 8  # images an ingest batch encodes before letting a waiting query go first
+PREEMPT_SLICE = 8  # the most images an ingest slice encodes before letting a waiting query go first
+SLICE_BUDGET_S = 0.05  # an ingest slice is sized to take about this long: what a query waits at most for it
 QUERY_PRECEDENCE_S = 10.0  # the longest an ingest slice or a decoder waits for queries before going on anyway
 
 
@@ -31,11 +35,16 @@ class ModelMismatch(UserError):
 class Embedder:
     """Image and text encoders, loaded lazily and once; thread-safe (one model call at a time)."""
 
-    def __init__(self, image_model: str, text_model: str, device: str = "auto", batch_size: int = 32) -> None:
+    def __init__(self, image_model: str, text_model: str, device: str = "auto", batch_size: int = 32,
+                 backend: str = "torch", exports: Path | None = None, progress: Progress = no_progress) -> None:
         self.image_model_name = image_model
         self.text_model_name = text_model
         self.device_preference = device
         self.batch_size = batch_size
+        self.backend_setting = backend  # auto | torch | onnx-int8 (encoders.choice)
+        self.exports = exports  # where this computer's int8 exports are kept; None: the names as given
+        self.choice: Choice | None = None
+        self.progress = progress  # for an export the first load makes, when nobody called prepare first
         self._image: Encoder | None = None
         self._text: Encoder | None = None
         self._lock = threading.RLock()
@@ -44,6 +53,7 @@ class Embedder:
         self._queries_waiting = 0
         self._count_lock = threading.Lock()
         self._queries_done = threading.Condition(self._count_lock)  # not the model lock: decoders must not wait on it
+        self._per_image: dict[int, float] = {}  # id(encoder) → seconds an image takes it, from ingest slices
 
     def image_encoder(self) -> Encoder:
         # Once loaded, read without the lock: a query must not queue behind a running ingest slice.
@@ -52,12 +62,22 @@ class Embedder:
     def text_encoder(self) -> Encoder:
         return self._text or self._load("text")
 
+    def prepare(self, progress: Progress | None = None) -> Choice:
+        """Decide what the towers run, exporting and checking int8 once (``progress``: the job protocol's; the
+        first load calls this with the embedder's own when nobody did before)."""
+        with self._lock:
+            if self.choice is None:
+                self.choice = choose(self.image_model_name, self.text_model_name, self.backend_setting,
+                                     self.device_preference, self.exports, progress or self.progress)
+            return self.choice
+
     def _load(self, kind: str) -> Encoder:
         with self._lock:
             attr = f"_{kind}"
             if getattr(self, attr) is None:
-                name = self.image_model_name if kind == "image" else self.text_model_name
-                setattr(self, attr, open_encoder(name, kind, self.device_preference))
+                choice = self.prepare()
+                setattr(self, attr, open_encoder(choice.image if kind == "image" else choice.text, kind,
+                                                 self.device_preference))
                 self._check_pair()
             return getattr(self, attr)
 
@@ -149,18 +169,32 @@ class Embedder:
     def encode_texts(self, texts: Sequence[str], priority: bool = False) -> np.ndarray:
         return self._encode(self.text_encoder(), list(texts), priority)
 
+    def _slice_size(self, encoder: Encoder) -> int:
+        """Images for the next ingest slice: one until the encoder's speed is known, then SLICE_BUDGET_S' worth."""
+        per_image = self._per_image.get(id(encoder))
+        return 1 if per_image is None else max(1, min(PREEMPT_SLICE, int(SLICE_BUDGET_S / max(per_image, 1e-6))))
+
+    def _measured(self, encoder: Encoder, seconds: float) -> None:
+        old = self._per_image.get(id(encoder))
+        self._per_image[id(encoder)] = seconds if old is None else 0.7 * old + 0.3 * seconds  # smooth out a stall
+
     def _encode(self, encoder: Encoder, inputs: list, priority: bool) -> np.ndarray:
         if priority:
             with self.query(), self._turn:
                 return encoder.encode(inputs, self.batch_size)
         # An ingest batch runs in slices, each taking its turn anew, so a query waits for one slice at most
         # (benchmarks/drop_to_grid.py: a whole batch of 32 held a dropped photo up for seconds while indexing).
-        # Slices of 8 cost nothing measurable: the model's rate is flat from batch 8 to 32 on CPU.
-        parts = []
-        for start in range(0, len(inputs), PREEMPT_SLICE):
+        # A slice is as many images as take SLICE_BUDGET_S (one torch image on a CPU, a few int8 ones): a model
+        # call cannot be interrupted, so its length is what a query arriving during it waits.
+        parts, start = [], 0
+        while start < len(inputs):
             with self._turn:
                 deadline = time.monotonic() + QUERY_PRECEDENCE_S  # a spell nobody ends must not stop indexing
                 while self._queries_waiting and time.monotonic() < deadline:
                     self._turn.wait(0.1)
-                parts.append(encoder.encode(inputs[start:start + PREEMPT_SLICE], self.batch_size))
+                size = self._slice_size(encoder)
+                began = time.perf_counter()
+                parts.append(encoder.encode(inputs[start:start + size], self.batch_size))
+                self._measured(encoder, (time.perf_counter() - began) / size)
+            start += size
         return np.concatenate(parts) if parts else np.zeros((0, encoder.dims), dtype=np.float32)

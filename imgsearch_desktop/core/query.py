@@ -3,9 +3,10 @@
 A query is one or more parts, each a photo (a file, image data, or an indexed photo's stored vector) or a sentence
 in any language, each "more like" (positive weight) or "less like" (negative weight). The query vector is
 ``q = normalise(Σ wᵢ·vᵢ)`` over the parts' unit vectors, and a hit's score stays the cosine between ``q`` and the
-photo. A photo file that is indexed as it is now (same size and mtime, or the same content anywhere in the index)
-uses its stored vector: it is always its own first hit, and nothing is decoded. Runs on a worker thread; the window,
-the CLI and the benchmarks all search through ``run_query``.
+photo. A photo file that is indexed as it is now uses its stored vector: it is always its own first hit, and nothing
+is decoded. Same path, size and mtime (the indexer's own "unchanged" rule) answers from one document read, without
+reading the file; otherwise the file is read and hashed once, and the same content anywhere in the index answers.
+Runs on a worker thread; the window, the CLI and the benchmarks all search through ``run_query``.
 """
 
 from __future__ import annotations
@@ -143,12 +144,14 @@ def part_vector(embedder, store, part: Part) -> tuple[np.ndarray, tuple[str | No
         return _unit(source["image_embedding"]), (source.get("sha256"), source.get("phash"))
     name = part.path or "pasted image"
     region = None if part.region is None or _whole(part.region) else part.region
+    if region is None and part.path is not None and (source := unchanged_source(store, part.path)) is not None:
+        return _unit(source["image_embedding"]), (source.get("sha256"), source.get("phash"))
     try:
         data = images.read_file(part.path) if part.path is not None else (part.image_bytes or b"")
         sha256 = hashlib.sha256(data).hexdigest()
-        if region is None:  # the photo itself: if it is indexed as it is (here or as a copy), its own vector
-            source = (store.indexed_source(part.path) if part.path else None) or store.by_sha256([sha256]).get(sha256)
-            if source is not None and source.get("sha256") == sha256:
+        if region is None:  # the same content indexed elsewhere (a copy, or this file touched): its vector
+            source = store.by_sha256([sha256]).get(sha256)
+            if source is not None:
                 return _unit(source["image_embedding"]), (sha256, source.get("phash"))
         # A region is cut from a larger decode, then brought to the model's size: cut from the 224 px decode, a
         # 10% box would be 22 px that the model blows up.
@@ -158,6 +161,19 @@ def part_vector(embedder, store, part: Part) -> tuple[np.ndarray, tuple[str | No
     image = images.shrink(crop(loaded.image, region), embedder.image_size) if region else loaded.image
     vector = embedder.encode_images([image], priority=True)[0]
     return _unit(vector), (None if region else sha256, images.perceptual_hash(image))
+
+
+def unchanged_source(store, path: str) -> dict | None:
+    """The stored fields of the photo indexed at ``path`` if the file is unchanged since (same size and mtime, the
+    indexer's own rule): its vector answers without reading, hashing or decoding the file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # read_file then says why it cannot be read
+    source = store.indexed_source(path)
+    if source is None or (source.get("size"), source.get("mtime_ns")) != (st.st_size, st.st_mtime_ns):
+        return None
+    return source
 
 
 def _whole(region: Region) -> bool:

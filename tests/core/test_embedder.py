@@ -49,21 +49,43 @@ def test_missing_models_give_a_clear_error(tmp_path, monkeypatch, tiny_models):
         Embedder("sentence-transformers/no-such-model-here", str(tiny_models["text"]), device="cpu").image_encoder()
 
 
-def test_a_query_goes_ahead_of_a_long_ingest_batch(embedder):
-    """An interactive query waits for one slice of an ingest batch, not for the whole batch."""
-    pictures = [picture(i % 16) for i in range(400)]
-    finished: dict[str, float] = {}
+def test_a_query_runs_before_the_rest_of_an_ingest_slice_in_progress(tiny_models, monkeypatch):
+    """Order, not durations: an ingest batch of 8 decoded photos is being embedded (its first model call held by an
+    Event); a query arriving meanwhile is embedded before the batch's other photos, not after all 8."""
+    embedder = Embedder(str(tiny_models["clip"]), str(tiny_models["text"]), device="cpu", batch_size=8)
+    encoder = embedder.image_encoder()
+    real, calls = encoder.encode, []
+    running, go_on = threading.Event(), threading.Event()
 
-    def ingest() -> None:
-        vectors = embedder.encode_images(pictures)
-        finished["ingest"] = time.perf_counter()
-        finished["count"] = len(vectors)
+    def gated(inputs, batch_size):
+        calls.append(("query" if inputs[0].size == (99, 99) else "ingest", len(inputs)))
+        if len(calls) == 1:
+            running.set()
+            assert go_on.wait(10)
+        return real(inputs, batch_size)
 
-    thread = threading.Thread(target=ingest)
-    thread.start()
-    time.sleep(0.1)
-    embedder.encode_images([picture(99)], priority=True)
-    finished["query"] = time.perf_counter()
-    thread.join()
-    assert finished["count"] == 400
-    assert finished["query"] < finished["ingest"]
+    monkeypatch.setattr(encoder, "encode", gated)
+    pictures = [picture(i, (64, 48)) for i in range(8)]
+    out: dict[str, np.ndarray] = {}
+    ingest = threading.Thread(target=lambda: out.setdefault("ingest", embedder.encode_images(pictures)))
+    ingest.start()
+    assert running.wait(10)  # the ingest's first model call is running
+    query = threading.Thread(target=lambda: out.setdefault("query", embedder.encode_images(
+        [picture(99, (99, 99))], priority=True)))
+    query.start()
+    wait_until(lambda: embedder._queries_waiting == 1)  # the query is in, waiting for the model
+    go_on.set()
+    query.join(10)
+    ingest.join(10)
+    kinds = [kind for kind, _ in calls]
+    assert kinds[0] == "ingest" and kinds[1] == "query" and set(kinds[2:]) == {"ingest"}
+    assert calls[0][1] < 8 and sum(n for kind, n in calls if kind == "ingest") == 8  # the rest came after it
+    assert np.allclose(out["ingest"], real(pictures, 8), atol=1e-5)  # slicing changes no vector
+    assert out["query"].shape == (1, TINY_DIMS)
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)

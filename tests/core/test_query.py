@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -88,3 +90,49 @@ def test_a_query_needs_a_positive_part_and_cannot_cancel_out(store, embedder, in
         run_query(embedder, store, Query(parts=[Part(path=a), Part(stored=a, weight=-1.0)]))
     with pytest.raises(UserError, match="not in the index"):
         run_query(embedder, store, Query(parts=[Part(stored=a + ".missing.jpg")]))
+
+
+@pytest.fixture
+def counted(monkeypatch, embedder):
+    """Every whole-file read, decode and image embedding a query makes (wrapped around the real ones)."""
+    calls: list[str] = []
+
+    def counting(name, real):
+        def wrapper(*args, **kwargs):
+            calls.append(name if name != "read" or not kwargs.get("header_only") else "header")
+            return real(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(images, "read_file", counting("read", images.read_file))
+    monkeypatch.setattr(images, "decode", counting("decode", images.decode))
+    monkeypatch.setattr(embedder, "encode_images", counting("embed", embedder.encode_images))
+    return calls
+
+
+def test_an_indexed_photo_dropped_as_a_file_is_answered_without_reading_it(store, embedder, indexed, counted):
+    """Same path, size and mtime as indexed: one document read answers; the file is not read, decoded or embedded."""
+    target = str(indexed[2])
+    result = run_query(embedder, store, Query(path=target, k=3))
+    assert result.hits[0].path == target and result.hits[0].score > 0.9999
+    assert counted == []
+    assert result.relations[0] == "identical file"  # copies are still labelled from the stored hashes
+
+
+def test_a_modified_indexed_photo_is_decoded_again(store, embedder, indexed, counted):
+    target = indexed[5]
+    before = stored_vectors(store)[str(target)]
+    write_photo(target, seed=4242, size=(300, 200))  # same path, new content (and a new size/mtime)
+    vector, _ = part_vector(embedder, store, Part(path=str(target)))
+    assert counted == ["read", "decode", "embed"]
+    fresh = unit(embedder.encode_images([images.load_file(target, embedder.image_size).loaded.image])[0])
+    assert float(vector @ fresh) > 0.99999 and float(vector @ before) < 0.9999
+
+
+def test_a_touched_indexed_photo_is_answered_by_its_content_without_a_decode(store, embedder, indexed, counted):
+    """Same content, new mtime (copied back, touched): read and hashed once, then its stored vector."""
+    target = indexed[6]
+    stat = target.stat()
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    result = run_query(embedder, store, Query(path=str(target), k=1))
+    assert result.hits[0].path == str(target) and result.hits[0].score > 0.9999
+    assert counted == ["read"]
