@@ -672,7 +672,7 @@ def test_trashing_a_selection_never_removes_the_last_copy(store, embedder, tmp_p
     assert last_copies(plan) == 2  # b + copies/b.jpg both picked; lone.jpg (+ its link) has no other copy
     report, error = trash_plan(plan, store, journal, [str(refs)])
     fate = {o.path: (o.trashed, o.reason) for o in report}
-    assert error == "" and set(fate) == set(picked)
+    assert error is None and set(fate) == set(picked)
     assert fate[str(a)][0] and not a.exists() and a2.exists()  # its copy stays
     assert [fate[str(p)][0] for p in (b, b2)].count(True) == 1 and b.exists() != b2.exists()  # one of the two stays
     assert not fate[str(lone)][0] and not fate[str(linked)][0] and lone.exists() and linked.exists()
