@@ -249,26 +249,35 @@ class MainWindow(PhotoInput, QMainWindow):
         return self.pages
 
     def _connect_preview(self) -> None:
-        self._preview_keys = attach(self.grid, self.show_preview)  # Space, Enter, double-click
+        """Both grids open the preview: the results (Space, Enter, double-click through ``attach``) and the
+        library's timeline (the same keys, its own)."""
+        self._preview_keys = attach(self.grid, self.show_preview)
         self.grid.preview_requested.connect(lambda: self.show_preview(self.grid))
+        self.library.grid.preview_requested.connect(lambda: self.show_preview(self.library.grid))
         self.preview.closed.connect(lambda: self.pages.setCurrentIndex(0))
         self.preview.open_requested.connect(self.open_external)
         self.preview.similar_requested.connect(self._similar_from_preview)
 
-    def show_preview(self, view) -> None:
+    def show_preview(self, grid) -> None:
         self.pages.setCurrentWidget(self.preview)
-        self.preview.open(view)
+        self.preview.open(grid)
 
     def _similar_from_preview(self, path: str) -> None:
         self.preview.close_preview()
         self.search_path(path)
 
     def _connect_selection(self) -> None:
-        self.many = self.grid.many = SelectionActions(self.grid, lambda: self.runner.store, self.settings, self.dirs)
-        self.many.search_requested.connect(lambda paths: self.composer.ask_parts([Part(stored=p) for p in paths]))
-        self.many.reveal_requested.connect(self.open_external)
-        self.many.trashed.connect(self._on_trashed)
-        self.many.nothing_to_trash.connect(lambda text: self.show_problem(Problem(text, severity="info"), "trash"))
+        """The same actions on many photos in the results grid and in the library's timeline."""
+        self.many = self._selection_actions(self.grid)
+        self.library_many = self._selection_actions(self.library.grid)
+
+    def _selection_actions(self, grid) -> SelectionActions:
+        many = grid.many = SelectionActions(grid, lambda: self.runner.store, self.settings, self.dirs)
+        many.search_requested.connect(lambda paths: self.composer.ask_parts([Part(stored=p) for p in paths]))
+        many.reveal_requested.connect(self.open_external)
+        many.trashed.connect(self._on_trashed)
+        many.nothing_to_trash.connect(lambda text: self.show_problem(Problem(text, severity="info"), "trash"))
+        return many
 
     def _on_trashed(self, report, error: Problem | None) -> None:
         """One sentence for the whole action; each file's fate behind Details; the grid without what went."""
@@ -280,10 +289,13 @@ class MainWindow(PhotoInput, QMainWindow):
         self.show_problem(Problem(sentence, details, severity="warning" if report.refused or error else "info"),
                           "trash")
         self.model.drop({o.path for o in report.trashed})  # not a re-run: a trashed photo may be one of its parts
+        if report.trashed:
+            self.library.refresh()
+            self.folder_tree.reload()
 
     def _wire_library(self) -> None:
         lib, tree, fb = self.library, self.folder_tree, self.filter_bar
-        lib.grid.activated.connect(self.open_external)
+        lib.grid.open_requested.connect(self.open_external)
         lib.grid.reveal_requested.connect(self.open_external)
         lib.grid.similar_requested.connect(self.search_path)
         tree.folder_chosen.connect(fb.choose_folder)  # the filter bar's folder filter: subfolders too
