@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 README_URL = "https://github.com/imgsearch-desktop/imgsearch-desktop#readme"
 ICON_PX = 180
 FIRST_SCREEN_MS = 400  # the longest a query's thumbnails hold indexing back (from the disk cache they take less)
+LIVE_MS = 2000  # while indexing runs, the photo count and the library catch up at most this often
 
 STYLE = """
 QMainWindow { background: #fafafa; }
@@ -104,6 +105,10 @@ class MainWindow(PhotoInput, QMainWindow):
         self.thumbnails.loaded.connect(self._on_result_thumbnail)  # after the model's slot: its pixmaps are in
         self._end_first_screen: Callable[[], None] = lambda: None
         self.runner = QueryRunner(settings, self)
+        self._live = QTimer(self)  # throttles the count and the library's refresh while indexing runs
+        self._live.setSingleShot(True)
+        self._live.setInterval(LIVE_MS)
+        self._live.timeout.connect(self._catch_up)
         self.health = EngineHealth(worker.connect, worker.address, self)
         self._build()
         self._menus()
@@ -211,6 +216,7 @@ class MainWindow(PhotoInput, QMainWindow):
         w.ready.connect(self._on_ready)
         w.init_failed.connect(self._on_init_failed)
         w.progress.connect(self.index_status.on_progress)
+        w.progress.connect(lambda done, _total, _note: done and not self._live.isActive() and self._live.start())
         w.finished.connect(self._on_index_finished)
         w.failed.connect(self._on_job_failed)
         w.status.connect(self.index_status.show_message)
@@ -386,6 +392,24 @@ class MainWindow(PhotoInput, QMainWindow):
         if changed or stats.copied:
             self.library.refresh()
             self.folder_tree.reload()
+
+    def _catch_up(self) -> None:
+        """While indexing runs (search already answers what is in): the photo count, the folder tree and the
+        library follow, every LIVE_MS at most. The timeline keeps its scroll position; it is not refreshed while
+        photos are selected in it (a selection is never pulled from under the user) — the end of indexing does."""
+        store = self.runner.store
+        if store is None or not self.index_status.indexing:
+            return
+        run_call(store.count, self._on_live_count, lambda exc: log.info("count while indexing failed: %s", exc),
+                 owner=self)
+        if not self.library.grid.selected:
+            self.library.refresh()
+        self.folder_tree.reload()
+
+    def _on_live_count(self, count: int) -> None:
+        if self.index_status.indexing:
+            self.photos = count
+            self.index_status.set_summary(count, len(self.skipped))
 
     def _on_job_failed(self, problem: Problem) -> None:
         self.index_status.finished("Indexing stopped")

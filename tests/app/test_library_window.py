@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 from imgsearch_desktop.core.query import Part
 from tests.app.gui import double_click, wait_indexed
 from tests.app.test_library_view import dated, screen_ready
+from tests.photos import write_photo
 
 
 def timeline_library(root: Path) -> list[Path]:
@@ -129,3 +130,30 @@ def test_many_photos_in_the_timeline_search_copy_and_trash(qtbot, make_app, tmp_
     assert "1 selected photo stays: it is the last copy" in asked[0]
     assert not photos[0].exists() and photos[1].exists() and copy.exists()
     qtbot.waitUntil(lambda: view.model.rowCount() == 12, timeout=30_000)  # the timeline without what went
+
+
+def test_the_count_and_the_library_follow_the_first_indexing(qtbot, make_app, tmp_path):
+    """Search answers while the first indexing runs: the status bar's count and the timeline must not stay at 0
+    until it ends (they catch up every 2 s at most; here indexing is paused part-way through)."""
+    root = tmp_path / "Pictures"
+    for i in range(60):
+        write_photo(root / f"p{i:02d}.jpg", seed=4000 + i, size=(96, 72))
+    app = make_app([root], batch_size=4)
+    window = app.window
+    window.show()
+    control, paused = app.worker.control, []
+
+    def pause_once(done: int, _total: int, _note: str) -> None:
+        if done >= 8 and not paused:
+            control.pause()
+            paused.append(done)
+
+    app.worker.progress.connect(pause_once)
+    qtbot.waitUntil(lambda: bool(paused), timeout=120_000)
+    view, status = window.library, window.index_status
+    qtbot.waitUntil(lambda: view.model.rowCount() > 0 and bool(window.photos), timeout=30_000)
+    assert status.indexing and 0 < view.model.rowCount() < 60 and 0 < window.photos < 60
+    assert status.count.text() == f"{window.photos} photos"
+    with qtbot.waitSignal(app.worker.finished, timeout=120_000):
+        control.resume()
+    qtbot.waitUntil(lambda: view.model.rowCount() == 60 and status.count.text() == "60 photos", timeout=30_000)
