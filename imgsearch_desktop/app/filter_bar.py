@@ -20,6 +20,7 @@ from imgsearch_desktop.core.store import Filters
 # preview, and MPO is what Pillow calls some cameras' JPEGs: neither is a choice of its own).
 FORMATS = [(f.label, f.name) for f in images.FORMATS if f.available and f.extensions and not f.raw]
 SETTLE_MS = 250
+SHOWN_HALF_UNIT = 0.0005  # a tile shows a score to 3 decimals: what shows as the threshold passes it
 
 
 def _group(*widgets: QWidget) -> QWidget:
@@ -146,7 +147,10 @@ class FilterBar(QWidget):
 
     @property
     def min_score(self) -> float | None:
-        return self.threshold.value() / 100 or None
+        """The slider's value, as the tiles show a score (3 decimals): at 1.00 a copy shown "1.000" (an exact
+        cosine of 0.99996, float rounding) stays."""
+        value = self.threshold.value() / 100
+        return value - SHOWN_HALF_UNIT if value else None
 
     # ----- set from outside -----
     def set_folders(self, folders: list[str]) -> None:

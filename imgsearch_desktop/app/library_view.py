@@ -4,20 +4,33 @@ Virtual all the way down, so 100,000 photos scroll like 100: the model knows onl
 aggregation) and holds a few pages of photos, fetched one at a time off the main thread from a point-in-time
 snapshot of the index (``Store.timeline_page``: ``search_after`` a known photo, or from a month's start); the page
 farthest from the view is dropped when more arrive. The grid lays out and paints only what is on screen; its
-thumbnails come from the disk cache through the window's ``ThumbnailLoader``.
+thumbnails come from the disk cache through the window's ``ThumbnailLoader``. The grid is a ``tiles.Tiles``: the
+preview and the actions on a selection work on it as on the results grid.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections import OrderedDict
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QGuiApplication,
+    QImage,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPixmap,
+)
 from PySide6.QtWidgets import QAbstractScrollArea, QHBoxLayout, QLabel, QMenu, QVBoxLayout, QWidget
 
-from imgsearch_desktop.app.results_model import HitRole, placeholder
+from imgsearch_desktop.app.results_model import HitRole, PathRole, placeholder
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.core.library import Group, PagePlan, group_at, groups, plan_page
@@ -51,6 +64,7 @@ class TimelineModel(QAbstractListModel):
         self.inflight: set[int] = set()
         self.queue: list[int] = []
         self.view_rows = (0, -1)  # first and last row on screen
+        self.held = -1  # a row kept loaded off screen (the preview shows it)
         self.generation = 0  # bumped by each reload: answers for an older snapshot are dropped
         self.pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._loading, self._broken = placeholder(icon_px), placeholder(icon_px, "cannot show")
@@ -84,7 +98,7 @@ class TimelineModel(QAbstractListModel):
             return
         self.beginResetModel()
         self.timeline, self.groups = timeline, groups(timeline.months)
-        self.pages, self.anchors, self.inflight, self.queue = {}, {}, set(), []
+        self.pages, self.anchors, self.inflight, self.queue, self.held = {}, {}, set(), [], -1
         self.endResetModel()
         self.loaded.emit()
         self.show_rows(*self.view_rows)
@@ -96,17 +110,27 @@ class TimelineModel(QAbstractListModel):
         total = self.rowCount()
         if self.timeline is None or total == 0 or last < first:
             return
-        wanted = self._wanted()
-        self.queue = [p for p in wanted if p not in self.pages and p not in self.inflight]
-        self._pump()
+        self._queue_wanted()
         self._request_thumbnails()
+
+    def hold(self, row: int) -> None:
+        """Keep ``row``'s page loaded (fetch it if need be) while it is off screen; -1: hold none."""
+        self.held = row if 0 <= row < self.rowCount() else -1
+        if self.held >= 0:
+            self._queue_wanted()
+
+    def _queue_wanted(self) -> None:
+        self.queue = [p for p in self._wanted() if p not in self.pages and p not in self.inflight]
+        self._pump()
 
     def _wanted(self) -> list[int]:
         first, last = self.view_rows
         size, total = self.page_size, self.rowCount()
         pages = list(range(max(0, first) // size, min(last, total - 1) // size + 1))
-        if (pages[-1] + 1) * size < total:
+        if pages and (pages[-1] + 1) * size < total:
             pages.append(pages[-1] + 1)  # the next page too: scrolling on finds it there
+        if self.held >= 0 and self.held // size not in pages:
+            pages.append(self.held // size)
         return pages
 
     def _pump(self) -> None:
@@ -136,13 +160,15 @@ class TimelineModel(QAbstractListModel):
             self.dataChanged.emit(self.index(first), self.index(first + len(result.hits) - 1))
             self._request_thumbnails()
         self.page_arrived.emit(first)
-        self.queue = [p for p in self._wanted() if p not in self.pages and p not in self.inflight]
-        self._pump()
+        self._queue_wanted()
 
     def _evict(self) -> None:
         centre = sum(self.view_rows) / 2 / self.page_size
-        while len(self.pages) > self.max_pages:
-            del self.pages[max(self.pages, key=lambda p: abs(p - centre))]
+        spare = set(self.pages) - set(self._wanted())  # never a page on screen or held: it would be fetched again
+        while len(self.pages) > self.max_pages and spare:
+            page = max(spare, key=lambda p: abs(p - centre))
+            spare.discard(page)
+            del self.pages[page]
 
     def _on_failed(self, gen: int, page: int | None, exc: BaseException) -> None:
         if gen != self.generation:
@@ -184,6 +210,8 @@ class TimelineModel(QAbstractListModel):
             return f"{readable_path(hit.path)}\n{size}{when}" + ("" if hit.taken_at else " (file time)")
         if role == HitRole:
             return hit
+        if role == PathRole:
+            return os.fsencode(hit.path)
         return None
 
     # ----- thumbnails -----
@@ -243,11 +271,13 @@ HEADER = 40
 class TimelineGrid(QAbstractScrollArea):
     """Month headers and square tiles, laid out from the months' counts alone and painted only where visible.
 
-    Click, Ctrl+click and Shift+click select; arrows, Page Up/Down, Home/End move; Enter, Space and a double-click
-    activate the current photo (``activated``: the window opens it, or a preview hooks in there).
+    Click, Ctrl+click and Shift+click select, Ctrl+A selects all; arrows, Page Up/Down, Home/End move; Enter, Space
+    and a double-click ask for the current photo's preview (``preview_requested``). With several tiles selected the
+    right-click menu is the selection's (``many``: app/selection.SelectionActions, set by the window).
     """
 
-    activated = Signal(object)  # path of the photo to open (object: a non-UTF-8 name arrives intact)
+    preview_requested = Signal()  # the current photo, large
+    open_requested = Signal(object)  # path to open in the system viewer (object: a non-UTF-8 name arrives intact)
     selection_changed = Signal()
     reveal_requested = Signal(object)  # a folder
     similar_requested = Signal(object)  # search with this photo
@@ -263,6 +293,7 @@ class TimelineGrid(QAbstractScrollArea):
         self.current = -1
         self.selected: set[int] = set()
         self._anchor_row = -1  # where a Shift range starts
+        self.many = None  # the selection's actions (SelectionActions), set by the window
         self.message = "Loading the library…"
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the scrubber stands for it
@@ -427,6 +458,31 @@ class TimelineGrid(QAbstractScrollArea):
         rows = sorted(self.selected) or ([self.current] if self.current >= 0 else [])
         return [h.path for r in rows if (h := self.model_.hit(r)) is not None]
 
+    def select_all(self) -> None:
+        self.selected = set(range(self.model_.rowCount()))
+        self.viewport().update()
+        self.selection_changed.emit()
+
+    # ----- tiles.Tiles: what the preview and the selection's actions use -----
+    def tiles_widget(self) -> QWidget:
+        return self
+
+    def tiles_model(self) -> TimelineModel:
+        return self.model_
+
+    def current_row(self) -> int:
+        return self.current
+
+    def selected_rows(self) -> list[int]:
+        return sorted(self.selected)
+
+    def show_row(self, row: int) -> None:
+        self.set_current(row)
+        self.setFocus()
+
+    def hold_row(self, row: int) -> None:
+        self.model_.hold(row)
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.setFocus()
         row = self.row_at(event.position().toPoint())
@@ -453,7 +509,9 @@ class TimelineGrid(QAbstractScrollArea):
         page = max(1, self.viewport().height() // self.cell) * self.cols
         moves = {Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_Up: -self.cols, Qt.Key.Key_Down: self.cols,
                  Qt.Key.Key_PageUp: -page, Qt.Key.Key_PageDown: page}
-        if key in moves:
+        if event.matches(QKeySequence.StandardKey.SelectAll):
+            self.select_all()
+        elif key in moves:
             self.set_current(max(self.current, 0) + moves[key] if self.current >= 0 else 0, extend=shift)
         elif key == Qt.Key.Key_Home:
             self.set_current(0, extend=shift)
@@ -470,9 +528,8 @@ class TimelineGrid(QAbstractScrollArea):
         event.accept()
 
     def _activate(self) -> None:
-        path = self.current_path()
-        if path is not None:
-            self.activated.emit(path)
+        if self.current_path() is not None:
+            self.preview_requested.emit()
 
     def show_menu(self, row: int, pos: QPoint) -> None:
         hit = self.model_.hit(row)
@@ -480,11 +537,19 @@ class TimelineGrid(QAbstractScrollArea):
             return
         path = hit.path
         menu = QMenu(self)
-        menu.addAction("Open", lambda: self.activated.emit(path))
+        if self.many is not None and len(self.selected) > 1 and row in self.selected:
+            self.many.fill_menu(menu)
+            self.popup(menu, self.viewport().mapToGlobal(pos))
+            return
+        menu.addAction("Preview", self.preview_requested.emit)
+        menu.addAction("Open in viewer", lambda: self.open_requested.emit(path))
         menu.addAction("Reveal in folder", lambda: self.reveal_requested.emit(hit.folder or path))
         menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(readable_path(path)))
         menu.addSeparator()
         menu.addAction("Search similar to this", lambda: self.similar_requested.emit(path))
+        if self.many is not None:
+            menu.addSeparator()
+            menu.addAction("Move to the trash…", self.many.confirm_trash)
         self.popup(menu, self.viewport().mapToGlobal(pos))
 
     def popup(self, menu: QMenu, global_pos: QPoint) -> None:

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 README_URL = "https://github.com/imgsearch-desktop/imgsearch-desktop#readme"
 ICON_PX = 180
 FIRST_SCREEN_MS = 400  # the longest a query's thumbnails hold indexing back (from the disk cache they take less)
+LIVE_MS = 2000  # while indexing runs, the photo count and the library catch up at most this often
 
 STYLE = """
 QMainWindow { background: #fafafa; }
@@ -104,6 +105,10 @@ class MainWindow(PhotoInput, QMainWindow):
         self.thumbnails.loaded.connect(self._on_result_thumbnail)  # after the model's slot: its pixmaps are in
         self._end_first_screen: Callable[[], None] = lambda: None
         self.runner = QueryRunner(settings, self)
+        self._live = QTimer(self)  # throttles the count and the library's refresh while indexing runs
+        self._live.setSingleShot(True)
+        self._live.setInterval(LIVE_MS)
+        self._live.timeout.connect(self._catch_up)
         self.health = EngineHealth(worker.connect, worker.address, self)
         self._build()
         self._menus()
@@ -211,6 +216,7 @@ class MainWindow(PhotoInput, QMainWindow):
         w.ready.connect(self._on_ready)
         w.init_failed.connect(self._on_init_failed)
         w.progress.connect(self.index_status.on_progress)
+        w.progress.connect(lambda done, _total, _note: done and not self._live.isActive() and self._live.start())
         w.finished.connect(self._on_index_finished)
         w.failed.connect(self._on_job_failed)
         w.status.connect(self.index_status.show_message)
@@ -249,26 +255,35 @@ class MainWindow(PhotoInput, QMainWindow):
         return self.pages
 
     def _connect_preview(self) -> None:
-        self._preview_keys = attach(self.grid, self.show_preview)  # Space, Enter, double-click
+        """Both grids open the preview: the results (Space, Enter, double-click through ``attach``) and the
+        library's timeline (the same keys, its own)."""
+        self._preview_keys = attach(self.grid, self.show_preview)
         self.grid.preview_requested.connect(lambda: self.show_preview(self.grid))
+        self.library.grid.preview_requested.connect(lambda: self.show_preview(self.library.grid))
         self.preview.closed.connect(lambda: self.pages.setCurrentIndex(0))
         self.preview.open_requested.connect(self.open_external)
         self.preview.similar_requested.connect(self._similar_from_preview)
 
-    def show_preview(self, view) -> None:
+    def show_preview(self, grid) -> None:
         self.pages.setCurrentWidget(self.preview)
-        self.preview.open(view)
+        self.preview.open(grid)
 
     def _similar_from_preview(self, path: str) -> None:
         self.preview.close_preview()
         self.search_path(path)
 
     def _connect_selection(self) -> None:
-        self.many = self.grid.many = SelectionActions(self.grid, lambda: self.runner.store, self.settings, self.dirs)
-        self.many.search_requested.connect(lambda paths: self.composer.ask_parts([Part(stored=p) for p in paths]))
-        self.many.reveal_requested.connect(self.open_external)
-        self.many.trashed.connect(self._on_trashed)
-        self.many.nothing_to_trash.connect(lambda text: self.show_problem(Problem(text, severity="info"), "trash"))
+        """The same actions on many photos in the results grid and in the library's timeline."""
+        self.many = self._selection_actions(self.grid)
+        self.library_many = self._selection_actions(self.library.grid)
+
+    def _selection_actions(self, grid) -> SelectionActions:
+        many = grid.many = SelectionActions(grid, lambda: self.runner.store, self.settings, self.dirs)
+        many.search_requested.connect(lambda paths: self.composer.ask_parts([Part(stored=p) for p in paths]))
+        many.reveal_requested.connect(self.open_external)
+        many.trashed.connect(self._on_trashed)
+        many.nothing_to_trash.connect(lambda text: self.show_problem(Problem(text, severity="info"), "trash"))
+        return many
 
     def _on_trashed(self, report, error: Problem | None) -> None:
         """One sentence for the whole action; each file's fate behind Details; the grid without what went."""
@@ -280,10 +295,13 @@ class MainWindow(PhotoInput, QMainWindow):
         self.show_problem(Problem(sentence, details, severity="warning" if report.refused or error else "info"),
                           "trash")
         self.model.drop({o.path for o in report.trashed})  # not a re-run: a trashed photo may be one of its parts
+        if report.trashed:
+            self.library.refresh()
+            self.folder_tree.reload()
 
     def _wire_library(self) -> None:
         lib, tree, fb = self.library, self.folder_tree, self.filter_bar
-        lib.grid.activated.connect(self.open_external)
+        lib.grid.open_requested.connect(self.open_external)
         lib.grid.reveal_requested.connect(self.open_external)
         lib.grid.similar_requested.connect(self.search_path)
         tree.folder_chosen.connect(fb.choose_folder)  # the filter bar's folder filter: subfolders too
@@ -374,6 +392,24 @@ class MainWindow(PhotoInput, QMainWindow):
         if changed or stats.copied:
             self.library.refresh()
             self.folder_tree.reload()
+
+    def _catch_up(self) -> None:
+        """While indexing runs (search already answers what is in): the photo count, the folder tree and the
+        library follow, every LIVE_MS at most. The timeline keeps its scroll position; it is not refreshed while
+        photos are selected in it (a selection is never pulled from under the user) — the end of indexing does."""
+        store = self.runner.store
+        if store is None or not self.index_status.indexing:
+            return
+        run_call(store.count, self._on_live_count, lambda exc: log.info("count while indexing failed: %s", exc),
+                 owner=self)
+        if not self.library.grid.selected:
+            self.library.refresh()
+        self.folder_tree.reload()
+
+    def _on_live_count(self, count: int) -> None:
+        if self.index_status.indexing:
+            self.photos = count
+            self.index_status.set_summary(count, len(self.skipped))
 
     def _on_job_failed(self, problem: Problem) -> None:
         self.index_status.finished("Indexing stopped")

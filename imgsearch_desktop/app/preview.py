@@ -1,11 +1,12 @@
 """The preview: one photo large in the window, in place of the grid it was opened from.
 
-Works on any grid whose model answers ``results_model.PathRole`` (the results, the library's timeline):
-``open(view)`` takes the view's model and current tile; Left/Right (and the ‹ › buttons) step through the model's
+Works on any grid of photos (app/tiles.py: the results, the library's timeline): ``open(grid)`` takes the grid's
+model and current tile; Left/Right (and the ‹ › buttons) step through the model's
 rows; Esc (or Space, as a quick look) hands back to the grid, whose current tile is then the photo shown last and
-whose scroll position is untouched unless that photo is off screen. Fit / 100% (Z, or the button); Enter or "Open in
-viewer" opens the file in the system viewer; "Find similar" searches with it. Beside the picture: name, folder, date
-taken, camera, lens, exposure, size and, where the file has GPS, the place.
+whose scroll position is untouched unless that photo is off screen. A timeline row whose page is not in memory
+is fetched while it is shown (``hold_row``), and painted when it arrives. Fit / 100% (Z, or the button); Enter or
+"Open in viewer" opens the file in the system viewer; "Find similar" searches with it. Beside the picture: name,
+folder, date taken, camera, lens, exposure, size and, where the file has GPS, the place.
 
 Threading (app/__init__.py): the file is read and decoded on the preview's own one-thread pool (a fast flick
 through twenty photos decodes the one it stops at, not all twenty, and never holds up the queries on the global
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from imgsearch_desktop.app.results_model import index_path
+from imgsearch_desktop.app.tiles import Tiles, tiles_of
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.core import exif, images
 from imgsearch_desktop.core.store import readable_path
@@ -131,7 +133,7 @@ class PreviewPane(QWidget):
         self.setStyleSheet(STYLE)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.model = None
-        self.view: QAbstractItemView | None = None
+        self.view: Tiles | None = None
         self.row = -1
         self.path: str | None = None
         self.full = False  # 100% instead of fit
@@ -241,21 +243,26 @@ class PreviewPane(QWidget):
             owner.addAction(action)
 
     # ----- opening, stepping, closing -----
-    def open(self, view: QAbstractItemView, row: int | None = None) -> None:
-        """Show ``row`` (default: the view's current tile) of the view's model; steps go through that model."""
-        model = view.model()
+    def open(self, grid: Tiles | QAbstractItemView, row: int | None = None) -> None:
+        """Show ``row`` (default: the grid's current tile) of the grid's model; steps go through that model."""
+        tiles = tiles_of(grid)
+        model = tiles.tiles_model()
         if model is not self.model:
             if self.model is not None:
                 self.model.modelAboutToBeReset.disconnect(self._on_reset)
+                self.model.dataChanged.disconnect(self._on_data)
             model.modelAboutToBeReset.connect(self._on_reset)
-        self.model, self.view = model, view
-        self.go(view.currentIndex().row() if row is None else row)
+            model.dataChanged.connect(self._on_data)
+        self.model, self.view = model, tiles
+        self.go(tiles.current_row() if row is None else row)
         self.canvas.setFocus()
 
     def go(self, row: int) -> None:
         if self.model is None or not 0 <= row < self._rows():
             return
         self.row = row
+        if self.view is not None:
+            self.view.hold_row(row)  # a timeline row off screen: its page is fetched, ``_on_data`` shows it
         index = self.model.index(row, 0)
         self.path = index_path(index)
         shown = readable_path(self.path or "")
@@ -281,12 +288,15 @@ class PreviewPane(QWidget):
         self.pixmap, self.picture = QPixmap(), None  # a 50 MP picture is not kept while the grid is shown
         self.canvas.label.clear()
         self.closed.emit()
-        if view is not None and self.model is view.model() and 0 <= row < self._rows():
-            index = self.model.index(row, 0)
-            if view.currentIndex() != index:
-                view.setCurrentIndex(index)
-            view.scrollTo(index, QAbstractItemView.ScrollHint.EnsureVisible)
-            view.setFocus()
+        if view is not None:
+            view.hold_row(-1)
+            if self.model is view.tiles_model() and 0 <= row < self._rows():
+                view.show_row(row)
+
+    def _on_data(self, top: QModelIndex, bottom: QModelIndex, _roles=()) -> None:
+        """The photo being shown had no path yet (its timeline page was on its way): show it now."""
+        if self.isVisible() and self.path is None and top.row() <= self.row <= bottom.row():
+            self.go(self.row)
 
     def _on_reset(self) -> None:
         """The grid's rows are replaced (a new query): the list being stepped through is gone."""
@@ -385,7 +395,7 @@ class PreviewPane(QWidget):
 
 def attach(view: QAbstractItemView, open_preview) -> QObject:
     """Space, Enter and a double-click on ``view``'s tiles call ``open_preview(view)`` (Ctrl+Space still toggles
-    a tile's selection). The timeline grid and the results grid both open the preview through this."""
+    a tile's selection). The timeline grid has these keys itself (its ``preview_requested``)."""
     keys = _PreviewKeys(view, open_preview)
     view.installEventFilter(keys)
     view.activated.connect(lambda index: index.isValid() and open_preview(view))

@@ -1,9 +1,11 @@
 """Acting on many photos at once: the tiles selected in a grid (Shift/Ctrl+click, a rubber band, Ctrl+A).
 
-Works on any item view whose model answers ``results_model.PathRole`` (the results grid, the library's timeline).
+Works on any grid of photos (app/tiles.py: the results grid, the library's timeline).
 The actions: search with the selected photos as the query's parts (their stored vectors), move them to the trash,
 reveal their folders, copy their paths. Keys on the grid: Delete (move to trash…), Ctrl+C (copy paths); Ctrl+A is
-the view's own.
+the grid's own. In the timeline only a few pages of photos are in memory: after Ctrl+A there, the actions take the
+selected photos that are loaded (the screen's and its neighbours'), and each action's menu entry and dialog count
+exactly those.
 
 The trash is the duplicates review's, rule for rule (core/trash.py is the only trash loop): a selected file goes
 only when another indexed copy of its content stays — never the last copy of a photo — after a confirmation with
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import QAbstractItemView, QMenu, QMessageBox
 
 from imgsearch_desktop.app.problems import explain
 from imgsearch_desktop.app.results_model import index_path
+from imgsearch_desktop.app.tiles import Tiles, tiles_of
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.core.dupes import keep_policy, plural
 from imgsearch_desktop.core.locks import index_lock
@@ -38,13 +41,16 @@ class SelectionActions(QObject):
     trashed = Signal(object, object)  # the TrashReport, and the Problem that stopped it part-way (None if none)
     nothing_to_trash = Signal(str)  # why nothing was asked (every selected photo is its last copy)
 
-    def __init__(self, view: QAbstractItemView, store: Callable[[], object], settings, dirs) -> None:
-        super().__init__(view)
-        self.view, self.store, self.settings, self.dirs = view, store, settings, dirs
+    def __init__(self, grid: Tiles | QAbstractItemView, store: Callable[[], object], settings, dirs) -> None:
+        tiles = tiles_of(grid)
+        super().__init__(tiles.tiles_widget())
+        self.tiles, self.view = tiles, tiles.tiles_widget()
+        self.store, self.settings, self.dirs = store, settings, dirs
         self.busy = False
-        view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # Shift, Ctrl, rubber band
-        if hasattr(view, "setSelectionRectVisible"):  # a list view's rubber band, drawn as it is dragged
-            view.setSelectionRectVisible(True)
+        if isinstance(grid, QAbstractItemView):
+            grid.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # Shift, Ctrl, rubber band
+            if hasattr(grid, "setSelectionRectVisible"):  # a list view's rubber band, drawn as it is dragged
+                grid.setSelectionRectVisible(True)
         self._key(QKeySequence.StandardKey.Delete, self.confirm_trash)
         self._key(QKeySequence.StandardKey.Copy, self.copy_paths)
 
@@ -57,11 +63,10 @@ class SelectionActions(QObject):
 
     def paths(self) -> list[str]:
         """The selected photos in grid order (one per path), or the current tile when nothing is selected."""
-        selection = self.view.selectionModel()
-        indexes = sorted(selection.selectedIndexes(), key=lambda i: i.row()) if selection else []
-        if not indexes and self.view.currentIndex().isValid():
-            indexes = [self.view.currentIndex()]
-        return list(dict.fromkeys(p for i in indexes if (p := index_path(i)) is not None))
+        tiles = self.tiles
+        rows = tiles.selected_rows() or ([tiles.current_row()] if tiles.current_row() >= 0 else [])
+        model = tiles.tiles_model()
+        return list(dict.fromkeys(p for r in rows if (p := index_path(model.index(r, 0))) is not None))
 
     def fill_menu(self, menu: QMenu) -> None:
         """The selection's entries, for the grid's right-click menu when several tiles are selected."""

@@ -879,10 +879,15 @@ class Store:
             if not agg["buckets"] or not after:
                 return out
 
+    # ES applies a kNN's ``similarity`` to its int8 estimate of the cosine, which can fall this far below the exact
+    # one: an identical copy (cosine 1) estimated at 0.998 was left out by a threshold of 1.
+    SIMILARITY_SLACK = 0.02
+
     def knn(self, vector: np.ndarray, k: int = 20, filters: Filters | None = None,
             num_candidates: int | None = None, min_score: float | None = None,
             rescore: bool | None = None) -> list[Hit]:
-        """Nearest photos by cosine similarity, best first; ``min_score`` is a cosine threshold.
+        """Nearest photos by cosine similarity, best first; ``min_score`` is a cosine threshold, applied to the
+        score returned (no hit is below it): ES is given slack on its estimate, the exact filter is here.
 
         ``rescore``: re-rank the int8 candidates on the float vectors (default: when the server has it).
         """
@@ -896,7 +901,7 @@ class Store:
         if clauses:
             knn["filter"] = clauses
         if min_score is not None:
-            knn["similarity"] = float(min_score)  # cosine similarity threshold, applied by ES to candidates
+            knn["similarity"] = max(-1.0, float(min_score) - self.SIMILARITY_SLACK)
         if rescore is None:
             rescore = self.server_version >= RESCORE_SINCE
         if rescore:
@@ -908,7 +913,8 @@ class Store:
             raise UserError(f"index {self.alias!r} not found: run `imgsearch-desktop index` first") from exc
         except EsConnectionError as exc:
             raise ElasticsearchUnavailable(f"Elasticsearch unreachable: {exc.message}") from exc
-        return [_hit(h) for h in resp["hits"]["hits"]]
+        hits = [_hit(h) for h in resp["hits"]["hits"]]
+        return hits if min_score is None else [h for h in hits if h.score >= min_score]
 
     def knn_many(self, field_name: str, vectors: Sequence[object | None], k: int,
                  filters: Filters | None = None, min_score: float | None = None) -> list[list[str]]:

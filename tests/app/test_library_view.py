@@ -98,15 +98,13 @@ def test_timeline_is_newest_month_first_and_the_scrubber_jumps_to_a_year(qtbot, 
     assert view.model.group_index(top_row) == index
     assert view.model.hit(top_row).photo_date.startswith("2020-09")
 
-    # Enter on a tile activates it (the window opens it; a preview hooks in on the same signal).
-    activated = []
-    view.grid.activated.connect(activated.append)
+    # Enter on a tile opens its preview (tests/app/test_library_window.py has the rest).
     qtbot.mouseClick(view.grid.viewport(), Qt.MouseButton.LeftButton, pos=view.grid.tile_rect(top_row).center())
     qtbot.keyClick(view.grid, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
     assert view.grid.selected_paths() == [view.model.hit(top_row).path, view.model.hit(top_row + 1).path]
-    view.grid.activated.disconnect(window.open_external)  # no system viewer in the test
-    qtbot.keyClick(view.grid, Qt.Key.Key_Return)
-    assert activated == [view.model.hit(top_row + 1).path] == [view.grid.current_path()]
+    with qtbot.waitSignal(window.preview.shown, timeout=30_000) as shown:
+        qtbot.keyClick(view.grid, Qt.Key.Key_Return)
+    assert shown.args == [view.model.hit(top_row + 1).path] == [view.grid.current_path()]
 
 
 def test_folder_tree_narrows_to_a_subfolder_for_the_timeline_and_queries(qtbot, make_app, dated_library):
