@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from imgsearch_desktop.app.problems import Kind, Problem, explain
 from imgsearch_desktop.app.workers import run_call
@@ -48,6 +48,11 @@ class EngineHealth(QObject):
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.timeout.connect(self._tick)
+        # Its own thread: the shared pool's few threads can all be waiting on the very node that went down (a
+        # query, a count, a page of the library, each retrying), and the probe that would restart it must not queue
+        # behind them.
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
 
     # ----- driven by the window -----
     def watch(self, store, embedder) -> None:
@@ -110,7 +115,7 @@ class EngineHealth(QObject):
         self._busy = True
         generation, store = self._generation, self.store
         run_call(lambda: probe(store), lambda result: self._probed(generation, result),
-                 lambda exc: self._probe_failed(generation, exc), owner=self)
+                 lambda exc: self._probe_failed(generation, exc), owner=self, pool=self.pool)
 
     def _probed(self, generation: int, result: str) -> None:
         if generation != self._generation:
@@ -163,7 +168,7 @@ class EngineHealth(QObject):
             return fresh
 
         run_call(start_again, lambda fresh: self._restarted(generation, fresh),
-                 lambda exc: self._restart_failed(generation, exc), owner=self)
+                 lambda exc: self._restart_failed(generation, exc), owner=self, pool=self.pool)
 
     def _restarted(self, generation: int, fresh) -> None:
         if generation != self._generation:

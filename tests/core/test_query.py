@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from imgsearch_desktop.core import images
+from imgsearch_desktop.core.dupes import Tier
 from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.query import REGION_ZOOM, Part, Query, crop, part_vector, run_query
@@ -115,7 +116,7 @@ def test_an_indexed_photo_dropped_as_a_file_is_answered_without_reading_it(store
     result = run_query(embedder, store, Query(path=target, k=3))
     assert result.hits[0].path == target and result.hits[0].score > 0.9999
     assert counted == []
-    assert result.relations[0] == "identical file"  # copies are still labelled from the stored hashes
+    assert result.relations[0] is Tier.EXACT  # copies are still labelled from the stored hashes
 
 
 def test_a_modified_indexed_photo_is_decoded_again(store, embedder, indexed, counted):
