@@ -152,6 +152,12 @@ def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> in
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         raise UsageError(f"no such file or folder: {missing[0]}")
+    from imgsearch_desktop.core.scanner import special_kind
+    from imgsearch_desktop.core.store import printable
+
+    for path in paths:
+        if (kind := special_kind(path)) is not None:
+            raise UsageError(f"cannot index {printable(path)}: it is {kind}, not a photo or a folder")
     from imgsearch_desktop.core.locks import index_lock
     from imgsearch_desktop.core.pipeline import Indexer
 

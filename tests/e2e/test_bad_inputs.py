@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -103,3 +104,20 @@ def test_a_corrupt_or_empty_node_state_file_is_not_a_traceback(isolated_home, st
     assert out.returncode == 0 and out.stdout.strip() == "not running" and "Traceback" not in out.stderr
     out = run(dict(os.environ), "es", "status")
     assert out.returncode == 1 and out.stdout.startswith("not running") and "Traceback" not in out.stderr
+
+
+def test_a_folder_given_as_a_query_photo_is_a_usage_error_naming_it_a_folder(isolated_home, tmp_path):
+    import os
+
+    folder = tmp_path / "holiday"
+    folder.mkdir()
+    line = assert_one_line(run(dict(os.environ), "search", "--image", str(folder)), 2)
+    assert line == f"error: Cannot search with {folder}: it is a folder, not a photo"
+
+
+@pytest.mark.parametrize(("make", "kind"), [(lambda p: os.mkfifo(p) or p, "a FIFO"),
+                                            (lambda p: "/dev/null", "a device")])
+def test_indexing_a_fifo_or_a_device_says_what_it_is(isolated_home, tmp_path, make, kind):
+    path = make(tmp_path / "fifo.jpg")
+    line = assert_one_line(run(dict(os.environ), "index", str(path)), 2)
+    assert line == f"error: cannot index {path}: it is {kind}, not a photo or a folder"
