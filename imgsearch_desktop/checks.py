@@ -95,6 +95,15 @@ def es_url(text: str) -> str:
                                          "http(s)://HOST[:PORT], e.g. https://search.example:9200")
     if port == 0:
         raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {_redact(text)!r}: port 0")
+    # Last, the Elasticsearch client's own parser (it refuses what urlsplit lets through, such as "%zz" in the
+    # host): imported here, not at the top, so that the CLI starts light
+    from elastic_transport.client_utils import url_to_node_config
+
+    try:
+        url_to_node_config(text, use_default_ports_for_scheme=True)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {_redact(text)!r}: {parts.hostname!r} is not a "
+                                         "host name or IP address") from None
     return text
 
 

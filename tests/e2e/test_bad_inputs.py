@@ -39,6 +39,7 @@ def assert_one_line(out, code):
     ["search", "--text", "x", "--es-url", "garbage"],
     ["search", "--text", "x", "--es-url", "http://127.0.0.1:70000"],
     ["search", "--text", "x", "--es-url", "ftp://127.0.0.1:9200"],
+    ["search", "--text", "x", "--es-url", "http://%zz:9200"],
     ["index", "/no/such/folder/anywhere"],
     ["search"],
     ["search", "--not-text", "a cat"],
@@ -56,6 +57,7 @@ def test_bad_options_are_usage_errors(isolated_home, args):
     ("IMGSEARCH_BATCH_SIZE", "abc"),
     ("IMGSEARCH_INDEX", "Not Valid"),
     ("IMGSEARCH_ES_URL", "http://host:99999"),
+    ("IMGSEARCH_ES_URL", "http://%zz:9200"),
     ("IMGSEARCH_DEVICE", "tpu"),
 ])
 def test_bad_environment_values_are_usage_errors(isolated_home, var, value):
