@@ -46,7 +46,7 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--index", type=checks.index_name, default=default, help="index (alias) name, default imgsearch")
     g.add_argument("--image-model", default=default, help="image model: hub name or local folder")
     g.add_argument("--text-model", default=default, help="text model: hub name or local folder")
-    g.add_argument("--device", default=default, help="auto, cpu, cuda or mps")
+    g.add_argument("--device", type=checks.device, default=default, help=f"one of {', '.join(checks.DEVICES)}")
     g.add_argument("--batch-size", type=checks.batch_size, default=default, help="images per model batch")
     g.add_argument("--home", default=default, help="root for config, data and cache (IMGSEARCH_HOME)")
 

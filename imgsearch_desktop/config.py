@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -45,20 +44,13 @@ class AppDirs:
         return self.config / "settings.toml"
 
 
-def _device(text: str) -> str:
-    if text not in DEVICES:
-        raise argparse.ArgumentTypeError(f"device {text!r} is not one of {', '.join(DEVICES)}")
-    return text
-
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
 # Settings field → (environment variable that overrides it, its check).
 ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], object]]] = {
     "es_url": ("IMGSEARCH_ES_URL", checks.es_url),
     "index": ("IMGSEARCH_INDEX", checks.index_name),
     "image_model": ("IMGSEARCH_IMAGE_MODEL", str),
     "text_model": ("IMGSEARCH_TEXT_MODEL", str),
-    "device": ("IMGSEARCH_DEVICE", _device),
+    "device": ("IMGSEARCH_DEVICE", checks.device),
     "batch_size": ("IMGSEARCH_BATCH_SIZE", checks.batch_size),
     "library_id": ("IMGSEARCH_LIBRARY_ID", checks.library_id),
 }

@@ -27,5 +27,9 @@ class UsageError(UserError):
     exit_code = 2
 
 
+class DeviceUnavailable(UsageError):
+    """The device asked for (cuda, mps) is not one this machine can run the models on."""
+
+
 class LocalEsError(UserError):
     """The managed local Elasticsearch node cannot be installed, started or trusted."""

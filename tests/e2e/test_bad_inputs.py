@@ -45,6 +45,7 @@ def assert_one_line(out, code):
     ["search", "--not-text", "a cat"],
     ["search", "--unlike", "/photos/a.jpg", "--not-image", "/photos/b.jpg"],
     ["search", "--batch-size", "0", "--text", "x"],
+    ["search", "--device", "tpu", "--text", "x"],
 ])
 def test_bad_options_are_usage_errors(isolated_home, args):
     import os
@@ -123,3 +124,12 @@ def test_indexing_a_fifo_or_a_device_says_what_it_is(isolated_home, tmp_path, ma
     path = make(tmp_path / "fifo.jpg")
     line = assert_one_line(run(dict(os.environ), "index", str(path)), 2)
     assert line == f"error: cannot index {path}: it is {kind}, not a photo or a folder"
+
+
+def test_cuda_asked_for_without_a_gpu_is_a_usage_error(isolated_home, tiny_models):
+    env = {**os.environ, "IMGSEARCH_IMAGE_MODEL": str(tiny_models["clip"]), "CUDA_VISIBLE_DEVICES": "",
+           "IMGSEARCH_TEXT_MODEL": str(tiny_models["text"])}  # no GPU visible, on any machine
+    for how in (["--device", "cuda"], []):
+        line = assert_one_line(run({**env, "IMGSEARCH_DEVICE": "cuda"} if not how else env, *how, "search",
+                                   "--text", "x"), 2)
+        assert line == "error: device 'cuda' is not available here: torch finds no CUDA GPU; use auto or cpu"
