@@ -152,7 +152,7 @@ def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> in
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         raise UsageError(f"no such file or folder: {missing[0]}")
-    from imgsearch_desktop.core.scanner import special_kind
+    from imgsearch_desktop.core.filekind import special_kind
     from imgsearch_desktop.core.store import printable
 
     for path in paths:

@@ -43,6 +43,11 @@ class AppDirs:
     def settings_file(self) -> Path:
         return self.config / "settings.toml"
 
+    def make(self) -> None:
+        """Create the three folders where missing (private to this user); OSError where they cannot be."""
+        for folder in (self.config, self.data, self.cache):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+
 
 # Settings field → (environment variable that overrides it, its check).
 ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], object]]] = {

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from imgsearch_desktop.core.filekind import file_kind
+
 # A decompression bomb is never decoded, with no warnings filter (process-wide, and not thread-safe to swap
 # around each decode): Pillow raises DecompressionBombError itself past 2 × MAX_IMAGE_PIXELS, and ``_check_opened``
 # refuses anything over MAX_PIXELS from the header, before a pixel is decoded. Between the two, Pillow's
@@ -194,15 +196,6 @@ def _read_with_deadline(fh, size: int) -> bytes:
             raise ImageSkipped(f"too slow to read (over {READ_TIMEOUT:.0f} s for {size / 1e6:.1f} MB: a slow network "
                                "folder?); it is tried again next time")
     return b"".join(parts)
-
-
-def file_kind(mode: int) -> str:
-    """What a path that is no regular file is, in words ("a FIFO"), from its ``st_mode``."""
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder")):
-        if test(mode):
-            return name
-    return "a special file"
 
 
 def _check_opened(im: Image.Image) -> None:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from imgsearch_desktop.core.images import file_kind, is_supported_path
+from imgsearch_desktop.core.filekind import special_kind
+from imgsearch_desktop.core.images import is_supported_path
 from imgsearch_desktop.core.store import IndexedFile, under
 
 EXCLUDED_DIRS = {".git", ".svn", ".hg", "node_modules", "@eaDir", "$RECYCLE.BIN", "System Volume Information",
@@ -153,15 +154,6 @@ def scan(roots: Iterable[str | os.PathLike[str]], excluded: Iterable[str] = ()) 
         else:
             result.unreachable.append((root, "no such file or folder"))
     return result
-
-
-def special_kind(path: str) -> str | None:
-    """What is at ``path`` when it is there but neither a folder nor a regular file ("a FIFO", "a device")."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return None
-    return None if stat.S_ISDIR(mode) or stat.S_ISREG(mode) else file_kind(mode)
 
 
 class Probe(NamedTuple):

@@ -133,3 +133,22 @@ def test_cuda_asked_for_without_a_gpu_is_a_usage_error(isolated_home, tiny_model
         line = assert_one_line(run({**env, "IMGSEARCH_DEVICE": "cuda"} if not how else env, *how, "search",
                                    "--text", "x"), 2)
         assert line == "error: device 'cuda' is not available here: torch finds no CUDA GPU; use auto or cpu"
+
+
+@pytest.mark.parametrize(("home", "why"), [
+    ("/dev/null", "it is a device, not a folder"),
+    ("a-file", "it is a file, not a folder"),
+    ("/proc/self", "cannot make the app's folders there (No such file or directory: /proc/self/config)"),
+])
+@pytest.mark.parametrize("given", ["--home", "IMGSEARCH_HOME"])
+def test_a_home_that_cannot_hold_the_apps_folders_is_a_usage_error(isolated_home, tmp_path, tiny_models, home, why,
+                                                                    given):
+    if home == "a-file":
+        home = str(tmp_path / "a-file")
+        (tmp_path / "a-file").write_text("not a folder")
+    env = {**os.environ, "IMGSEARCH_IMAGE_MODEL": str(tiny_models["clip"]),
+           "IMGSEARCH_TEXT_MODEL": str(tiny_models["text"])}  # the models load: the home is what fails
+    if given == "IMGSEARCH_HOME":
+        env["IMGSEARCH_HOME"] = home
+    line = assert_one_line(run(env, *(["--home", home] if given == "--home" else []), "search", "--text", "x"), 2)
+    assert line == f"error: {given} {home}: {why}"
