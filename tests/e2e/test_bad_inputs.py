@@ -152,3 +152,18 @@ def test_a_home_that_cannot_hold_the_apps_folders_is_a_usage_error(isolated_home
         env["IMGSEARCH_HOME"] = home
     line = assert_one_line(run(env, *(["--home", home] if given == "--home" else []), "search", "--text", "x"), 2)
     assert line == f"error: {given} {home}: {why}"
+
+
+def test_es_install_from_an_archive_without_the_keystore_tool_is_refused_naming_it(isolated_home, tmp_path):
+    import io
+    import tarfile
+
+    bare = tmp_path / "bare.tar.gz"
+    with tarfile.open(bare, "w:gz") as tf:  # only bin/elasticsearch: `es start` then wanted elasticsearch-keystore
+        info = tarfile.TarInfo("elasticsearch-8.19.7/bin/elasticsearch")
+        info.size, info.mode = 10, 0o755
+        tf.addfile(info, io.BytesIO(b"#!/bin/sh\n"))
+    env = {**os.environ, "IMGSEARCH_ES_ROOT_BASE": str(tmp_path / "es-root")}  # as root: not /var/lib
+    line = assert_one_line(run(env, "es", "install", "--from", str(bare)), 1)
+    assert line == ("error: refusing bare.tar.gz: it has no bin/elasticsearch-keystore, config/, lib/, which "
+                    "Elasticsearch needs to run; use Elastic's full distribution")
