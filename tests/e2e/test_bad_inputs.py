@@ -167,3 +167,26 @@ def test_es_install_from_an_archive_without_the_keystore_tool_is_refused_naming_
     line = assert_one_line(run(env, "es", "install", "--from", str(bare)), 1)
     assert line == ("error: refusing bare.tar.gz: it has no bin/elasticsearch-keystore, config/, lib/, which "
                     "Elasticsearch needs to run; use Elastic's full distribution")
+
+
+def test_a_disk_too_full_for_a_new_index_is_said_with_the_free_space_and_the_watermark(cli_env, es_client, tmp_path):
+    """The node will not place a new index on a disk past its high watermark (the managed node's: 1 GB free): the
+    index stayed red, then `resource_already_exists` and 503s. Here the watermark is raised past any disk's size."""
+    import re
+
+    from tests.photos import write_photo
+
+    write_photo(tmp_path / "photos" / "a.jpg", seed=5, size=(64, 48))
+    watermark = "cluster.routing.allocation.disk.watermark."
+    huge = "100000gb"  # free space asked for: more than this disk has, so it reads as full
+    es_client.cluster.put_settings(persistent={watermark + "low": huge, watermark + "high": huge,
+                                               watermark + "flood_stage": "1mb"})  # never reached: nothing read-only
+    try:
+        out = run(cli_env, "index", str(tmp_path / "photos"))
+    finally:
+        es_client.cluster.put_settings(persistent={watermark + level: None for level in ("low", "high", "flood_stage")})
+        for name in es_client.indices.get(index=f"{cli_env['IMGSEARCH_INDEX']}-*"):
+            es_client.indices.delete(index=name)
+    line = assert_one_line(out, 1)
+    assert re.fullmatch(r"error: the disk holding Elasticsearch's data is too full for a new index: \d+\.\d GB free, "
+                        r"below the node's high disk watermark \(100000gb\); free some disk space and run again", line)
