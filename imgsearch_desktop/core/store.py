@@ -432,12 +432,12 @@ class Store:
         raise why it cannot: a disk past the high watermark keeps a new index red for good (reads then fail 503)."""
         deadline = time.monotonic() + READY_WAIT_S
         while True:
-            try:
-                health = self.client.options(ignore_status=408).cluster.health(index=index, wait_for_status="yellow",
-                                                                               timeout="2s")
+            try:  # "yellow" alone is not enough: a new index's primary still initializing reads yellow (searches 503)
+                health = self.client.options(ignore_status=408).cluster.health(
+                    index=index, wait_for_status="yellow", wait_for_active_shards="1", timeout="2s")
             except AuthorizationException:  # a user allowed the index but not cluster health: cannot tell, go on
                 return
-            if health.get("status") in ("yellow", "green"):
+            if not health.get("timed_out") and health.get("active_primary_shards", 0) >= 1:  # our indices: 1 shard
                 return
             problem = self._placement_problem(index)
             if problem is not None:
@@ -561,7 +561,7 @@ class Store:
                                 "IMGSEARCH_ES_PASSWORD / IMGSEARCH_ES_API_KEY") from exc
             except (ApiError, TransportError) as exc:
                 answered = isinstance(exc, ApiError)
-                if answered and exc.status != 503:
+                if answered and exc.status_code != 503:
                     raise
                 if not answered and self._reconnect():
                     continue  # the managed node restarted on another port: retry there at once
