@@ -20,6 +20,8 @@ T = TypeVar("T")
 MAX_RESULTS = 10_000  # Elasticsearch's default max_result_window: one page of kNN hits at most
 INDEX_NAME_MAX = 100  # the alias; the versioned index adds ~60 characters and Elasticsearch stops at 255 bytes
 INDEX_FORBIDDEN = re.compile(r'[\\/*?"<>|,# :A-Z]')
+DEVICES = ("auto", "cpu", "cuda", "mps")  # where the models run: --device, IMGSEARCH_DEVICE, the Settings dialog
+BATCH_SIZE_MAX = 1024  # images per model batch: --batch-size, IMGSEARCH_BATCH_SIZE, the Settings dialog
 
 
 def _int(text: str) -> int:
@@ -45,9 +47,15 @@ def positive_int(text: str) -> int:
 
 def batch_size(text: str) -> int:
     n = _int(text)
-    if not 1 <= n <= 1024:
-        raise argparse.ArgumentTypeError(f"the batch size must be between 1 and 1024, not {n}")
+    if not 1 <= n <= BATCH_SIZE_MAX:
+        raise argparse.ArgumentTypeError(f"the batch size must be between 1 and {BATCH_SIZE_MAX}, not {n}")
     return n
+
+
+def device(text: str) -> str:
+    if text not in DEVICES:
+        raise argparse.ArgumentTypeError(f"device {text!r} is not one of {', '.join(DEVICES)}")
+    return text
 
 
 def cosine(text: str) -> float:
@@ -108,6 +116,15 @@ def es_url(text: str) -> str:
                                          "http(s)://HOST[:PORT], e.g. https://search.example:9200")
     if port == 0:
         raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {_redact(text)!r}: port 0")
+    # Last, the Elasticsearch client's own parser (it refuses what urlsplit lets through, such as "%zz" in the
+    # host): imported here, not at the top, so that the CLI starts light
+    from elastic_transport.client_utils import url_to_node_config
+
+    try:
+        url_to_node_config(text, use_default_ports_for_scheme=True)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {_redact(text)!r}: {parts.hostname!r} is not a "
+                                         "host name or IP address") from None
     return text
 
 

@@ -47,7 +47,7 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--index", type=checks.index_name, default=default, help="index (alias) name, default imgsearch")
     g.add_argument("--image-model", default=default, help="image model: hub name or local folder")
     g.add_argument("--text-model", default=default, help="text model: hub name or local folder")
-    g.add_argument("--device", default=default, help="auto, cpu, cuda or mps")
+    g.add_argument("--device", type=checks.device, default=default, help=f"one of {', '.join(checks.DEVICES)}")
     g.add_argument("--batch-size", type=checks.batch_size, default=default, help="images per model batch")
     g.add_argument("--home", default=default, help="root for config, data and cache (IMGSEARCH_HOME)")
 
@@ -155,6 +155,12 @@ def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> in
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         raise UsageError(f"no such file or folder: {missing[0]}")
+    from imgsearch_desktop.core.filekind import special_kind
+    from imgsearch_desktop.core.store import printable
+
+    for path in paths:
+        if (kind := special_kind(path)) is not None:
+            raise UsageError(f"cannot index {printable(path)}: it is {kind}, not a photo or a folder")
     from imgsearch_desktop.core.locks import index_lock
     from imgsearch_desktop.core.pipeline import Indexer
 

@@ -62,14 +62,12 @@ class AppDirs:
             except OSError:
                 pass  # not a usable directory: the command that needs it says so
 
+    def make(self) -> None:
+        """Create the three folders where missing (private to this user); OSError where they cannot be."""
+        for folder in (self.config, self.data, self.cache):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-def _device(text: str) -> str:
-    if text not in DEVICES:
-        raise argparse.ArgumentTypeError(f"device {text!r} is not one of {', '.join(DEVICES)}")
-    return text
 
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
 BACKENDS = ("auto", "torch", "onnx-int8")  # core/encoders/choice.py
 
 
@@ -78,13 +76,14 @@ def _backend(text: str) -> str:
         raise argparse.ArgumentTypeError(f"backend {text!r} is not one of {', '.join(BACKENDS)}")
     return text
 
+
 # Settings field → (environment variable that overrides it, its check).
 ENV_OVERRIDES: dict[str, tuple[str, Callable[[str], object]]] = {
     "es_url": ("IMGSEARCH_ES_URL", checks.es_url),
     "index": ("IMGSEARCH_INDEX", checks.index_name),
     "image_model": ("IMGSEARCH_IMAGE_MODEL", str),
     "text_model": ("IMGSEARCH_TEXT_MODEL", str),
-    "device": ("IMGSEARCH_DEVICE", _device),
+    "device": ("IMGSEARCH_DEVICE", checks.device),
     "backend": ("IMGSEARCH_BACKEND", _backend),
     "batch_size": ("IMGSEARCH_BATCH_SIZE", checks.batch_size),
     "library_id": ("IMGSEARCH_LIBRARY_ID", checks.library_id),

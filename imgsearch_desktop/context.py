@@ -4,9 +4,29 @@ the Elasticsearch connection and store, the thumbnail cache and the models — r
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from imgsearch_desktop.config import AppDirs, Settings
+from imgsearch_desktop.core.errors import UsageError, UserError
+from imgsearch_desktop.core.filekind import special_kind
+
+
+def usable_dirs(home: str | None) -> AppDirs:
+    """The app's folders, made where missing. A --home or IMGSEARCH_HOME they cannot be made in (a file, a device,
+    /proc/self) is a usage error in one sentence, before anything is written or started."""
+    dirs = AppDirs.resolve(home)
+    try:
+        dirs.make()
+    except OSError as exc:
+        given = ("--home", home) if home else ("IMGSEARCH_HOME", os.environ.get("IMGSEARCH_HOME"))
+        if not given[1]:
+            raise UserError(f"cannot make the app's folder {exc.filename}: {exc.strerror}") from None
+        kind = "a file" if os.path.isfile(given[1]) else special_kind(given[1])
+        why = f"it is {kind}, not a folder" if kind else f"cannot make the app's folders there ({exc.strerror}: " \
+              f"{exc.filename})"
+        raise UsageError(f"{given[0]} {given[1]}: {why}") from None
+    return dirs
 
 
 class Context:
@@ -14,7 +34,7 @@ class Context:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.dirs = AppDirs.resolve(args.home)
+        self.dirs = usable_dirs(args.home)
         self.dirs.make_private()
         self.settings = Settings.load(self.dirs)
         for name in ("es_url", "es_user", "es_ca_cert", "index", "image_model", "text_model", "device", "batch_size",

@@ -14,6 +14,20 @@ class ElasticsearchUnavailable(UserError):
     exit_code = 3
 
 
+class IndexNotReady(ElasticsearchUnavailable):
+    """The index exists but its shard has not started (still recovering, or Elasticsearch cannot place it)."""
+
+
+class DiskFull(UserError):
+    """Elasticsearch will not place a new index: the disk holding its data is past the node's high watermark."""
+
+    def __init__(self, free_bytes: int | None, watermark: str) -> None:
+        free = f"{free_bytes / 1e9:.1f} GB free" if free_bytes is not None else "too little space free"
+        super().__init__(f"the disk holding Elasticsearch's data is too full for a new index: {free}, below the "
+                         f"node's high disk watermark ({watermark}); free some disk space and run again")
+        self.free_bytes, self.watermark = free_bytes, watermark
+
+
 class ModelNotFound(UserError):
     exit_code = 4
 
@@ -35,6 +49,10 @@ class UsageError(UserError):
     """A bad option, environment value or argument, caught at the door."""
 
     exit_code = 2
+
+
+class DeviceUnavailable(UsageError):
+    """The device asked for (cuda, mps) is not one this machine can run the models on."""
 
 
 class LocalEsError(UserError):

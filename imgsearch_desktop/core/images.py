@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from imgsearch_desktop.core import exif as exif_facts
+from imgsearch_desktop.core.filekind import file_kind
 
 # A decompression bomb is never decoded, with no warnings filter (process-wide, and not thread-safe to swap
 # around each decode): Pillow raises DecompressionBombError itself past 2 × MAX_IMAGE_PIXELS, and ``_check_opened``
@@ -92,6 +93,14 @@ class ImageSkipped(Exception):
     """A file that cannot be used; ``str(exc)`` is the one-line reason shown to the user."""
 
 
+class NotAFile(ImageSkipped):
+    """The path names no regular file but ``kind`` (a folder, a FIFO, a device, a socket): not a photo at all."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"not a regular file ({kind})")
+        self.kind = kind
+
+
 @dataclass
 class LoadedImage:
     image: Image.Image  # RGB, EXIF-oriented, shortest side ≈ the requested size
@@ -122,25 +131,9 @@ def read_file(path: str | Path, header_only: bool = False) -> bytes:
     is checked before the whole file is read: a 1.5 GB file that is not an image costs one small read.
     ``header_only``: stop after those checks (empty bytes back) — enough to say a query photo is usable.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except FileNotFoundError:
-        raise ImageSkipped("vanished (deleted or moved before it could be read)") from None
-    except PermissionError:
-        raise ImageSkipped("permission denied") from None
-    except IsADirectoryError:
-        raise ImageSkipped("is a directory") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ImageSkipped("symlink loop") from None
-        if exc.errno == errno.ENXIO:  # a Unix socket cannot be opened at all
-            raise ImageSkipped("not a regular file (a socket)") from None
-        raise ImageSkipped(f"unreadable: {exc.strerror or exc}") from None
-    with open(fd, "rb", closefd=True) as fh:
+    fh, st = _open_regular(path)
+    with fh:
         try:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise ImageSkipped(f"not a regular file ({_file_kind(st.st_mode)})")
             if st.st_size == 0:
                 raise ImageSkipped("empty file (0 bytes)")
             if st.st_size > MAX_FILE_BYTES:
@@ -160,6 +153,34 @@ def read_file(path: str | Path, header_only: bool = False) -> bytes:
     return data
 
 
+def _open_regular(path: str | Path) -> tuple[io.BufferedReader, os.stat_result]:
+    """The opened file and its stat, or ImageSkipped: only a regular file is opened for reading (without blocking:
+    a FIFO's open would wait for a writer)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise ImageSkipped("vanished (deleted or moved before it could be read)") from None
+    except PermissionError:
+        raise ImageSkipped("permission denied") from None
+    except IsADirectoryError:
+        raise NotAFile("a folder") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageSkipped("symlink loop") from None
+        if exc.errno == errno.ENXIO:  # a Unix socket cannot be opened at all
+            raise NotAFile("a socket") from None
+        raise ImageSkipped(f"unreadable: {exc.strerror or exc}") from None
+    try:  # before open(fd): that refuses a folder's descriptor (IsADirectoryError), which os.open took
+        st = os.fstat(fd)
+    except OSError as exc:
+        os.close(fd)
+        raise ImageSkipped(f"unreadable: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise NotAFile(file_kind(st.st_mode))
+    return open(fd, "rb", closefd=True), st
+
+
 READ_TIMEOUT = 60.0  # seconds for one file: a photo on a network share that crawls is skipped, not waited for
 READ_CHUNK = 4 << 20
 
@@ -175,14 +196,6 @@ def _read_with_deadline(fh, size: int) -> bytes:
             raise ImageSkipped(f"too slow to read (over {READ_TIMEOUT:.0f} s for {size / 1e6:.1f} MB: a slow network "
                                "folder?); it is tried again next time")
     return b"".join(parts)
-
-
-def _file_kind(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
-                       (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a directory")):
-        if test(mode):
-            return name
-    return "a special file"
 
 
 def _check_opened(im: Image.Image) -> None:

@@ -126,6 +126,8 @@ def check_parts(embedder, parts: list[Part]) -> None:
         if part.path is not None:
             try:
                 images.read_file(part.path, header_only=True)  # part_vector reads it whole, once
+            except images.NotAFile as exc:  # a folder given as a photo: the user's mistake, not the file's
+                raise UsageError(f"Cannot search with {part.path}: it is {exc.kind}, not a photo") from None
             except images.ImageSkipped as exc:
                 raise UserError(f"Cannot search with this image: {part.path}: {exc}") from None
     if any(p.text is not None for p in parts):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from imgsearch_desktop.core.filekind import special_kind
 from imgsearch_desktop.core.images import is_supported_path
 from imgsearch_desktop.core.store import IndexedFile, under
 
@@ -148,6 +149,8 @@ def scan(roots: Iterable[str | os.PathLike[str]], excluded: Iterable[str] = ()) 
                 add_file(root, os.path.dirname(root), os.stat(root))
             else:
                 result.skipped.append((root, f"unsupported file type {Path(root).suffix or '(none)'}"))
+        elif (kind := special_kind(root)) is not None:
+            result.skipped.append((root, f"not a photo or a folder: {kind}"))
         else:
             result.unreachable.append((root, "no such file or folder"))
     return result

@@ -22,6 +22,8 @@ import numpy as np
 from elasticsearch import (
     ApiError,
     AuthenticationException,
+    AuthorizationException,
+    BadRequestError,
     Elasticsearch,
     NotFoundError,
     TransportError,
@@ -31,7 +33,14 @@ from elasticsearch import (
 from elasticsearch import ConnectionError as EsConnectionError
 
 from imgsearch_desktop import APP_NAME
-from imgsearch_desktop.core.errors import AuthRefused, ElasticsearchUnavailable, IndexConflict, UserError
+from imgsearch_desktop.core.errors import (
+    AuthRefused,
+    DiskFull,
+    ElasticsearchUnavailable,
+    IndexConflict,
+    IndexNotReady,
+    UserError,
+)
 
 # 2: documents carry ``library`` (several desktops share one index) and their id hashes library id + path.
 # 3: ``photo_date`` (date taken, else the file's time): the library's timeline is sorted and grouped by it.
@@ -56,6 +65,8 @@ TRANSIENT_STATUS = {502, 503, 504}
 TRANSIENT_ERRORS = {"unavailable_shards_exception", "node_not_connected_exception", "node_disconnected_exception",
                     "node_closed_exception", "connect_transport_exception", "no_shard_available_action_exception",
                     "primary_missing_action_exception", "shard_not_in_primary_mode_exception"}
+READY_WAIT_S = 30.0  # the longest a new or recovering index may take to start its primary shard
+WATERMARK_HIGH = "cluster.routing.allocation.disk.watermark.high"  # above it no new index is placed on a node
 
 
 # ---------------------------------------------------------------- paths ↔ documents
@@ -433,9 +444,16 @@ class Store:
         return next(iter(got.values()))["mappings"].get("_meta", {}) or {}
 
     def use_index(self, model: str, dims: int, create: bool = True) -> str:
-        """Find or create the index for this model; returns the concrete index name."""
+        """Find or create the index for this model and wait until it can be used; returns the concrete index name.
+        Elasticsearch going away meanwhile (the node killed as the index is made) is waited for as during writes."""
         if self.server_version == (0, 0):
             self.check_server()
+        target = self._retrying(lambda: self._find_or_create(model, dims, create), "opening the index")
+        self._retrying(lambda: self._wait_ready(target), "opening the index")
+        return target
+
+    def _find_or_create(self, model: str, dims: int, create: bool) -> str:
+        """use_index's work, safe to run again after a lost answer (every step looks before it acts)."""
         target = concrete_name(self.alias, model, dims)
         if self.client.indices.exists(index=self.alias) and not self.client.indices.exists_alias(name=self.alias):
             meta = self._meta_of(self.alias)
@@ -462,11 +480,67 @@ class Store:
             body_aliases = {} if current else {self.alias: {}}
             # One replica wherever a second data node can hold it (a real cluster survives losing a node), none on
             # the managed single node (it would stay yellow); ES adjusts it as nodes join or leave.
-            self.client.indices.create(index=target, mappings=mapping(dims, model, self.alias), aliases=body_aliases,
-                                       settings={"number_of_shards": 1, "auto_expand_replicas": "0-1"})
+            try:  # without waiting for the shard (_wait_ready does, and says why when it cannot start)
+                self.client.indices.create(index=target, mappings=mapping(dims, model, self.alias),
+                                           aliases=body_aliases, wait_for_active_shards=0,
+                                           settings={"number_of_shards": 1, "auto_expand_replicas": "0-1"})
+            except BadRequestError as exc:
+                if exc.error != "resource_already_exists_exception":
+                    raise  # else made by a try whose answer was lost (the node died, the client timed out)
         if current:
             self._migrate_from(current[0], model, dims)
         return target
+
+    def _wait_ready(self, index: str) -> None:
+        """Return once the index's primary shard has started (a new index, or one recovering after a restart), or
+        raise why it cannot: a disk past the high watermark keeps a new index red for good (reads then fail 503)."""
+        deadline = time.monotonic() + READY_WAIT_S
+        while True:
+            try:  # "yellow" alone is not enough: a new index's primary still initializing reads yellow (searches 503)
+                health = self.client.options(ignore_status=408).cluster.health(
+                    index=index, wait_for_status="yellow", wait_for_active_shards="1", timeout="2s")
+            except AuthorizationException:  # a user allowed the index but not cluster health: cannot tell, go on
+                return
+            if not health.get("timed_out") and health.get("active_primary_shards", 0) >= 1:  # our indices: 1 shard
+                return
+            problem = self._placement_problem(index)
+            if problem is not None:
+                raise problem
+            if time.monotonic() >= deadline:
+                raise IndexNotReady(f"the index {index!r} did not become ready within {READY_WAIT_S:.0f} s (its shard "
+                                    "is still being recovered): try again in a minute")
+
+    def _placement_problem(self, index: str) -> UserError | None:
+        """Why Elasticsearch will not place the index's primary shard, or None while it may still come."""
+        try:
+            explain = self.client.cluster.allocation_explain(index=index, shard=0, primary=True)
+        except (ApiError, TransportError):  # nothing unassigned left to explain: it is starting
+            return None
+        if explain.get("can_allocate") != "no":  # throttled, awaiting disk info, delayed: it comes
+            return None
+        full = [n["node_id"] for n in explain.get("node_allocation_decisions", [])
+                if any(d.get("decider") == "disk_threshold" and d.get("decision") == "NO" for d in n["deciders"])]
+        if full:
+            return DiskFull(self._free_bytes(full), self._cluster_setting(WATERMARK_HIGH) or "unknown")
+        return IndexNotReady(f"Elasticsearch cannot place the index {index!r}: "
+                             f"{explain.get('allocate_explanation', 'it gives no reason')}")
+
+    def _free_bytes(self, node_ids: list[str]) -> int | None:
+        """The least free space among these nodes' data paths."""
+        try:
+            stats = self.client.nodes.stats(node_id=",".join(node_ids), metric="fs")
+            return min(n["fs"]["total"]["available_in_bytes"] for n in stats["nodes"].values())
+        except (ApiError, TransportError, KeyError, ValueError):
+            return None
+
+    def _cluster_setting(self, name: str) -> str | None:
+        """A cluster setting as in force: transient over persistent over the node's own (elasticsearch.yml)."""
+        try:
+            got = self.client.cluster.get_settings(include_defaults=True, flat_settings=True)
+        except (ApiError, TransportError):
+            return None
+        return next((got[level][name] for level in ("transient", "persistent", "defaults")
+                     if name in got.get(level, {})), None)
 
     def _migrate_from(self, old: str, model: str, dims: int) -> None:
         meta = self._meta_of(old)
@@ -563,7 +637,8 @@ class Store:
 
     # ----- writes -----
     def _retrying(self, action: Callable[[], object], what: str):
-        """Run ``action``; while ES is unreachable, wait with exponential backoff (up to ``retry_for`` s)."""
+        """Run ``action``; while ES is unreachable or answers 503 (a node restarting: its cluster state or a shard
+        not recovered yet), wait with exponential backoff (up to ``retry_for`` s)."""
         delay, waited = 1.0, 0.0
         while True:
             try:
@@ -571,12 +646,13 @@ class Store:
             except AuthenticationException as exc:  # a 401 is the user's to fix, not a traceback
                 raise AuthRefused(f"Elasticsearch refused our credentials (401) during {what}: check the user and "
                                 "IMGSEARCH_ES_PASSWORD / IMGSEARCH_ES_API_KEY") from exc
-            except (EsConnectionError, TransportError) as exc:
-                if not isinstance(exc, ApiError) and self._reconnect():
+            except (ApiError, TransportError) as exc:
+                answered = isinstance(exc, ApiError)
+                if answered and exc.status_code != 503:
+                    raise
+                if not answered and self._reconnect():
                     continue  # the managed node restarted on another port: retry there at once
-                if isinstance(exc, ApiError) or waited >= self.retry_for:
-                    if isinstance(exc, ApiError):
-                        raise
+                if waited >= self.retry_for:
                     raise ElasticsearchUnavailable(f"Elasticsearch unavailable during {what}: {exc}") from exc
                 if self.on_wait:
                     self.on_wait(f"Elasticsearch unavailable, retrying {what} in {delay:.0f}s")

@@ -1,10 +1,14 @@
 """The Settings dialog keeps a pasted URL's password in the secret store (the one place a secret is written), and
-the CLI's context then signs in with it: both go through core.secrets."""
+the CLI's context then signs in with it: both go through core.secrets. It offers what the command line and the
+environment accept: one device list, one batch limit."""
 
 from __future__ import annotations
 
 import argparse
 
+import pytest
+
+from imgsearch_desktop import checks
 from imgsearch_desktop.app.settings_dialog import SettingsDialog
 from imgsearch_desktop.config import AppDirs, Settings, split_credentials
 from imgsearch_desktop.context import Context
@@ -34,3 +38,14 @@ def test_a_pasted_url_with_a_password_is_kept_in_the_secret_store_and_signs_in_l
         assert client.cluster.health()["status"] in ("green", "yellow")
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("device", checks.DEVICES)
+def test_the_dialog_keeps_each_device_and_the_largest_batch_the_command_line_accepts(qtbot, isolated_home, device):
+    dirs = AppDirs.resolve(isolated_home)
+    largest = checks.batch_size(str(checks.BATCH_SIZE_MAX))  # what --batch-size and IMGSEARCH_BATCH_SIZE take
+    dialog = SettingsDialog(Settings(device=checks.device(device), batch_size=largest), dirs)
+    qtbot.addWidget(dialog)
+    dialog.accept()
+    saved = Settings.load(dirs, env={})
+    assert (saved.device, saved.batch_size) == (device, largest)

@@ -28,9 +28,10 @@ OFFICIAL = f"elasticsearch-{ES_VERSION}-linux-x86_64.tar.gz"
 
 
 def _distribution_tar(path: Path) -> Path:
-    """A stand-in for Elastic's archive: one top folder with bin/elasticsearch (what install checks)."""
+    """A stand-in for Elastic's archive: one top folder with what install checks (archive.missing_parts)."""
     with tarfile.open(path, "w:gz") as tf:
         for name, data in ((f"elasticsearch-{ES_VERSION}/bin/elasticsearch", b"#!/bin/sh\n"),
+                           (f"elasticsearch-{ES_VERSION}/bin/elasticsearch-keystore", b"#!/bin/sh\n"),
                            (f"elasticsearch-{ES_VERSION}/config/jvm.options", b"-Xms1m\n"),
                            (f"elasticsearch-{ES_VERSION}/lib/filler.bin", os.urandom(3 << 20))):
             info = tarfile.TarInfo(name)
@@ -118,7 +119,9 @@ def bundled(tmp_path, monkeypatch):
     zipped = engine / f"elasticsearch-{ES_VERSION}.zip"
     with zipfile.ZipFile(zipped, "w") as zf:
         zf.writestr(f"elasticsearch-{ES_VERSION}/bin/elasticsearch", "#!/bin/sh\n")
+        zf.writestr(f"elasticsearch-{ES_VERSION}/bin/elasticsearch-keystore", "#!/bin/sh\n")
         zf.writestr(f"elasticsearch-{ES_VERSION}/config/jvm.options", "-Xms1m\n")
+        zf.writestr(f"elasticsearch-{ES_VERSION}/lib/elasticsearch.jar", "")
     sha = hashlib.sha512(zipped.read_bytes()).hexdigest()
     (engine / "engine.json").write_text(json.dumps({"archive": zipped.name, "sha512": sha}))
     monkeypatch.setattr(archive, "resource_dir", lambda: resources)

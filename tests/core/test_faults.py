@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from imgsearch_desktop.config import AppDirs
-from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.core.errors import ElasticsearchUnavailable, UserError
 from imgsearch_desktop.core.node import LocalNode
 from imgsearch_desktop.core.node.client import ManagedConnection
 from imgsearch_desktop.core.pipeline import Indexer
@@ -144,3 +144,49 @@ def test_store_follows_the_managed_node_to_a_new_port_and_never_sends_to_the_old
         assert store.connection.url == node.url(new)
         store.client.indices.delete(index=store.index)
     assert b"Authorization" not in squatter.received and squatter.received == b""
+
+
+def kill_node(node: LocalNode) -> None:
+    """SIGKILL every process of the node (launcher and server), as a crash or the OOM killer would."""
+    pids = node.node_pids(thorough=True)
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while node.node_pids(thorough=True) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not node.node_pids(thorough=True)
+
+
+def test_node_killed_as_a_new_index_is_made_is_waited_for_and_the_run_finishes(own_node, embedder, tmp_path):
+    """[C3] kill -9 of the node just as `index` makes a new index: the making waits and retries as writes do."""
+    node, _url = own_node
+    conn = ManagedConnection(node.start(), node=node)
+    waits: list[str] = []
+    store = Store(conn.client(request_timeout=10), f"killed-{uuid.uuid4().hex[:8]}", retry_for=300,
+                  on_wait=waits.append, connection=conn)
+    store.check_server()
+    kill_node(node)
+    restart = threading.Thread(target=lambda: (time.sleep(2), node.start()), daemon=True)
+    restart.start()
+    store.use_index(embedder.image_model_name, embedder.dims)  # made once the node is back
+    restart.join()
+    assert any("Elasticsearch unavailable, retrying opening the index" in w for w in waits), waits
+    stats = Indexer(store, embedder, batch_size=4).run([folder_of(tmp_path, 6)])
+    assert (stats.indexed, stats.failed) == (6, 0) and store.count() == 6
+    store.drop()
+
+
+def test_node_killed_for_good_as_a_new_index_is_made_is_one_line_unreachable(own_node, embedder):
+    node, _url = own_node
+    conn = ManagedConnection(node.start(), node=node)
+    store = Store(conn.client(request_timeout=10), f"killed-{uuid.uuid4().hex[:8]}", retry_for=3, connection=conn)
+    store.check_server()
+    kill_node(node)
+    try:
+        with pytest.raises(ElasticsearchUnavailable) as caught:
+            store.use_index(embedder.image_model_name, embedder.dims)
+        assert str(caught.value).startswith("Elasticsearch unavailable during opening the index")
+        assert "\n" not in str(caught.value) and caught.value.exit_code == 3
+    finally:
+        node.start()  # for the module's other tests

@@ -176,8 +176,10 @@ def _entry(name: str, kind: bytes = tarfile.REGTYPE, link: str = "", data: bytes
 
 
 def _distribution(*extra: tuple[tarfile.TarInfo, bytes]) -> list[tuple[tarfile.TarInfo, bytes]]:
+    """The least an archive must hold to be installed (archive.REQUIRED_SCRIPTS and REQUIRED_FOLDERS), and ``extra``."""
     return [_entry("es/", tarfile.DIRTYPE), _entry("es/bin/", tarfile.DIRTYPE), _entry("es/bin/elasticsearch"),
-            *extra]
+            _entry("es/bin/elasticsearch-keystore"), _entry("es/config/", tarfile.DIRTYPE),
+            _entry("es/lib/", tarfile.DIRTYPE), *extra]
 
 
 @pytest.fixture
@@ -239,6 +241,17 @@ def test_install_refuses_archives_with_links_or_escaping_paths(kind, tmp_path, v
     assert node.es_home() is None and not list(node.base.glob(".unpack-*"))  # nothing half-unpacked left
 
 
+def test_install_refuses_an_archive_without_what_the_node_runs(tmp_path, root_base):
+    """[C3] only bin/elasticsearch: once installed, `es start` ended in FileNotFoundError (elasticsearch-keystore)."""
+    node = LocalNode(AppDirs.resolve(tmp_path / "home"))
+    bare = _tar(tmp_path / "bare.tar.gz", _distribution()[:3])
+    with pytest.raises(LocalEsError) as refused:
+        node.install(str(bare))
+    assert str(refused.value) == ("refusing bare.tar.gz: it has no bin/elasticsearch-keystore, config/, lib/, which "
+                                  "Elasticsearch needs to run; use Elastic's full distribution")
+    assert node.es_home() is None and not list(node.base.glob(".unpack-*"))
+
+
 def test_install_unpacks_a_plain_archive_with_plain_modes(tmp_path, root_base):
     members = _distribution(_entry("es/bin/setuid-tool", mode=0o4777),
                             _entry("es/config/", tarfile.DIRTYPE, mode=0o777),
@@ -246,8 +259,8 @@ def test_install_unpacks_a_plain_archive_with_plain_modes(tmp_path, root_base):
     node = LocalNode(AppDirs.resolve(tmp_path / "home"))
     home = node.install(str(_tar(tmp_path / "plain.tar.gz", members)))
     modes = {p.relative_to(home).as_posix(): stat.S_IMODE(p.lstat().st_mode) for p in home.rglob("*")}
-    assert modes == {"bin": 0o755, "bin/elasticsearch": 0o755, "bin/setuid-tool": 0o755, "config": 0o755,
-                     "config/jvm.options": 0o644}
+    assert modes == {"bin": 0o755, "bin/elasticsearch": 0o755, "bin/elasticsearch-keystore": 0o755,
+                     "bin/setuid-tool": 0o755, "config": 0o755, "config/jvm.options": 0o644, "lib": 0o755}
     assert {p.lstat().st_uid for p in [home, *home.rglob("*")]} == {os.geteuid()}  # never handed to anyone
 
 

@@ -244,3 +244,12 @@ def test_a_very_deep_tree_is_walked_without_recursion():
             shutil.rmtree(deep)
             deep = os.path.dirname(deep)
         shutil.rmtree(top)
+
+
+def test_a_root_that_is_a_fifo_or_a_device_is_skipped_saying_what_it_is(tmp_path):
+    fifo = tmp_path / "fifo.jpg"
+    os.mkfifo(fifo)
+    result = scan([fifo, "/dev/null"])
+    assert result.skipped == [(str(fifo), "not a photo or a folder: a FIFO"),
+                              ("/dev/null", "not a photo or a folder: a device")]
+    assert result.unreachable == [] and result.files == []

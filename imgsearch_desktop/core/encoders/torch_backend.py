@@ -9,22 +9,29 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from imgsearch_desktop.core.errors import ModelNotFound
+from imgsearch_desktop.checks import DEVICES
+from imgsearch_desktop.core.errors import DeviceUnavailable, ModelNotFound
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 
 def pick_device(preference: str = "auto") -> str:
+    """The torch device for ``preference``: "auto" takes a GPU when there is one; "cuda" or "mps" without that GPU
+    is DeviceUnavailable (torch would fail later, deep in loading the model)."""
     import torch
 
-    if preference not in ("auto", ""):
-        return preference
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if preference in ("auto", ""):
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    missing = {"cuda": None if cuda else "no CUDA GPU", "mps": None if mps else "no Apple GPU (MPS)", "cpu": None}
+    if preference not in missing:
+        raise DeviceUnavailable(f"device {preference!r} is not one of {', '.join(DEVICES)}")
+    if missing[preference]:
+        raise DeviceUnavailable(f"device {preference!r} is not available here: torch finds {missing[preference]}; "
+                                "use auto or cpu")
+    return preference
 
 
 def load_model(name_or_path: str, device: str) -> SentenceTransformer:

@@ -21,6 +21,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -41,6 +42,10 @@ ES_VERSION = "8.19.7"
 OFFICIAL_BASE = "https://artifacts.elastic.co/downloads/elasticsearch"  # IMGSEARCH_ES_DOWNLOAD_BASE overrides it
 ENGINE_DIR = "engine"  # resources/engine in the packaged app: the distribution's archive, engine.json, java/
 MAVEN_ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
+# What the app runs of a distribution: the scripts it calls, the config it copies, the node's code. An archive without
+# one is refused at install, rather than found wanting at the first start.
+REQUIRED_SCRIPTS = ("elasticsearch", "elasticsearch-keystore")
+REQUIRED_FOLDERS = ("config", "lib")
 # SHA-512 of archives we fetch without a published checksum beside them (Maven's copy of the test distribution).
 PINNED_SHA512 = {
     "elasticsearch-8.19.7.zip": "80469a18f7cbc5c73f81815f30235edb7a89f56d7ead20048bf07b6a1469b1f33ee67619a3fb49d85"
@@ -405,6 +410,17 @@ def _place_all(archive: Path, into: Path, entries: Iterator[Entry]) -> None:
             raise _refused(archive, name, "lies under a file") from None
 
 
+def script(name: str) -> str:
+    """A distribution's ``bin/`` script by its Unix name, as this platform has it."""
+    return name + ".bat" if sys.platform == "win32" else name
+
+
+def missing_parts(home: Path) -> list[str]:
+    """The REQUIRED_SCRIPTS and REQUIRED_FOLDERS the distribution at ``home`` lacks ("bin/elasticsearch-keystore")."""
+    missing = [f"bin/{script(s)}" for s in REQUIRED_SCRIPTS if not (home / "bin" / script(s)).is_file()]
+    return missing + [f"{folder}/" for folder in REQUIRED_FOLDERS if not (home / folder).is_dir()]
+
+
 def extract(archive: Path, parent: Path) -> tuple[Path, Path]:
     """Unpack into a new directory made here under ``parent``; returns (that directory, the distribution in it).
 
@@ -417,9 +433,13 @@ def extract(archive: Path, parent: Path) -> tuple[Path, Path]:
         top = staging / tops[0] if len(tops) == 1 else None
         if top is None or not top.is_dir() or not (top / "bin").is_dir():
             raise LocalEsError(f"{archive.name} does not look like an Elasticsearch distribution")
-        for script in (top / "bin").iterdir():  # zips made on some systems lose the executable bits
-            if script.is_file() and not script.suffix:
-                script.chmod(0o755)
+        missing = missing_parts(top)
+        if missing:
+            raise LocalEsError(f"refusing {archive.name}: it has no {', '.join(missing)}, which Elasticsearch needs "
+                               "to run; use Elastic's full distribution")
+        for tool in (top / "bin").iterdir():  # zips made on some systems lose the executable bits
+            if tool.is_file() and not tool.suffix:
+                tool.chmod(0o755)
     except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise LocalEsError(f"could not unpack {archive.name}: {exc}") from exc

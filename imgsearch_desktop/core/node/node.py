@@ -21,7 +21,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -36,7 +35,15 @@ from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.core import private
 from imgsearch_desktop.core.errors import LocalEsError, NodeNotHealthy, NodeStartFailed
 from imgsearch_desktop.core.node import identity, runtime
-from imgsearch_desktop.core.node.archive import Progress, bundled_java, copy_runtime, extract, obtain_archive
+from imgsearch_desktop.core.node.archive import (
+    Progress,
+    bundled_java,
+    copy_runtime,
+    extract,
+    missing_parts,
+    obtain_archive,
+    script,
+)
 
 HTTP_PORTS = "9200-9299"
 TRANSPORT_PORTS = "9300-9399"
@@ -302,7 +309,7 @@ class LocalNode:
 
     def _keystore(self, home: Path, env: dict[str, str], args: list[str], stdin: str | None = None) -> str:
         try:
-            result = subprocess.run([str(home / "bin" / _script("elasticsearch-keystore")), *args], env=env,
+            result = subprocess.run([str(home / "bin" / script("elasticsearch-keystore")), *args], env=env,
                                     input=stdin, capture_output=True, text=True, timeout=120, **self._user_kwargs())
         except subprocess.TimeoutExpired:
             raise LocalEsError(f"elasticsearch-keystore {args[0]} did not finish within 120 s") from None
@@ -474,6 +481,10 @@ class LocalNode:
         until enough of them are up to elect a master)."""
         self._make_base()
         home = self.es_home() or self.install(source, progress=progress)
+        missing = missing_parts(home)
+        if missing:  # installed before install refused such archives
+            raise LocalEsError(f"the installed Elasticsearch at {home} has no {', '.join(missing)}: install Elastic's "
+                               "full distribution (imgsearch-desktop es install --from ARCHIVE)")
         private.make_dir(self.dirs.data)
         self._node_dirs()
         self._stop_orphans(home)
@@ -508,7 +519,7 @@ class LocalNode:
     def _launch(self, home: Path, env: dict[str, str]) -> None:
         log = runtime.open_append(self.console_log, self.owner)
         try:
-            self._proc = subprocess.Popen([str(home / "bin" / _script("elasticsearch")), "-p", str(self.pid_file)],
+            self._proc = subprocess.Popen([str(home / "bin" / script("elasticsearch")), "-p", str(self.pid_file)],
                                           env=env, cwd=self.base, stdin=subprocess.DEVNULL, stdout=log,
                                           stderr=subprocess.STDOUT, start_new_session=True, **self._user_kwargs())
         finally:
@@ -600,10 +611,6 @@ class LocalNode:
 def _tag(data_dir: Path) -> str:
     """One node directory per app data dir."""
     return hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
-
-
-def _script(name: str) -> str:
-    return name + ".bat" if sys.platform == "win32" else name
 
 
 def _read_pid(path: Path) -> int | None:
