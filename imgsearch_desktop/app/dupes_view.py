@@ -104,7 +104,7 @@ class Choices:
     def ticked(self, group: Group, m: Member) -> bool:
         if m.is_keeper or m.protected:
             return False
-        default = m.tier.pre_ticked if m.tier else False
+        default = m.pre_ticked
         on, keeper = self.ticks.get(file_key(m.photo), (default, file_key(group.keep)))
         return on and (keeper == file_key(group.keep) or default)
 
@@ -502,6 +502,8 @@ class DupesView(QDialog):
         p = m.photo
         folder, name = os.path.split(readable_path(p.path))
         relation = f"keeper\n{group.keep_why}" if m.is_keeper else m.relation
+        if m.copy_of is not None:  # an identical copy of another member, not of the keeper: say of which
+            relation += f"\nof {Path(m.copy_of.path).name}"
         if m.protected:
             relation += f"\n{m.protected}"
         similarity = "" if m.is_keeper else f"{m.score:.3f}"

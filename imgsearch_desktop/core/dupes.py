@@ -155,6 +155,7 @@ class Member:
     ticked: bool = False  # suggested for the trash (the window's checkbox starts like this)
     protected: str = ""  # why it can never be trashed (in a reference folder), else ""
     why: str = ""  # "identical content", "same picture: hashes 4 bits apart, similarity 0.99", "keep: most pixels"
+    copy_of: Photo | None = None  # the member of this group it holds the very same bytes as (not the keeper)
 
     @property
     def is_keeper(self) -> bool:
@@ -162,8 +163,16 @@ class Member:
 
     @property
     def relation(self) -> str:
-        """keeper | identical file | same picture | similar shot"""
-        return "keeper" if self.tier is None else self.tier.label
+        """keeper | identical file | same picture | similar shot (an identical copy of a member: identical file)"""
+        if self.tier is None:
+            return "keeper"
+        return Tier.EXACT.label if self.copy_of is not None else self.tier.label
+
+    @property
+    def pre_ticked(self) -> bool:
+        """Suggested for the trash by default: by its tier, and an identical copy of a member always (its bytes
+        stay in that member, whatever the user decides about the member)."""
+        return self.tier is not None and (self.copy_of is not None or self.tier.pre_ticked)
 
     def as_json(self) -> dict:
         p = self.photo
@@ -852,12 +861,30 @@ class DupeFinder:
                     else "a real file inside the library")  # the rules' favourite is a link or lies outside it
         members = [Member(keep, 1.0, why=f"keep: {keep_why}")]
         outside = not self.may_keep(keep)  # only when the user chose it: the library's own copies stay unticked
+        copies = self._copies_of_members(keep, [p for _, p in chosen])
         for rel, p in sorted(chosen, key=lambda rp: rp[1].path):
             protected = "in a reference folder" if any(inside(p.real or os.path.realpath(p.path), r)
                                                        for r in self.references) else ""
-            ticked = rel.tier.pre_ticked and not protected and not (outside and self.may_keep(p))
-            members.append(Member(p, rel.score, rel.tier, rel.bits, ticked, protected, rel.why))
+            copy_of = copies.get(id(p))
+            why = f"identical to {Path(copy_of.path).name}" if copy_of is not None else rel.why
+            m = Member(p, rel.score, rel.tier, rel.bits, False, protected, why, copy_of)
+            m.ticked = m.pre_ticked and not protected and not (outside and self.may_keep(p))
+            members.append(m)
         return Group(keep, members, level, threshold, keep_why)
+
+    def _copies_of_members(self, keep: Photo, photos: list[Photo]) -> dict[int, Photo]:
+        """id(photo) → the member it is an identical copy of: among members with the same bytes (not the keeper's:
+        those are identical files of the keeper already), the best by the keep rules is the one it copies. Every
+        member is still judged against the keeper (identical bytes score alike); this only says what it is."""
+        by_sha: dict[str, list[Photo]] = {}
+        for p in photos:
+            if p.sha256 and p.sha256 != keep.sha256:
+                by_sha.setdefault(p.sha256, []).append(p)
+        out: dict[int, Photo] = {}
+        for same in by_sha.values():
+            head = max(same, key=self._rank)
+            out.update((id(p), head) for p in same if p is not head)
+        return out
 
     def rekeep(self, group: Group, photo: Photo) -> Group:
         """The group with ``photo`` as its keeper (the user chose it): every other member is judged again against

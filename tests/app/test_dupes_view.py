@@ -414,3 +414,23 @@ def test_choices_keep_an_untick_everywhere_and_a_tick_only_against_the_same_keep
     choices.chose_keeper(group_b, d)
     choices.chose_keeper(group_a, c)  # replaces the choice of d, a photo of the same group
     assert choices.keeper_in(Group(a, [Member(a, 1.0), Member(c, 0.9), Member(d, 0.9)])) is c
+
+
+def test_the_window_pre_ticks_an_identical_copy_of_a_similar_shot():
+    """Issue [W]: the window's ticks follow the member, not only its tier: an identical copy of a similar shot
+    starts checked, the similar shot itself does not."""
+    import numpy as np
+
+    from imgsearch_desktop.app.dupes_view import Choices
+    from imgsearch_desktop.core.dupes import Group, Member, Photo
+
+    def photo(name: str) -> Photo:
+        return Photo(name, f"/p/{name}", name * 8, 1000, 10, 10, 0, "JPEG", None, np.zeros(2, np.float32),
+                     real=f"/p/{name}")
+
+    keep, shot, copy = photo("k"), photo("s"), photo("c")
+    group = Group(keep, [Member(keep, 1.0), Member(shot, 0.93, Tier.SIMILAR),
+                         Member(copy, 0.93, Tier.SIMILAR, copy_of=shot)], Tier.SIMILAR)
+    choices = Choices()
+    assert [choices.ticked(group, m) for m in group.members] == [False, False, True]
+    assert group.members[2].relation == "identical file"

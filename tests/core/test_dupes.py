@@ -684,3 +684,27 @@ def test_trashing_a_selection_never_removes_the_last_copy(store, embedder, tmp_p
     assert sorted(e["action"] for e in lines) == ["refused"] * 5 + ["trashed"] * 2
     gone = {p.path for p in DupeFinder(store).photos().values()}
     assert str(a) not in gone and str(a2) in gone  # the index follows
+
+
+def test_an_identical_copy_of_a_similar_shot_is_an_identical_file_ticked(store, embedder, tmp_path):
+    """Issue [W]: in "Similar shots too" the identical copy of a similar shot was shown as one more "similar shot",
+    unticked, in the group around another keeper. It stays in that star (judged against the keeper: its score is
+    the member's), but as what it is: an identical file of that member, pre-ticked, while the member stays unticked."""
+    orig = picture(31, (640, 480))
+    orig.save(tmp_path / "shot.jpg", "JPEG", quality=92)
+    orig.crop((32, 24, 608, 456)).save(tmp_path / "crop.jpg", "JPEG", quality=92)
+    shutil.copyfile(tmp_path / "crop.jpg", tmp_path / "crop-copy.jpg")
+    os.utime(tmp_path / "crop-copy.jpg", ns=(2 * 10**18, 2 * 10**18))  # the newer of the two identical files
+    Indexer(store, embedder).run([tmp_path])
+    finder = DupeFinder(store)
+    shot, crop = (next(p for p in finder.photos().values() if p.path == str(tmp_path / n)) for n in
+                  ("shot.jpg", "crop.jpg"))
+    threshold = min(0.9, float(shot.vector @ crop.vector) - 0.01)
+    (group,) = finder.scan("similar", threshold)
+    assert_star([group], Tier.SIMILAR, threshold)
+    assert group.keep.path == str(tmp_path / "shot.jpg")
+    by_name = {Path(m.photo.path).name: m for m in group.members}
+    member, copy = by_name["crop.jpg"], by_name["crop-copy.jpg"]
+    assert member.relation == "similar shot" and not member.ticked
+    assert copy.relation == "identical file" and copy.ticked and copy.copy_of is member.photo
+    assert copy.why == "identical to crop.jpg" and copy.score == pytest.approx(member.score)
