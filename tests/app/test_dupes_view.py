@@ -30,11 +30,12 @@ SCAN_MS = 60_000
 
 # ---------------------------------------------------------------- a library and a window on it
 def make_library(root: Path) -> Path:
-    """Family A: orig.jpg, an identical copy, a PNG of it (the keeper: lossless), a resized JPEG and a 90% crop.
-    Family B: b.jpg and its identical copy in backup/. Three unrelated photos."""
+    """Family A: orig.jpg, an identical copy, the older lossless PNG it was made from (the keeper), a resized JPEG
+    and a 90% crop. Family B: b.jpg and its identical copy in backup/. Three unrelated photos."""
     orig = write_photo(root / "orig.jpg", 51, size=(640, 480), quality=90)
     shutil.copyfile(orig, root / "copy.jpg")
     Image.open(orig).save(root / "lossless.png")
+    os.utime(root / "lossless.png", ns=(2 * 10**17, 2 * 10**17))  # older than the JPEGs: their source, not a copy of them
     Image.open(orig).resize((320, 240)).save(root / "small.jpg", quality=70)
     Image.open(orig).crop((32, 24, 608, 456)).save(root / "crop.jpg", quality=90)
     b = write_photo(root / "b.jpg", 52, size=(480, 360), quality=92)
@@ -273,9 +274,11 @@ def test_keyboard_review_headers_and_plurals(qtbot, open_view, tmp_path):
 
     # Similar shots: never pre-ticked; the header names the tier and the similarity.
     assert scan(qtbot, view, Tier.SIMILAR, threshold=0.5) >= 1
-    similar = [(g, m) for g in view.groups for m in g.members if m.tier is Tier.SIMILAR]
+    similar = [(g, m) for g in view.groups for m in g.members if m.tier is Tier.SIMILAR and m.copy_of is None]
     assert similar and not any(m.ticked for _, m in similar)
-    assert not any(checked(i) for i in view.tree.file_items() if i.data(0, MemberRole).tier is Tier.SIMILAR)
+    assert all(m.ticked for g in view.groups for m in g.members if m.copy_of is not None)  # a member's 2nd name
+    assert not any(checked(i) for i in view.tree.file_items()
+                   if i.data(0, MemberRole).tier is Tier.SIMILAR and i.data(0, MemberRole).copy_of is None)
     for g in {id(g): g for g, _ in similar}.values():
         if g.tier is Tier.SIMILAR:
             assert header_text(g).startswith(f"Similar shot · {len(g.members)} files · ")
@@ -305,7 +308,7 @@ def real_photos(root: Path) -> dict[str, Path]:
         os.utime(out[name], ns=(10**18, 10**18))
         shutil.copyfile(out[name], root / "Camera" / f"{name} (copy).jpg")
         (root / "Edited").mkdir(exist_ok=True)
-        image.convert("RGB").save(root / "Edited" / f"{name}.png")  # lossless, no EXIF: the suggested keeper
+        Image.open(out[name]).save(root / "Edited" / f"{name}.png")  # exported later, no EXIF: a copy of the JPEG
         (root / "Phone").mkdir(exist_ok=True)
         small = image.convert("RGB").resize((image.width // 2, image.height // 2))
         small.save(root / "Phone" / f"{name}-small.jpg", "JPEG", quality=70, exif=exif.tobytes())
@@ -321,19 +324,22 @@ def test_compare_pane_shows_both_photos_facts_with_differences_marked(qtbot, ope
     view.resize(1400, 860)
     assert scan(qtbot, view) == 2 and view.summary.text().startswith("2 groups · ")
     china = next(g for g in view.groups if Path(g.keep.path).stem == "china")
-    assert china.keep.path == str(root / "Edited" / "china.png") and china.keep_why == "lossless before lossy"
+    # Issue [W]: the PNG exported from the camera's JPEG (larger, "lossless") was kept and the original ticked.
+    assert china.keep.path == str(root / "Camera" / "china.jpg")  # before its identical copy: the oldest file
+    png = next(m.photo for m in china.members if m.photo.path == str(root / "Edited" / "china.png"))
+    assert view.finder().policy.explain(china.keep, png) == "the original before a lossless copy made from it"
 
     pane = view.compare
     with qtbot.waitSignal(pane.shown, timeout=30_000):
         view.tree.setCurrentItem(next(i for i in view.tree.file_items()
-                                      if i.data(0, MemberRole).photo.path == str(root / "Camera" / "china.jpg")))
+                                      if i.data(0, MemberRole).photo.path == str(root / "Edited" / "china.png")))
     values, differences = pane.values, set(pane.differences)
     w, h = china.keep.width, china.keep.height
     assert values["Pixels"] == (f"{w} × {h} ({w * h / 1e6:.1f} MP)",) * 2
-    assert values["Format"] == ("JPEG", "PNG (lossless)")
-    assert values["Date taken"] == ("2019-06-02 14:31", "—") and values["Camera"] == ("Canon EOS 80D", "—")
-    assert values["Folder"] == (str(root / "Camera"), str(root / "Edited"))
-    assert values["Name"] == ("china.jpg", "china.png")
+    assert values["Format"] == ("PNG (lossless)", "JPEG")
+    assert values["Date taken"] == ("—", "2019-06-02 14:31") and values["Camera"] == ("—", "Canon EOS 80D")
+    assert values["Folder"] == (str(root / "Edited"), str(root / "Camera"))
+    assert values["Name"] == ("china.png", "china.jpg")
     assert values["File size"][0].endswith(("KB", "MB")) and values["File size"][0] != values["File size"][1]
     assert differences == {"Format", "Date taken", "Camera", "Folder", "File size", "Name"}
     for fact, (left, right) in pane.labels.items():
@@ -351,7 +357,7 @@ def test_compare_pane_shows_both_photos_facts_with_differences_marked(qtbot, ope
 
     with qtbot.waitSignal(pane.shown, timeout=30_000):
         view.tree.setCurrentItem(next(i for i in view.tree.file_items()
-                                      if i.data(0, MemberRole).photo.path == str(root / "Camera" / "china.jpg")))
+                                      if i.data(0, MemberRole).photo.path == str(root / "Edited" / "china.png")))
     qtbot.waitUntil(lambda: view.thumbnails_ready() and pane.pictures_ready(), timeout=30_000)
     qtbot.wait(200)
     assert all(p.pixmap() is not None and not p.pixmap().isNull() for p in pane.pictures)
