@@ -35,7 +35,7 @@ def make_library(root: Path) -> Path:
     orig = write_photo(root / "orig.jpg", 51, size=(640, 480), quality=90)
     shutil.copyfile(orig, root / "copy.jpg")
     Image.open(orig).save(root / "lossless.png")
-    os.utime(root / "lossless.png", ns=(2 * 10**17, 2 * 10**17))  # older than the JPEGs: their source, not a copy of them
+    os.utime(root / "lossless.png", ns=(2 * 10**17, 2 * 10**17))  # older than the JPEGs: their source
     Image.open(orig).resize((320, 240)).save(root / "small.jpg", quality=70)
     Image.open(orig).crop((32, 24, 608, 456)).save(root / "crop.jpg", quality=90)
     b = write_photo(root / "b.jpg", 52, size=(480, 360), quality=92)

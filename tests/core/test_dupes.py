@@ -16,8 +16,8 @@ from PIL import Image, ImageDraw
 
 from imgsearch_desktop.core import dupes
 from imgsearch_desktop.core.dupes import (
-    NEAR_BITS,
     DEFAULT_KEEP_RULES,
+    NEAR_BITS,
     DupeFinder,
     KeepPolicy,
     KeepRule,
