@@ -296,8 +296,7 @@ class DupesView(QDialog):
         self.threshold.setDecimals(3)
         self.threshold.setValue(SIMILAR_COSINE)
         self.threshold.setToolTip("Similar shots: cosine similarity to the keeper at least this")
-        self.level.currentIndexChanged.connect(
-            lambda: self.threshold.setEnabled(self.level.currentData() == Tier.SIMILAR.value))
+        self.level.currentIndexChanged.connect(self._on_level_changed)
         self.threshold.setEnabled(False)
         self.folder = QComboBox()
         self.folder.addItem("Whole library", "")
@@ -409,7 +408,18 @@ class DupesView(QDialog):
             return apply_keepers(finder, finder.scan(level, threshold, folders, job.report), keepers)
 
         self._set_busy("Scanning…")
-        run_call(work, self._on_scanned, lambda exc: self._on_failed(exc, "looking for duplicates"), owner=self)
+        run_call(work, lambda groups: self._on_scanned(groups, level),
+                 lambda exc: self._on_failed(exc, "looking for duplicates"), owner=self)
+
+    def _on_level_changed(self) -> None:
+        """Another tier: the groups on screen are the old tier's, so they go (a scan under way is not shown either)
+        and the list never shows one tier's groups under another's name."""
+        self.threshold.setEnabled(self.level.currentData() == Tier.SIMILAR.value)
+        self._scanned_once = False
+        if self.groups:
+            self.groups = []
+            self._fill()
+        self.summary.setText(f"Scan to find: {self.level.currentText().lower()}.")
 
     @Slot(int, int, str)
     def _on_progress(self, done: int, total: int, note: str) -> None:
@@ -417,8 +427,11 @@ class DupesView(QDialog):
         self.progress.setValue(done)
         self.progress.setFormat(f"{note} %p%")
 
-    def _on_scanned(self, groups: list[Group]) -> None:
+    def _on_scanned(self, groups: list[Group], level: str | None = None) -> None:
         self._set_busy("")
+        if level is not None and level != self.level.currentData():  # the tier changed while it ran: not these
+            self.log.appendPlainText("The tier changed during the scan; its groups are not shown. Scan again.")
+            return
         self._scanned_once = True
         self.banner.clear()
         self.groups = groups

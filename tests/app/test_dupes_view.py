@@ -440,3 +440,15 @@ def test_the_window_pre_ticks_an_identical_copy_of_a_similar_shot():
     choices = Choices()
     assert [choices.ticked(group, m) for m in group.members] == [False, False, True]
     assert group.members[2].relation == "identical file"
+
+
+def test_changing_the_tier_clears_the_old_tiers_groups(qtbot, open_view, tmp_path):
+    """Issue [W]: after a scan for the same picture, choosing "Similar shots too" kept the same-picture groups on
+    screen, under the new tier's name, until Scan."""
+    view = open_view(make_library(tmp_path / "lib"))
+    assert scan(qtbot, view, Tier.SAME_PICTURE) == 2 and view.tree.topLevelItemCount() == 2
+    view.level.setCurrentIndex(view.level.findData(Tier.SIMILAR.value))
+    assert view.groups == [] and view.tree.topLevelItemCount() == 0 and view.threshold.isEnabled()
+    assert view.summary.text() == "Scan to find: similar shots too."
+    assert not view.trash_button.isEnabled() and view.plan() == []
+    assert scan(qtbot, view) >= 1 and all(g.level is Tier.SIMILAR for g in view.groups)
