@@ -596,6 +596,7 @@ class DupesView(QDialog):
             self.compare.clear()
             return
         member = found[1] if found else None
+        on_keeper = member is not None and member.is_keeper
         if member is None or member.is_keeper:  # the keeper or the header: compare with the group's first copy
             member = next((m for m in group.members if not m.is_keeper), None)
         if member is None:
@@ -607,10 +608,14 @@ class DupesView(QDialog):
             fate = "<span style='color:#c62828'>checked: goes to the trash</span>"
         else:
             fate = "not checked: stays"
-        self.compare.show_pair(
-            member.photo, group.keep,
-            f"<b>This file</b> · {member.relation} · similarity {member.score:.3f}<br>{fate}",
-            f"<b>Keeper</b> · {group.keep_why}<br><span style='color:#2e7d32'>stays</span>")
+        keeper_title = f"<b>{'This file · keeper' if on_keeper else 'Keeper'}</b> · {group.keep_why}<br>" \
+                       "<span style='color:#2e7d32'>stays</span>"
+        copy_title = (f"<b>{'First copy' if on_keeper else 'This file'}</b> · {member.relation} · "
+                      f"similarity {member.score:.3f}<br>{fate}")
+        if on_keeper:  # the highlighted row is the keeper: the pane's "This file" side is the keeper too
+            self.compare.show_pair(group.keep, member.photo, keeper_title, copy_title)
+        else:
+            self.compare.show_pair(member.photo, group.keep, copy_title, keeper_title)
 
     # ----- review actions -----
     def toggle_current(self) -> None:

@@ -452,3 +452,18 @@ def test_changing_the_tier_clears_the_old_tiers_groups(qtbot, open_view, tmp_pat
     assert view.summary.text() == "Scan to find: similar shots too."
     assert not view.trash_button.isEnabled() and view.plan() == []
     assert scan(qtbot, view) >= 1 and all(g.level is Tier.SIMILAR for g in view.groups)
+
+
+def test_the_highlighted_keeper_row_is_the_file_the_compare_pane_describes(qtbot, open_view, tmp_path):
+    """Issue [W]: with the keeper's row highlighted, the pane's "This file" side showed the group's first copy."""
+    view = open_view(make_library(tmp_path / "lib"))
+    assert scan(qtbot, view) == 2
+    select(qtbot, view, "lossless.png")  # the keeper of family A
+    group = view.groups[0] if view.groups[0].keep.path.endswith("lossless.png") else view.groups[1]
+    photo, other = view.compare.pair
+    assert photo is group.keep and other is not group.keep
+    assert "This file · keeper" in view.compare.titles[0].text()
+    assert "First copy" in view.compare.titles[1].text()
+    qtbot.keyClick(view.tree, Qt.Key.Key_Down)  # a copy: "This file" is that copy, the keeper beside it
+    assert view.compare.pair == (view.tree.currentItem().data(0, MemberRole).photo, group.keep)
+    assert view.compare.titles[0].text().startswith("<b>This file</b>")
