@@ -104,7 +104,7 @@ class Choices:
     def ticked(self, group: Group, m: Member) -> bool:
         if m.is_keeper or m.protected:
             return False
-        default = m.tier.pre_ticked if m.tier else False
+        default = m.pre_ticked
         on, keeper = self.ticks.get(file_key(m.photo), (default, file_key(group.keep)))
         return on and (keeper == file_key(group.keep) or default)
 
@@ -296,8 +296,7 @@ class DupesView(QDialog):
         self.threshold.setDecimals(3)
         self.threshold.setValue(SIMILAR_COSINE)
         self.threshold.setToolTip("Similar shots: cosine similarity to the keeper at least this")
-        self.level.currentIndexChanged.connect(
-            lambda: self.threshold.setEnabled(self.level.currentData() == Tier.SIMILAR.value))
+        self.level.currentIndexChanged.connect(self._on_level_changed)
         self.threshold.setEnabled(False)
         self.folder = QComboBox()
         self.folder.addItem("Whole library", "")
@@ -409,7 +408,18 @@ class DupesView(QDialog):
             return apply_keepers(finder, finder.scan(level, threshold, folders, job.report), keepers)
 
         self._set_busy("Scanning…")
-        run_call(work, self._on_scanned, lambda exc: self._on_failed(exc, "looking for duplicates"), owner=self)
+        run_call(work, lambda groups: self._on_scanned(groups, level),
+                 lambda exc: self._on_failed(exc, "looking for duplicates"), owner=self)
+
+    def _on_level_changed(self) -> None:
+        """Another tier: the groups on screen are the old tier's, so they go (a scan under way is not shown either)
+        and the list never shows one tier's groups under another's name."""
+        self.threshold.setEnabled(self.level.currentData() == Tier.SIMILAR.value)
+        self._scanned_once = False
+        if self.groups:
+            self.groups = []
+            self._fill()
+        self.summary.setText(f"Scan to find: {self.level.currentText().lower()}.")
 
     @Slot(int, int, str)
     def _on_progress(self, done: int, total: int, note: str) -> None:
@@ -417,8 +427,11 @@ class DupesView(QDialog):
         self.progress.setValue(done)
         self.progress.setFormat(f"{note} %p%")
 
-    def _on_scanned(self, groups: list[Group]) -> None:
+    def _on_scanned(self, groups: list[Group], level: str | None = None) -> None:
         self._set_busy("")
+        if level is not None and level != self.level.currentData():  # the tier changed while it ran: not these
+            self.log.appendPlainText("The tier changed during the scan; its groups are not shown. Scan again.")
+            return
         self._scanned_once = True
         self.banner.clear()
         self.groups = groups
@@ -502,6 +515,8 @@ class DupesView(QDialog):
         p = m.photo
         folder, name = os.path.split(readable_path(p.path))
         relation = f"keeper\n{group.keep_why}" if m.is_keeper else m.relation
+        if m.copy_of is not None:  # an identical copy of another member, not of the keeper: say of which
+            relation += f"\nof {Path(m.copy_of.path).name}"
         if m.protected:
             relation += f"\n{m.protected}"
         similarity = "" if m.is_keeper else f"{m.score:.3f}"
@@ -581,6 +596,7 @@ class DupesView(QDialog):
             self.compare.clear()
             return
         member = found[1] if found else None
+        on_keeper = member is not None and member.is_keeper
         if member is None or member.is_keeper:  # the keeper or the header: compare with the group's first copy
             member = next((m for m in group.members if not m.is_keeper), None)
         if member is None:
@@ -592,10 +608,14 @@ class DupesView(QDialog):
             fate = "<span style='color:#c62828'>checked: goes to the trash</span>"
         else:
             fate = "not checked: stays"
-        self.compare.show_pair(
-            member.photo, group.keep,
-            f"<b>This file</b> · {member.relation} · similarity {member.score:.3f}<br>{fate}",
-            f"<b>Keeper</b> · {group.keep_why}<br><span style='color:#2e7d32'>stays</span>")
+        keeper_title = f"<b>{'This file · keeper' if on_keeper else 'Keeper'}</b> · {group.keep_why}<br>" \
+                       "<span style='color:#2e7d32'>stays</span>"
+        copy_title = (f"<b>{'First copy' if on_keeper else 'This file'}</b> · {member.relation} · "
+                      f"similarity {member.score:.3f}<br>{fate}")
+        if on_keeper:  # the highlighted row is the keeper: the pane's "This file" side is the keeper too
+            self.compare.show_pair(group.keep, member.photo, keeper_title, copy_title)
+        else:
+            self.compare.show_pair(member.photo, group.keep, copy_title, keeper_title)
 
     # ----- review actions -----
     def toggle_current(self) -> None:

@@ -33,9 +33,10 @@ from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageOps
 
 from imgsearch_desktop.config import set_aside
-from imgsearch_desktop.core import images, private
+from imgsearch_desktop.core import exif, images, private
 from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.progress import Progress
 from imgsearch_desktop.core.store import Filters, Store, path_from_source, readable_path, root_from_source
@@ -54,6 +55,12 @@ SIMILAR_COSINE = 0.9  # Immich flags duplicates at cosine distance ≤ 0.0155 (c
 MIN_SPREAD = 8.0  # grey levels (std of the 64×64 the hash sees): measured, near-black/near-white photos and mostly
 # transparent icons sit at 0–7 and their hashes are noise or a blank page; ordinary photos 28–49
 ASPECT_TOLERANCE = 0.02  # relative: a resize keeps the aspect ratio to a pixel's rounding
+# A lossless file "decoded from" a lossy one: the pixels' mean |difference| (0–255, every channel) at most this, and
+# the 99th percentile at most DECODE_P99: a PNG saved from a JPEG by Pillow is 0/0, another decoder (IDCT, chroma
+# upsampling) differs by a level or two; measured on /usr/share/backgrounds photos, re-encoding that decode even at
+# JPEG q98 stays within it too, so pixels alone never tell the direction: the file times and camera EXIF do.
+DECODE_MEAN = 1.0
+DECODE_P99 = 4.0
 COLOUR_DELTA = 3.0  # mean ΔE of the colour grids (images.colour_distance): copies ≤ 1.2, recoloured pictures ≥ 5.4
 
 
@@ -123,6 +130,7 @@ class Photo:
     aliases: list[str] = field(default_factory=list)  # other indexed names of this same file (links, nested roots)
     alias_ids: list[str] = field(default_factory=list)
     root: str = ""  # the library folder it was indexed under
+    derived_from: Photo | None = None  # the lossy file this lossless one was decoded from (``mark_derived``)
 
     @property
     def pixels(self) -> int:
@@ -155,6 +163,7 @@ class Member:
     ticked: bool = False  # suggested for the trash (the window's checkbox starts like this)
     protected: str = ""  # why it can never be trashed (in a reference folder), else ""
     why: str = ""  # "identical content", "same picture: hashes 4 bits apart, similarity 0.99", "keep: most pixels"
+    copy_of: Photo | None = None  # the member of this group it holds the very same bytes as (not the keeper)
 
     @property
     def is_keeper(self) -> bool:
@@ -162,8 +171,16 @@ class Member:
 
     @property
     def relation(self) -> str:
-        """keeper | identical file | same picture | similar shot"""
-        return "keeper" if self.tier is None else self.tier.label
+        """keeper | identical file | same picture | similar shot (an identical copy of a member: identical file)"""
+        if self.tier is None:
+            return "keeper"
+        return Tier.EXACT.label if self.copy_of is not None else self.tier.label
+
+    @property
+    def pre_ticked(self) -> bool:
+        """Suggested for the trash by default: by its tier, and an identical copy of a member always (its bytes
+        stay in that member, whatever the user decides about the member)."""
+        return self.tier is not None and (self.copy_of is not None or self.tier.pre_ticked)
 
     def as_json(self) -> dict:
         p = self.photo
@@ -268,6 +285,73 @@ _RULE_LABELS = {
     KeepRule.FOLDER: "folder priority",
 }
 DEFAULT_KEEP_RULES: tuple[KeepRule, ...] = tuple(KeepRule)
+_QUALITY_RULES = frozenset({KeepRule.LOSSLESS, KeepRule.ORIGINAL, KeepRule.LEAST_COMPRESSED})  # of the content
+DERIVED_LABEL = "the original before a lossless copy made from it"
+
+
+def mark_derived(photos: Sequence) -> None:
+    """Set ``derived_from`` on each lossless photo that is a decode of a lossy one among ``photos``: the same pixels
+    (within DECODE_MEAN / DECODE_P99, the lossy one as stored or turned by its EXIF orientation), and the files say
+    which came first: the lossless one newer, or the lossy one with camera EXIF where the lossless one has none
+    (each counted, the other way round against). A PNG saved from the camera's JPEG is 9× larger and "lossless",
+    yet holds nothing the JPEG does not: it must never be kept over it. Reads the files: a pool thread's work."""
+    lossless = [p for p in photos if _pixel_count(p) and is_lossless(p)]
+    lossy = sorted((p for p in photos if _pixel_count(p) and not is_lossless(p)),
+                   key=lambda q: (q.mtime_ns or 0, q.path))  # the oldest first: the likeliest source
+    decoded: dict[int, tuple[list[np.ndarray], str] | None] = {}
+    for p in lossless:
+        p.derived_from = None
+        for source in lossy:
+            if _could_be_decode(p, source) and _decoded_from(p, source, decoded):
+                p.derived_from = source
+                break
+
+
+def _pixel_count(p) -> int:
+    return (p.width or 0) * (p.height or 0)
+
+
+def _could_be_decode(copy, source) -> bool:
+    """The indexed facts allow it (so only such pairs are read): as many pixels, perceptual hashes close."""
+    if _pixel_count(copy) != _pixel_count(source):
+        return False
+    a, b = getattr(copy, "phash", None), getattr(source, "phash", None)
+    return not (a and b) or hamming(a, b) <= NEAR_BITS
+
+
+def _decoded_from(copy, source, decoded: dict) -> bool:
+    for q in (copy, source):
+        if id(q) not in decoded:
+            decoded[id(q)] = _pixels(q)
+    if decoded[id(copy)] is None or decoded[id(source)] is None:
+        return False
+    (mine, *_), my_camera = decoded[id(copy)]
+    views, camera = decoded[id(source)]
+    if not any(v.shape == mine.shape and _within_decode(mine, v) for v in views):
+        return False
+    evidence = np.sign((copy.mtime_ns or 0) - (source.mtime_ns or 0)) + (bool(camera) - bool(my_camera))
+    return evidence > 0
+
+
+def _within_decode(a: np.ndarray, b: np.ndarray) -> bool:
+    diff = np.abs(a - b)
+    return float(diff.mean()) <= DECODE_MEAN and float(np.percentile(diff, 99)) <= DECODE_P99
+
+
+def _pixels(p) -> tuple[list[np.ndarray], str] | None:
+    """The file's RGB pixels as stored and as its EXIF orientation shows them (one array when it has none), and its
+    camera's name; None when it cannot be read now."""
+    try:
+        with images.pillow_reasons(), Image.open(getattr(p, "real", "") or p.path) as im:
+            camera = exif.of_image(im).camera
+            stored = im.convert("RGB")
+            turned = ImageOps.exif_transpose(im).convert("RGB")
+    except (images.ImageSkipped, OSError):
+        return None
+    views = [np.asarray(stored, dtype=np.int16)]
+    if turned.size != stored.size or turned.tobytes() != stored.tobytes():
+        views.append(np.asarray(turned, dtype=np.int16))
+    return views, camera
 
 
 @functools.lru_cache(maxsize=8192)
@@ -319,7 +403,11 @@ class KeepPolicy:
         self._folders = [os.path.realpath(f) for f in self.folders]
 
     def value(self, rule: KeepRule, p) -> float | bool:
-        """Higher is better."""
+        """Higher is better. A lossless copy decoded from a lossy file (``derived_from``) has its source's quality
+        and no more: on the quality rules it ranks just below its source, whatever their order."""
+        source = getattr(p, "derived_from", None)
+        if source is not None and rule in _QUALITY_RULES:
+            return self.value(rule, source) - (0.5 if rule is not KeepRule.LEAST_COMPRESSED else 1e-6)
         real = getattr(p, "real", "") or os.path.realpath(p.path)
         pixels = (p.width or 0) * (p.height or 0)
         if rule is KeepRule.REFERENCE:
@@ -346,7 +434,8 @@ class KeepPolicy:
         """The first rule that put ``keep`` ahead of ``other``."""
         for rule in self.rules:
             if self.value(rule, keep) != self.value(rule, other):
-                return rule.label
+                derived = getattr(other, "derived_from", None) is keep and rule in _QUALITY_RULES
+                return DERIVED_LABEL if derived else rule.label
         return "first by name"
 
 
@@ -732,6 +821,7 @@ class DupeFinder:
                 known[pair] = self.relation(keep, p, level, threshold)
             return known[pair]
 
+        mark_derived(photos)  # a lossless decode of a lossy file ranks below it: before any keeper is chosen
         best = max(photos, key=self._rank)  # what union-find alone would have shown: one group around the best
         self.stats.off_keeper += sum(p is not best and not relate(best, p) for p in photos)
         if level is not Tier.SAME_PICTURE:
@@ -852,12 +942,30 @@ class DupeFinder:
                     else "a real file inside the library")  # the rules' favourite is a link or lies outside it
         members = [Member(keep, 1.0, why=f"keep: {keep_why}")]
         outside = not self.may_keep(keep)  # only when the user chose it: the library's own copies stay unticked
+        copies = self._copies_of_members(keep, [p for _, p in chosen])
         for rel, p in sorted(chosen, key=lambda rp: rp[1].path):
             protected = "in a reference folder" if any(inside(p.real or os.path.realpath(p.path), r)
                                                        for r in self.references) else ""
-            ticked = rel.tier.pre_ticked and not protected and not (outside and self.may_keep(p))
-            members.append(Member(p, rel.score, rel.tier, rel.bits, ticked, protected, rel.why))
+            copy_of = copies.get(id(p))
+            why = f"identical to {Path(copy_of.path).name}" if copy_of is not None else rel.why
+            m = Member(p, rel.score, rel.tier, rel.bits, False, protected, why, copy_of)
+            m.ticked = m.pre_ticked and not protected and not (outside and self.may_keep(p))
+            members.append(m)
         return Group(keep, members, level, threshold, keep_why)
+
+    def _copies_of_members(self, keep: Photo, photos: list[Photo]) -> dict[int, Photo]:
+        """id(photo) → the member it is an identical copy of: among members with the same bytes (not the keeper's:
+        those are identical files of the keeper already), the best by the keep rules is the one it copies. Every
+        member is still judged against the keeper (identical bytes score alike); this only says what it is."""
+        by_sha: dict[str, list[Photo]] = {}
+        for p in photos:
+            if p.sha256 and p.sha256 != keep.sha256:
+                by_sha.setdefault(p.sha256, []).append(p)
+        out: dict[int, Photo] = {}
+        for same in by_sha.values():
+            head = max(same, key=self._rank)
+            out.update((id(p), head) for p in same if p is not head)
+        return out
 
     def rekeep(self, group: Group, photo: Photo) -> Group:
         """The group with ``photo`` as its keeper (the user chose it): every other member is judged again against

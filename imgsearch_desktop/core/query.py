@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imgsearch_desktop.core import images
-from imgsearch_desktop.core.dupes import KeepPolicy, Tier, relation_to_query
+from imgsearch_desktop.core.dupes import KeepPolicy, Tier, mark_derived, relation_to_query
 from imgsearch_desktop.core.errors import UnreadablePart, UsageError, UserError
 from imgsearch_desktop.core.store import Filters, Hit
 
@@ -114,6 +114,7 @@ def run_query(embedder, store, query: Query, keep: KeepPolicy | None = None) -> 
         copies = result.copies
         if len(copies) >= 2:
             policy = keep or KeepPolicy()
+            mark_derived([hits[i] for i in copies])  # as the duplicate scan does: a PNG of the JPEG is not better
             result.best = max(copies, key=lambda i: policy.key(hits[i]))
     result.seconds = time.perf_counter() - started
     return result

@@ -30,11 +30,12 @@ SCAN_MS = 60_000
 
 # ---------------------------------------------------------------- a library and a window on it
 def make_library(root: Path) -> Path:
-    """Family A: orig.jpg, an identical copy, a PNG of it (the keeper: lossless), a resized JPEG and a 90% crop.
-    Family B: b.jpg and its identical copy in backup/. Three unrelated photos."""
+    """Family A: orig.jpg, an identical copy, the older lossless PNG it was made from (the keeper), a resized JPEG
+    and a 90% crop. Family B: b.jpg and its identical copy in backup/. Three unrelated photos."""
     orig = write_photo(root / "orig.jpg", 51, size=(640, 480), quality=90)
     shutil.copyfile(orig, root / "copy.jpg")
     Image.open(orig).save(root / "lossless.png")
+    os.utime(root / "lossless.png", ns=(2 * 10**17, 2 * 10**17))  # older than the JPEGs: their source
     Image.open(orig).resize((320, 240)).save(root / "small.jpg", quality=70)
     Image.open(orig).crop((32, 24, 608, 456)).save(root / "crop.jpg", quality=90)
     b = write_photo(root / "b.jpg", 52, size=(480, 360), quality=92)
@@ -273,9 +274,11 @@ def test_keyboard_review_headers_and_plurals(qtbot, open_view, tmp_path):
 
     # Similar shots: never pre-ticked; the header names the tier and the similarity.
     assert scan(qtbot, view, Tier.SIMILAR, threshold=0.5) >= 1
-    similar = [(g, m) for g in view.groups for m in g.members if m.tier is Tier.SIMILAR]
+    similar = [(g, m) for g in view.groups for m in g.members if m.tier is Tier.SIMILAR and m.copy_of is None]
     assert similar and not any(m.ticked for _, m in similar)
-    assert not any(checked(i) for i in view.tree.file_items() if i.data(0, MemberRole).tier is Tier.SIMILAR)
+    assert all(m.ticked for g in view.groups for m in g.members if m.copy_of is not None)  # a member's 2nd name
+    assert not any(checked(i) for i in view.tree.file_items()
+                   if i.data(0, MemberRole).tier is Tier.SIMILAR and i.data(0, MemberRole).copy_of is None)
     for g in {id(g): g for g, _ in similar}.values():
         if g.tier is Tier.SIMILAR:
             assert header_text(g).startswith(f"Similar shot · {len(g.members)} files · ")
@@ -305,7 +308,7 @@ def real_photos(root: Path) -> dict[str, Path]:
         os.utime(out[name], ns=(10**18, 10**18))
         shutil.copyfile(out[name], root / "Camera" / f"{name} (copy).jpg")
         (root / "Edited").mkdir(exist_ok=True)
-        image.convert("RGB").save(root / "Edited" / f"{name}.png")  # lossless, no EXIF: the suggested keeper
+        Image.open(out[name]).save(root / "Edited" / f"{name}.png")  # exported later, no EXIF: a copy of the JPEG
         (root / "Phone").mkdir(exist_ok=True)
         small = image.convert("RGB").resize((image.width // 2, image.height // 2))
         small.save(root / "Phone" / f"{name}-small.jpg", "JPEG", quality=70, exif=exif.tobytes())
@@ -321,19 +324,22 @@ def test_compare_pane_shows_both_photos_facts_with_differences_marked(qtbot, ope
     view.resize(1400, 860)
     assert scan(qtbot, view) == 2 and view.summary.text().startswith("2 groups · ")
     china = next(g for g in view.groups if Path(g.keep.path).stem == "china")
-    assert china.keep.path == str(root / "Edited" / "china.png") and china.keep_why == "lossless before lossy"
+    # Issue [W]: the PNG exported from the camera's JPEG (larger, "lossless") was kept and the original ticked.
+    assert china.keep.path == str(root / "Camera" / "china.jpg")  # before its identical copy: the oldest file
+    png = next(m.photo for m in china.members if m.photo.path == str(root / "Edited" / "china.png"))
+    assert view.finder().policy.explain(china.keep, png) == "the original before a lossless copy made from it"
 
     pane = view.compare
     with qtbot.waitSignal(pane.shown, timeout=30_000):
         view.tree.setCurrentItem(next(i for i in view.tree.file_items()
-                                      if i.data(0, MemberRole).photo.path == str(root / "Camera" / "china.jpg")))
+                                      if i.data(0, MemberRole).photo.path == str(root / "Edited" / "china.png")))
     values, differences = pane.values, set(pane.differences)
     w, h = china.keep.width, china.keep.height
     assert values["Pixels"] == (f"{w} × {h} ({w * h / 1e6:.1f} MP)",) * 2
-    assert values["Format"] == ("JPEG", "PNG (lossless)")
-    assert values["Date taken"] == ("2019-06-02 14:31", "—") and values["Camera"] == ("Canon EOS 80D", "—")
-    assert values["Folder"] == (str(root / "Camera"), str(root / "Edited"))
-    assert values["Name"] == ("china.jpg", "china.png")
+    assert values["Format"] == ("PNG (lossless)", "JPEG")
+    assert values["Date taken"] == ("—", "2019-06-02 14:31") and values["Camera"] == ("—", "Canon EOS 80D")
+    assert values["Folder"] == (str(root / "Edited"), str(root / "Camera"))
+    assert values["Name"] == ("china.png", "china.jpg")
     assert values["File size"][0].endswith(("KB", "MB")) and values["File size"][0] != values["File size"][1]
     assert differences == {"Format", "Date taken", "Camera", "Folder", "File size", "Name"}
     for fact, (left, right) in pane.labels.items():
@@ -351,7 +357,7 @@ def test_compare_pane_shows_both_photos_facts_with_differences_marked(qtbot, ope
 
     with qtbot.waitSignal(pane.shown, timeout=30_000):
         view.tree.setCurrentItem(next(i for i in view.tree.file_items()
-                                      if i.data(0, MemberRole).photo.path == str(root / "Camera" / "china.jpg")))
+                                      if i.data(0, MemberRole).photo.path == str(root / "Edited" / "china.png")))
     qtbot.waitUntil(lambda: view.thumbnails_ready() and pane.pictures_ready(), timeout=30_000)
     qtbot.wait(200)
     assert all(p.pixmap() is not None and not p.pixmap().isNull() for p in pane.pictures)
@@ -414,3 +420,50 @@ def test_choices_keep_an_untick_everywhere_and_a_tick_only_against_the_same_keep
     choices.chose_keeper(group_b, d)
     choices.chose_keeper(group_a, c)  # replaces the choice of d, a photo of the same group
     assert choices.keeper_in(Group(a, [Member(a, 1.0), Member(c, 0.9), Member(d, 0.9)])) is c
+
+
+def test_the_window_pre_ticks_an_identical_copy_of_a_similar_shot():
+    """Issue [W]: the window's ticks follow the member, not only its tier: an identical copy of a similar shot
+    starts checked, the similar shot itself does not."""
+    import numpy as np
+
+    from imgsearch_desktop.app.dupes_view import Choices
+    from imgsearch_desktop.core.dupes import Group, Member, Photo
+
+    def photo(name: str) -> Photo:
+        return Photo(name, f"/p/{name}", name * 8, 1000, 10, 10, 0, "JPEG", None, np.zeros(2, np.float32),
+                     real=f"/p/{name}")
+
+    keep, shot, copy = photo("k"), photo("s"), photo("c")
+    group = Group(keep, [Member(keep, 1.0), Member(shot, 0.93, Tier.SIMILAR),
+                         Member(copy, 0.93, Tier.SIMILAR, copy_of=shot)], Tier.SIMILAR)
+    choices = Choices()
+    assert [choices.ticked(group, m) for m in group.members] == [False, False, True]
+    assert group.members[2].relation == "identical file"
+
+
+def test_changing_the_tier_clears_the_old_tiers_groups(qtbot, open_view, tmp_path):
+    """Issue [W]: after a scan for the same picture, choosing "Similar shots too" kept the same-picture groups on
+    screen, under the new tier's name, until Scan."""
+    view = open_view(make_library(tmp_path / "lib"))
+    assert scan(qtbot, view, Tier.SAME_PICTURE) == 2 and view.tree.topLevelItemCount() == 2
+    view.level.setCurrentIndex(view.level.findData(Tier.SIMILAR.value))
+    assert view.groups == [] and view.tree.topLevelItemCount() == 0 and view.threshold.isEnabled()
+    assert view.summary.text() == "Scan to find: similar shots too."
+    assert not view.trash_button.isEnabled() and view.plan() == []
+    assert scan(qtbot, view) >= 1 and all(g.level is Tier.SIMILAR for g in view.groups)
+
+
+def test_the_highlighted_keeper_row_is_the_file_the_compare_pane_describes(qtbot, open_view, tmp_path):
+    """Issue [W]: with the keeper's row highlighted, the pane's "This file" side showed the group's first copy."""
+    view = open_view(make_library(tmp_path / "lib"))
+    assert scan(qtbot, view) == 2
+    select(qtbot, view, "lossless.png")  # the keeper of family A
+    group = view.groups[0] if view.groups[0].keep.path.endswith("lossless.png") else view.groups[1]
+    photo, other = view.compare.pair
+    assert photo is group.keep and other is not group.keep
+    assert "This file · keeper" in view.compare.titles[0].text()
+    assert "First copy" in view.compare.titles[1].text()
+    qtbot.keyClick(view.tree, Qt.Key.Key_Down)  # a copy: "This file" is that copy, the keeper beside it
+    assert view.compare.pair == (view.tree.currentItem().data(0, MemberRole).photo, group.keep)
+    assert view.compare.titles[0].text().startswith("<b>This file</b>")

@@ -205,6 +205,7 @@ def test_drop_shows_the_photos_copies_and_the_best_version(qtbot, make_app, tmp_
     orig = write_photo(root / "orig.jpg", 31, size=(640, 480), quality=90)
     shutil.copyfile(orig, root / "copy.jpg")
     Image.open(orig).save(root / "lossless.png")
+    os.utime(root / "lossless.png", ns=(10**17, 10**17))  # older: the lossless source of the JPEGs, not their copy
     Image.open(orig).resize((320, 240)).save(root / "small.jpg", quality=70)
     for i in range(3):
         write_photo(root / f"other{i}.jpg", 40 + i)

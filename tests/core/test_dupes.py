@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 
 from imgsearch_desktop.core import dupes
 from imgsearch_desktop.core.dupes import (
+    DEFAULT_KEEP_RULES,
     NEAR_BITS,
     DupeFinder,
     KeepPolicy,
@@ -149,8 +150,9 @@ def test_near_tier_finds_the_same_picture_and_nothing_else(indexed, join_max):
     assert not grouped & set(unrelated)
     assert not grouped & {f["crop"] for f in families}  # a 90% crop is not "the same picture"
     for g, f in ((g, f) for g in groups for f in families if g.keep.path in f.values()):
-        assert g.keep.path == f["png"]  # most pixels, then lossless: the PNG copy
-        assert g.keep_why == "lossless before lossy"
+        assert g.keep.path in (f["orig"], f["copy"])  # the PNG was saved from it: a lossless copy, never better
+        png = next(m.photo for m in g.members if m.photo.path == f["png"])
+        assert png.derived_from is not None and png.derived_from.sha256 == g.keep.sha256
         assert g.members[0].relation == "keeper" and g.members[0].score == 1.0
         assert g.tier is Tier.SAME_PICTURE and g.why.startswith("same picture: hashes ")
         assert all(m.ticked for m in g.members[1:])  # same picture: all but the keeper pre-ticked
@@ -411,6 +413,7 @@ def test_not_duplicates_file_corrupt_or_old(tmp_path):
 def test_safe_trash(store, embedder, tmp_path, trash_home):
     lib = tmp_path / "lib"
     fam = make_family(lib, 77)
+    os.utime(fam["png"], ns=(10**17, 10**17))  # older than the JPEGs: their lossless source (the keeper)
     Indexer(store, embedder).run([lib])
     os.link(fam["orig"], tmp_path / "hardlink.jpg")  # the original again, through a link, indexed separately
     Indexer(store, embedder).run([tmp_path / "hardlink.jpg"])
@@ -684,3 +687,58 @@ def test_trashing_a_selection_never_removes_the_last_copy(store, embedder, tmp_p
     assert sorted(e["action"] for e in lines) == ["refused"] * 5 + ["trashed"] * 2
     gone = {p.path for p in DupeFinder(store).photos().values()}
     assert str(a) not in gone and str(a2) in gone  # the index follows
+
+
+def test_an_identical_copy_of_a_similar_shot_is_an_identical_file_ticked(store, embedder, tmp_path):
+    """Issue [W]: in "Similar shots too" the identical copy of a similar shot was shown as one more "similar shot",
+    unticked, in the group around another keeper. It stays in that star (judged against the keeper: its score is
+    the member's), but as what it is: an identical file of that member, pre-ticked, while the member stays unticked."""
+    orig = picture(31, (640, 480))
+    orig.save(tmp_path / "shot.jpg", "JPEG", quality=92)
+    orig.crop((32, 24, 608, 456)).save(tmp_path / "crop.jpg", "JPEG", quality=92)
+    shutil.copyfile(tmp_path / "crop.jpg", tmp_path / "crop-copy.jpg")
+    os.utime(tmp_path / "crop-copy.jpg", ns=(2 * 10**18, 2 * 10**18))  # the newer of the two identical files
+    Indexer(store, embedder).run([tmp_path])
+    finder = DupeFinder(store)
+    shot, crop = (next(p for p in finder.photos().values() if p.path == str(tmp_path / n)) for n in
+                  ("shot.jpg", "crop.jpg"))
+    threshold = min(0.9, float(shot.vector @ crop.vector) - 0.01)
+    (group,) = finder.scan("similar", threshold)
+    assert_star([group], Tier.SIMILAR, threshold)
+    assert group.keep.path == str(tmp_path / "shot.jpg")
+    by_name = {Path(m.photo.path).name: m for m in group.members}
+    member, copy = by_name["crop.jpg"], by_name["crop-copy.jpg"]
+    assert member.relation == "similar shot" and not member.ticked
+    assert copy.relation == "identical file" and copy.ticked and copy.copy_of is member.photo
+    assert copy.why == "identical to crop.jpg" and copy.score == pytest.approx(member.score)
+
+
+CAMERA_JPEG = Path("/usr/share/backgrounds/mate/nature/Blinds.jpg")  # a Canon EOS 350D photograph, EXIF and all
+
+
+@pytest.mark.skipif(not CAMERA_JPEG.exists(), reason="needs mate-backgrounds' camera photographs")
+def test_a_png_made_from_the_camera_jpeg_never_beats_it(store, embedder, tmp_path):
+    """Issue [W]: "lossless before lossy" kept a PNG saved from the JPEG (9× larger) and ticked the camera original.
+    A lossless decode of a lossy file holds nothing more than it: the original is kept, by every rule order, while a
+    lossless original with a JPEG made from it later keeps the lossless file."""
+    (tmp_path / "Camera").mkdir()
+    (tmp_path / "Edited").mkdir()
+    jpeg = Path(shutil.copy2(CAMERA_JPEG, tmp_path / "Camera" / "IMG_0042.jpg"))
+    png = tmp_path / "Edited" / "IMG_0042.png"
+    Image.open(jpeg).save(png)  # what an editor's "export as PNG" does: the decoded pixels, no EXIF
+    assert png.stat().st_size > 2 * jpeg.stat().st_size and png.stat().st_mtime_ns > jpeg.stat().st_mtime_ns
+    other = CAMERA_JPEG.with_name("Dune.jpg")  # another photograph: a lossless original, then a JPEG made of it
+    source = Image.open(other if other.exists() else CAMERA_JPEG).convert("RGB").rotate(180).resize((800, 500))
+    source.save(tmp_path / "scan.png")
+    source.save(tmp_path / "scan.jpg", "JPEG", quality=98)
+    os.utime(tmp_path / "scan.png", ns=(10**18, 10**18))
+    Indexer(store, embedder).run([tmp_path])
+
+    for rules in (DEFAULT_KEEP_RULES, (KeepRule.LEAST_COMPRESSED, KeepRule.LOSSLESS, KeepRule.PIXELS)):
+        groups = {Path(g.keep.path).stem: g for g in DupeFinder(store, keep_rules=rules).scan("near")}
+        camera, scan = groups["IMG_0042"], groups["scan"]
+        assert camera.keep.path == str(jpeg), rules
+        assert camera.keep_why == "the original before a lossless copy made from it"
+        (copy,) = camera.members[1:]
+        assert copy.photo.path == str(png) and copy.ticked and copy.photo.derived_from is camera.keep
+        assert scan.keep.path == str(tmp_path / "scan.png") and scan.keep.derived_from is None, rules
