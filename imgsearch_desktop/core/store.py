@@ -727,6 +727,14 @@ class Store:
         for hit in self.scan_docs(query, fields, page=page, all_libraries=filters.all_libraries):
             yield hit["_id"], hit["_source"]
 
+    def paths_of(self, ids: Sequence[str]) -> dict[str, str]:
+        """Document id → path, for these documents of this library (a person's photos)."""
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 1000):
+            docs = self.documents(Filters(photo_ids=list(ids[start:start + 1000])), ["path", "path_b64"])
+            out.update((i, path_from_source(src)) for i, src in docs)
+        return out
+
     def indexed_files(self, roots: Iterable[str]) -> dict[str, IndexedFile]:
         """Documents of files under these roots (folders, or single files), keyed by path."""
         roots = list(roots)
