@@ -48,12 +48,8 @@ def doc_of(key: str) -> str:
 
 def read_faces(store) -> Iterator[FaceRow]:
     """Every face of this library's photos, in a stable order (document id, then position in the photo)."""
-    query = {"nested": {"path": "faces", "query": {"match_all": {}}}}
-    rows = []
-    for hit in store.scan_docs(query, ["faces.box", "faces.descriptor"], page=500):
-        for face in hit["_source"].get("faces") or []:
-            rows.append(FaceRow(face_key(hit["_id"], face["box"]), hit["_id"],
-                                np.asarray(face["descriptor"], dtype=np.float32)))
+    rows = [FaceRow(face_key(doc, face["box"]), doc, np.asarray(face["descriptor"], dtype=np.float32))
+            for doc, faces in store.faces_of() for face in faces]
     rows.sort(key=lambda r: r.key)
     yield from rows
 

@@ -1009,6 +1009,12 @@ class Store:
         self.refresh()
         return len(ids)
 
+    def faces_of(self) -> Iterator[tuple[str, list[dict]]]:
+        """(document id, faces with box and descriptor) of every photo of this library that has faces."""
+        query = {"nested": {"path": "faces", "query": {"match_all": {}}}}
+        for hit in self.scan_docs(query, ["faces.box", "faces.descriptor"], page=500):
+            yield hit["_id"], hit["_source"].get("faces") or []
+
     def face_knn(self, descriptor: Sequence[float], k: int = 20, max_distance: float | None = None,
                  filters: Filters | None = None) -> list[tuple[Hit, float, int]]:
         """Photos with a face nearest to ``descriptor`` (Euclidean), nearest first: (hit, distance, which face)."""

@@ -44,9 +44,17 @@ class FaceModel(Protocol):
         ...
 
 
+MODEL_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
+
+
 def models_dir() -> str:
-    """Where face-recognition-models keeps its files, found without importing it (its __init__ needs
-    pkg_resources, which a current setuptools no longer has)."""
+    """Where the two model files are: the packaged app's ``resources/face_models``, else where
+    face-recognition-models keeps them, found without importing it (its __init__ needs pkg_resources, which a
+    current setuptools no longer has)."""
+    from imgsearch_desktop.frozen import is_frozen, resource_dir
+
+    if is_frozen():
+        return str(resource_dir() / "face_models")
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise UserError("the face models are not installed (the face-recognition-models package)")
