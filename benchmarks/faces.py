@@ -8,7 +8,10 @@ face 10–15% of the photo's longest side, as in a portrait or a few people at a
   search-ready seconds (the CLIP pass: indexing writes and refreshes before any analysis) with faces off and on,
   and the whole job's seconds with faces (``--search-ready``: needs the benchmarks' node and the full-size model).
 
-    .venv/bin/python benchmarks/faces.py [--per-count 8] [--search-ready]
+  clustering (``--cluster N``): N synthetic descriptors (people of 40 faces each, as many strangers as faces in
+  people / 2 — random points, so no real-face claim), placed by core/people's grouping: seconds and peak memory.
+
+    .venv/bin/python benchmarks/faces.py [--per-count 8] [--search-ready] [--cluster 100000]
 """
 
 from __future__ import annotations
@@ -106,11 +109,39 @@ def search_ready(paths: list[Path]) -> list[tuple[str, ...]]:
     return rows
 
 
+def cluster(n: int) -> tuple[str, ...]:
+    import resource
+
+    import numpy as np
+
+    from imgsearch_desktop.core.people import FaceRow, _Groups
+
+    rng = np.random.default_rng(0)
+    people = max(1, n // 50)  # 40 faces each, the rest strangers with one face
+    strangers = n - 40 * people
+    centres = rng.normal(0, 1, (people + strangers, 128))
+    centres *= 0.9 / np.linalg.norm(centres, axis=1)[:, None]
+    rows = [FaceRow(f"p{p}-{j}/0,0,1,1", f"p{p}-{j}", (centres[p] + rng.normal(0, 0.02, 128)).astype(np.float32))
+            for p in range(people) for j in range(40)]
+    rows += [FaceRow(f"s{s}/0,0,1,1", f"s{s}", centres[people + s].astype(np.float32)) for s in range(strangers)]
+    rng.shuffle(rows)
+    groups = _Groups({r.key: r for r in rows}, {})
+    started = time.perf_counter()
+    groups.place_all(rows)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (f"{n:,}", f"{people + strangers:,}", f"{len(groups.ids):,}", f"{seconds:.1f}", f"{peak:.0f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-count", type=int, default=8, help="photos with 0, 1, 2 and 3 faces each")
     ap.add_argument("--search-ready", action="store_true", help="also time folder → first search (needs a node)")
+    ap.add_argument("--cluster", type=int, default=0, help="time grouping this many synthetic faces, then stop")
     args = ap.parse_args()
+    if args.cluster:
+        print_table(("faces", "true groups", "groups found", "seconds", "peak MB"), [cluster(args.cluster)])
+        return 0
     sets = photos(args.per_count)
     rows, one = [], {}
     for count, paths in sets.items():
