@@ -192,7 +192,9 @@ def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> in
 def keep_people(ctx: Context, store) -> None:
     """After indexing: place the new faces among the people; with faces off, delete every face and person."""
     if ctx.settings.faces:
-        ctx.people().update(store)
+        placed = ctx.people().update(store)
+        if placed:
+            print(f"faces: {placed} new faces placed among the people", file=sys.stderr)
         return
     cleared = store.clear_analysis("faces", ["faces"])
     ctx.people().forget()

@@ -74,7 +74,6 @@ class IndexStats:
                 f"skipped {self.skipped}" + (f", unreachable {self.unreachable}" if self.unreachable else "")
                 + (f", failed {self.failed}" if self.failed else "")
                 + (f", copied {self.copied} from the previous index" if self.copied else "")
-                + (f", analysed {self.analysed}" if self.analysed else "")
                 + f" · {self.rate:.1f} img/s" + (" · cancelled" if self.cancelled else ""))
 
 
