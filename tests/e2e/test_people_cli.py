@@ -50,6 +50,10 @@ def test_people_name_merge_and_search_by_face_and_person(cli_env, tmp_path):
     assert out.returncode == 1 and "Traceback" not in out.stderr
     out = run(cli_env, "people", "name", "999", "Nobody")
     assert out.returncode == 2 and "no such person" in out.stderr
+    # "not this person": the copy's face leaves Barack for good, through a re-cluster
+    assert run(cli_env, "people", "not", person["id"], str(other)).returncode == 0
+    (after,) = lines(run(cli_env, "people", "recluster", "--json"))
+    assert after["id"] == person["id"] and after["faces"] == 3 and str(other) not in after["photos"]
 
 
 def test_faces_off_deletes_the_face_data(cli_env, tmp_path):
