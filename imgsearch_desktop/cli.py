@@ -25,7 +25,7 @@ from imgsearch_desktop.redact import redact, reexec_without_password, split_pass
 if TYPE_CHECKING:
     from imgsearch_desktop.core.pipeline import IndexStats
 
-SUBCOMMANDS = ("gui", "index", "search", "dupes", "watch", "es", "self-test")
+SUBCOMMANDS = ("gui", "index", "search", "dupes", "people", "watch", "es", "self-test")
 VALUE_OPTIONS = ("--es-url", "--index", "--image-model", "--text-model", "--home", "--es-user", "--es-ca-cert",
                  "--device", "--batch-size")
 
@@ -50,6 +50,8 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--device", type=checks.device, default=default, help=f"one of {', '.join(checks.DEVICES)}")
     g.add_argument("--batch-size", type=checks.batch_size, default=default, help="images per model batch")
     g.add_argument("--home", default=default, help="root for config, data and cache (IMGSEARCH_HOME)")
+    g.add_argument("--no-faces", action="store_true", default=default,
+                   help="no faces or people this run; indexing deletes the face data (setting: faces = false)")
 
 
 class TierWords:
@@ -97,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--like", action="append", default=[], metavar="PATH",
                    help="more like this indexed photo (its stored vector, nothing decoded)")
     p.add_argument("--unlike", action="append", default=[], metavar="PATH", help="less like this indexed photo")
+    p.add_argument("--face", metavar="FILE", help="photos with the largest face in FILE, nearest first")
+    p.add_argument("--person", metavar="NAME_OR_ID", help="only photos of this person (see `people`)")
     p.add_argument("-k", type=checks.result_count, default=10, metavar="N", help="number of results (default 10)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one hit a line")
     p.add_argument("--min-score", type=checks.cosine, help="cosine similarity threshold")
@@ -118,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="order of the keep-best rules, comma-separated (default: the order saved in Settings, else "
                         "reference,pixels,lossless,original,least-compressed,oldest,folder)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one group a line")
+
+    p = add("people", "the people found in the photos: list, name, merge, re-cluster")
+    p.add_argument("action", nargs="?", choices=["list", "name", "merge", "not", "recluster"], default="list")
+    p.add_argument("words", nargs="*", metavar="ARG", help="name: ID NAME; merge: ID ID…; not: ID PHOTO")
+    p.add_argument("--json", action="store_true", help="JSON Lines, one person a line")
 
     p = add("watch", "index, then keep the index in step with the folders until Ctrl+C")
     p.add_argument("paths", nargs="+", metavar="PATH")
@@ -177,13 +186,28 @@ def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> in
 
     try:
         with index_lock(ctx.dirs.data, ctx.settings.index, on_wait=lambda msg: print(msg, file=sys.stderr)):
-            stats = Indexer(store, embedder, thumbnails=ctx.thumbnails()).run(
+            stats = Indexer(store, embedder, thumbnails=ctx.thumbnails(), analyses=ctx.analyses()).run(
                 paths, excluded=list(excluded) + ctx.settings.excluded, progress=progress)
+            if not stats.cancelled:
+                keep_people(ctx, store)
     finally:
         bar.close()
     print_report(stats)
     print(stats.summary())
     return 1 if stats.failed else 0
+
+
+def keep_people(ctx: Context, store) -> None:
+    """After indexing: place the new faces among the people; with faces off, delete every face and person."""
+    if ctx.settings.faces:
+        placed = ctx.people().update(store)
+        if placed:
+            print(f"faces: {placed} new faces placed among the people", file=sys.stderr)
+        return
+    cleared = store.clear_analysis("faces", ["faces"])
+    ctx.people().forget()
+    if cleared:
+        print(f"faces are off: the face data of {cleared} photos deleted", file=sys.stderr)
 
 
 def print_report(stats: IndexStats) -> None:
@@ -210,8 +234,8 @@ def search_parts(args: argparse.Namespace) -> list:
     parts += [Part(path=os.path.abspath(f), weight=-1.0) for f in args.not_image]
     parts += [Part(text=t, weight=-1.0) for t in args.not_text]
     parts += [Part(stored=os.path.abspath(f), weight=-1.0) for f in args.unlike]
-    if not any(p.weight > 0 for p in parts):
-        raise UsageError("search needs at least one of --image, --text or --like (what to look for)")
+    if not any(p.weight > 0 for p in parts) and not getattr(args, "face", None):
+        raise UsageError("search needs at least one of --image, --text, --like or --face (what to look for)")
     return parts
 
 
@@ -227,15 +251,85 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
     store.use_index(embedder.model_id, embedder.dims, create=False)
     filters = Filters(folders=[os.path.abspath(f) for f in args.folder], date_from=args.date_from,
                       date_to=args.date_to, formats=args.format, all_libraries=args.all_libraries)
-    hits = run_query(embedder, store, Query(parts=parts, k=args.k, min_score=args.min_score, filters=filters)).hits
+    people = ctx.people() if ctx.settings.faces else None
+    if args.person or args.face:
+        from imgsearch_desktop.core.people import face_filter
+
+        filters, face_hits = face_filter(store, people, filters, args.person, args.face, args.k, bool(parts))
+    if args.face and not parts:
+        hits = face_hits
+    else:
+        hits = run_query(embedder, store, Query(parts=parts, k=args.k, min_score=args.min_score,
+                                                filters=filters)).hits
     for hit in hits:
         if args.json:
-            print(json.dumps(hit.as_json(), ensure_ascii=False))
+            print(json.dumps(hit_json(hit, people), ensure_ascii=False))
         else:
             whose = f"  (library {hit.library})" if hit.library not in (None, store.library) else ""
             print(f"{hit.score:7.4f}  {printable(hit.path)}{whose}")
     if not hits and not args.json:
         print("no matching photos", file=sys.stderr)
+    return 0
+
+
+def hit_json(hit, people) -> dict:
+    """A search hit's JSON line; with faces on, its faces: box in the photo's pixels, person id or null."""
+    out = hit.as_json()
+    if people is not None:
+        from imgsearch_desktop.core.people import face_key
+
+        person_of = people.person_of()
+        out["faces"] = [{"box": f["box"], "person": person_of.get(face_key(hit.image_id, f["box"]))}
+                        for f in hit.faces or []]
+    return out
+
+
+def cmd_people(ctx: Context, args: argparse.Namespace) -> int:
+    from imgsearch_desktop.core.store import printable
+
+    if not ctx.settings.faces:
+        raise UsageError("faces are off (setting faces = false, or --no-faces): there are no people")
+    store = ctx.store()
+    store.attach()
+    people = ctx.people()
+    words = args.words
+    if args.action == "name":
+        if len(words) < 2:
+            raise UsageError("people name needs an id and a name: people name ID NAME")
+        person = people.name(words[0], " ".join(words[1:]))
+        print(f"person {person.id} is {person.name}")
+        return 0
+    if args.action == "merge":
+        if len(words) < 2:
+            raise UsageError("people merge needs two or more ids: people merge ID ID…")
+        person = people.merge(words)
+        print(f"merged into person {person.id} ({len(person.faces)} faces)")
+        return 0
+    if args.action == "not":
+        if len(words) != 2:
+            raise UsageError("people not needs a person's id and one of their photos: people not ID PHOTO")
+        from imgsearch_desktop.core.store import doc_id
+
+        person, photo = people.resolve(words[0]), doc_id(os.path.abspath(words[1]), store.library)
+        face = next((k for k in person.faces if k.startswith(photo + "/")), None)
+        if face is None:
+            raise UsageError(f"person {person.id} has no face in {words[1]}")
+        people.not_this_person(face, person.id)
+        print(f"that face is not person {person.id} any more")
+        return 0
+    placed = people.recluster(store) if args.action == "recluster" else people.update(store)
+    shown = people.people()
+    paths = store.paths_of([d for p in shown for d in p.photos])
+    for person in shown:
+        photos = [paths[d] for d in person.photos if d in paths]
+        if args.json:
+            print(json.dumps({"id": person.id, "name": person.name, "faces": len(person.faces),
+                              "photos": photos}, ensure_ascii=False))
+        else:
+            print(f"{person.id:>5}  {person.name or '(unnamed)'}  {len(person.faces)} faces  "
+                  + ", ".join(printable(p) for p in photos[:3]) + (" …" if len(photos) > 3 else ""))
+    if not args.json and args.action == "recluster":
+        print(f"re-clustered {placed} faces into {len(shown)} people", file=sys.stderr)
     return 0
 
 
@@ -379,7 +473,7 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
         # Its own node stopped (`es stop`, a crash): started again, as the window does; a remote one is waited for.
         keeper = NodeKeeper(store, connect, on_note=lambda msg: print(msg, file=sys.stderr)) \
             if getattr(store.connection, "node", None) is not None else None
-        sync.indexer = Indexer(store, ctx.embedder, thumbnails=ctx.thumbnails())
+        sync.indexer = Indexer(store, ctx.embedder, thumbnails=ctx.thumbnails(), analyses=ctx.analyses())
         print("watching for changes (Ctrl+C to stop)…", file=sys.stderr)
         while True:
             try:
@@ -387,7 +481,8 @@ def cmd_watch(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> No
             except queue.Empty:
                 change = None
             if keeper is not None and keeper.check() is not sync.indexer.store:
-                sync.indexer = Indexer(keeper.store, ctx.embedder, thumbnails=ctx.thumbnails())
+                sync.indexer = Indexer(keeper.store, ctx.embedder, thumbnails=ctx.thumbnails(),
+                                       analyses=ctx.analyses())
             if change is None:
                 continue
             stats = sync.apply(change, roots, excluded_all)
@@ -413,6 +508,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_search(ctx, args)
         if command == "dupes":
             return cmd_dupes(ctx, args)
+        if command == "people":
+            return cmd_people(ctx, args)
         if command == "es":
             return cmd_es(ctx, args)
         if command == "self-test":

@@ -108,6 +108,7 @@ class Settings:
     backend: str = "auto"  # auto (int8 where it agrees with torch on this CPU, torch on a GPU) | torch | onnx-int8
     batch_size: int = 32
     results: int = 50
+    faces: bool = True  # find faces and group them into people; off deletes every face and person (privacy)
     library_id: str = ""  # empty = the id made once for this installation (``library-id`` in the data dir)
     keep_rules: list[str] = field(default_factory=list)  # duplicates: keep-best rules, the user's order (empty =
     # the default order; core.dupes.KeepRule values)

@@ -42,6 +42,8 @@ class Context:
             value = getattr(args, name, None)
             if value is not None:
                 self.settings.override(name, value)  # this run's option, never written to settings.toml
+        if getattr(args, "no_faces", None):
+            self.settings.override("faces", False)
         self._embedder = None
         self._library: str | None = None
 
@@ -79,6 +81,17 @@ class Context:
 
         conn = self.connection()
         return Store(conn.client(), self.settings.index, on_wait=on_wait, connection=conn, library=self.library)
+
+    def analyses(self) -> list:
+        """The per-photo analyses after CLIP that the settings switch on (core/analyses)."""
+        from imgsearch_desktop.core.analyses.faces import FacesAnalysis
+
+        return [FacesAnalysis()] if self.settings.faces else []
+
+    def people(self):
+        from imgsearch_desktop.core.people import People
+
+        return People(self.dirs.data / f"people-{self.settings.index}.json")
 
     @property
     def embedder(self):

@@ -21,6 +21,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from imgsearch_desktop.core import images
+from imgsearch_desktop.core.analyses import Analysis
+from imgsearch_desktop.core.analyses.backfill import backfill
 from imgsearch_desktop.core.embedder import Embedder
 from imgsearch_desktop.core.progress import Progress, no_progress
 from imgsearch_desktop.core.scanner import FileEntry, Plan, Probe, plan, probe, scan
@@ -61,6 +63,7 @@ class IndexStats:
     failures: list[tuple[str, str]] = field(default_factory=list)
     unreachable_folders: list[tuple[str, str]] = field(default_factory=list)  # (folder, reason)
     switch_refused: str = ""  # why a model change left the alias on the old index (a folder was unreachable)
+    analysed: int = 0  # photos the other analyses (faces) processed after CLIP made them searchable
 
     @property
     def rate(self) -> float:
@@ -90,8 +93,9 @@ class Indexer:
 
     def __init__(self, store: Store, embedder: Embedder, decode_workers: int | None = None,
                  batch_size: int | None = None, lookahead: int | None = None,
-                 thumbnails: ThumbCache | None = None) -> None:
+                 thumbnails: ThumbCache | None = None, analyses: Sequence[Analysis] = ()) -> None:
         self.store = store
+        self.analyses = list(analyses)  # run after CLIP, on photos lacking them: searchable first, faces follow
         self.embedder = embedder
         self.thumbnails = thumbnails  # filled from each photo's decode: the grid never decodes an indexed photo
         self.decode_workers = decode_workers or min(4, os.cpu_count() or 2)
@@ -152,7 +156,14 @@ class Indexer:
         self.store.refresh()
         _note_unreachable(stats, unreachable)
         stats.seconds = time.perf_counter() - started
+        self._analyse(stats, progress)
         return stats
+
+    def _analyse(self, stats: IndexStats, progress: Progress) -> None:
+        """The slower analyses, once CLIP's documents are written and searchable (``seconds`` excludes them)."""
+        if self.analyses and not stats.cancelled:
+            done = backfill(self.store, self.analyses, progress)
+            stats.analysed, stats.cancelled = done.analysed, done.cancelled
 
     def _carry_over(self, roots: Sequence[str], seen: set[str], unlisted: Sequence[str],
                     unreachable: dict[str, str]) -> tuple[Plan, int, list[str]]:
@@ -228,6 +239,7 @@ class Indexer:
             progress(total, total, "done")
         self.store.refresh()
         stats.seconds = time.perf_counter() - started
+        self._analyse(stats, progress)
         return stats
 
     def apply(self, change: ChangeSet, roots: Sequence[str] = (), progress: Progress | None = None) -> IndexStats:

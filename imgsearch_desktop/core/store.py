@@ -33,6 +33,8 @@ from elasticsearch import (
 from elasticsearch import ConnectionError as EsConnectionError
 
 from imgsearch_desktop import APP_NAME
+from imgsearch_desktop.core.analyses import analyses_mapping
+from imgsearch_desktop.core.analyses.faces import FacesAnalysis, distance_from_score
 from imgsearch_desktop.core.errors import (
     AuthRefused,
     DiskFull,
@@ -48,15 +50,19 @@ SCHEMA_VERSION = 3
 # In a migrated index's _meta: {old index: [library ids done moving out of it]}; the old index goes once it holds
 # no other library's documents.
 MOVED_OUT = "moved_out"
+# The per-photo analyses' fields (core/analyses): in every index's mapping (added to an older one by put_mapping), so
+# a document carrying them can always be written, whether or not the analysis is switched on.
+ANALYSIS_PROPERTIES = analyses_mapping([FacesAnalysis()])
+ANALYSIS_FIELDS = list(ANALYSIS_PROPERTIES)  # analyses, faces
 DEFAULT_LIBRARY = "default"  # a Store nobody gave a library id (tests, scripts); the app always passes its own
 PHASH_BITS = 256
 MIN_SERVER = (8, 12)
 RESCORE_SINCE = (8, 18)  # knn.rescore_vector: exact float re-ranking of int8-quantised candidates
 FILE_FIELDS = ["path", "path_b64", "size", "mtime_ns", "sha256"]
 SOURCE_FIELDS = ["path", "path_b64", "image_id", "image_name", "relative_path", "folder", "size", "mtime_ns",
-                 "width", "height", "format", "taken_at", "sha256", "phash", "library", "photo_date"]
+                 "width", "height", "format", "taken_at", "sha256", "phash", "library", "photo_date", "faces.box"]
 # What PhotoDoc.from_stored takes over from a stored document (its content: a file moved, copied or migrated).
-COPIED_FIELDS = ["sha256", "image_embedding", "phash", "width", "height", "format", "taken_at"]
+COPIED_FIELDS = ["sha256", "image_embedding", "phash", "width", "height", "format", "taken_at", *ANALYSIS_FIELDS]
 # What a same-model migration reads of the old index's documents: which file each is (the exact path), whether it
 # is unchanged (size, mtime), and everything PhotoDoc.from_stored copies across (the COPIED_FIELDS).
 STORED_FIELDS = ["path", "path_b64", "size", "mtime_ns", *COPIED_FIELDS]
@@ -190,6 +196,7 @@ class Hit:
     mtime_ns: int | None = None
     library: str | None = None  # whose photo (another desktop's with Filters.all_libraries)
     photo_date: str | None = None  # the timeline's date: taken_at, else the file's time
+    faces: list[dict] | None = None  # the faces analysis's [{box}], in the document's order
 
     def as_json(self) -> dict:
         return {"path": readable_path(self.path), "score": round(self.score, 6), "image_id": self.image_id,
@@ -209,6 +216,7 @@ class Filters:
     formats: list[str] = field(default_factory=list)  # JPEG, PNG, …
     include_undated: bool = False  # with a date range: also photos without an EXIF date (else silently dropped)
     all_libraries: bool = False  # also the photos other desktops sharing this index indexed (Store.knn)
+    photo_ids: list[str] | None = None  # only these documents (a person's photos); [] lets nothing through
 
     def clauses(self) -> list[dict]:
         out: list[dict] = []
@@ -223,6 +231,8 @@ class Filters:
             out.append(in_range)
         if self.formats:
             out.append({"terms": {"format": [f.upper() for f in self.formats]}})
+        if self.photo_ids is not None:
+            out.append({"ids": {"values": self.photo_ids}} if self.photo_ids else {"match_none": {}})
         return out
 
 
@@ -305,6 +315,7 @@ def mapping(dims: int, model: str, alias: str = "") -> dict:
             "phash": {"type": "dense_vector", "element_type": "bit", "dims": PHASH_BITS, "index": True,
                       "similarity": "l2_norm"},  # l2_norm on bits = Hamming distance
             "indexed_at": {"type": "date"},
+            **ANALYSIS_PROPERTIES,
         },
     }
 
@@ -326,6 +337,7 @@ class PhotoDoc:
     height: int | None = None
     format: str | None = None
     taken_at: str | None = None  # ISO date time, from EXIF
+    analysed: dict = field(default_factory=dict)  # the analyses' fields (core/analyses), carried with the content
 
     @property
     def doc_id(self) -> str:
@@ -338,7 +350,8 @@ class PhotoDoc:
         COPIED_FIELDS): a moved, renamed or copied file, or one a migration keeps; vector and all are reused."""
         return cls(path=path, root=root, library=library, sha256=source["sha256"], vector=source["image_embedding"],
                    size=size, mtime_ns=mtime_ns, phash=source.get("phash"), width=source.get("width"),
-                   height=source.get("height"), format=source.get("format"), taken_at=source.get("taken_at"))
+                   height=source.get("height"), format=source.get("format"), taken_at=source.get("taken_at"),
+                   analysed={k: source[k] for k in ANALYSIS_FIELDS if source.get(k) is not None})
 
     def source(self) -> dict:
         """The ``_source`` to index (every field of ``mapping``)."""
@@ -363,6 +376,7 @@ class PhotoDoc:
             "photo_date": photo_date(self.taken_at, self.mtime_ns),
             "phash": self.phash,
             "indexed_at": now_iso(),
+            **self.analysed,
         }
 
 
@@ -462,6 +476,7 @@ class Store:
                                     f"pick another name with --index (it is left untouched)")
             if meta.get("model") == model and meta.get("dims") == dims and meta.get("schema") == SCHEMA_VERSION:
                 self.index = self.alias
+                self._add_analysis_fields()
                 return self.index
             raise IndexConflict(f"index {self.alias!r} holds vectors of {meta.get('model')} ({meta.get('dims')}-d); "
                                 f"use another --index for {model}")
@@ -470,6 +485,7 @@ class Store:
             current = list(self.client.indices.get_alias(name=self.alias).keys())
         self.index = target
         if target in current:
+            self._add_analysis_fields()
             self._catch_up(model, dims)
             return target
         if current:
@@ -541,6 +557,11 @@ class Store:
             return None
         return next((got[level][name] for level in ("transient", "persistent", "defaults")
                      if name in got.get(level, {})), None)
+
+    def _add_analysis_fields(self) -> None:
+        """An index made before an analysis existed gets its fields (new fields need no new schema version)."""
+        self._retrying(lambda: self.client.indices.put_mapping(index=self.index, properties=ANALYSIS_PROPERTIES),
+                       "mapping update")
 
     def _migrate_from(self, old: str, model: str, dims: int) -> None:
         meta = self._meta_of(old)
@@ -683,6 +704,15 @@ class Store:
         actions: list[dict] = [{"_op_type": "index", "_index": self.index, "_id": d.doc_id, "_source": d.source()}
                                for d in docs]
         actions += [{"_op_type": "delete", "_index": self.index, "_id": i} for i in deletes]
+        return self._bulk(actions)
+
+    def update_fields(self, updates: dict[str, dict]) -> list[tuple[str, str]]:
+        """Partial updates {document id: fields}: only these fields change (an analysis's results); a document
+        deleted meanwhile is skipped. Returns (doc id, error) for each failure."""
+        return self._bulk([{"_op_type": "update", "_index": self.index, "_id": i, "doc": fields}
+                           for i, fields in updates.items()])
+
+    def _bulk(self, actions: list[dict]) -> list[tuple[str, str]]:
         if not actions:
             return []
 
@@ -693,7 +723,7 @@ class Store:
                                                    max_retries=self.bulk_retries, initial_backoff=self.bulk_backoff,
                                                    raise_on_error=False, raise_on_exception=True):
                 op, result = next(iter(item.items()))
-                if not ok and not (op == "delete" and result.get("status") == 404):
+                if not ok and not (op in ("delete", "update") and result.get("status") == 404):
                     error = result.get("error", {})
                     reason = error.get("reason", error) if isinstance(error, dict) else error
                     kind = error.get("type", "") if isinstance(error, dict) else ""
@@ -772,6 +802,14 @@ class Store:
         query = {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
         for hit in self.scan_docs(query, fields, page=page, all_libraries=filters.all_libraries):
             yield hit["_id"], hit["_source"]
+
+    def paths_of(self, ids: Sequence[str]) -> dict[str, str]:
+        """Document id → path, for these documents of this library (a person's photos)."""
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 1000):
+            docs = self.documents(Filters(photo_ids=list(ids[start:start + 1000])), ["path", "path_b64"])
+            out.update((i, path_from_source(src)) for i, src in docs)
+        return out
 
     def indexed_files(self, roots: Iterable[str]) -> dict[str, IndexedFile]:
         """Documents of files under these roots (folders, or single files), keyed by path."""
@@ -1021,6 +1059,64 @@ class Store:
                             f"({reason}); try again")
         return [[h["_id"] for h in r.get("hits", {}).get("hits", [])] for r in responses]
 
+    # ----- per-photo analyses (core/analyses) -----
+    @staticmethod
+    def _lacking_query(versions: dict[str, int]) -> dict:
+        """Documents missing one of these analyses at its version (never analysed, or by an older version)."""
+        return {"bool": {"should": [{"bool": {"must_not": {"term": {f"analyses.{name}": version}}}}
+                                    for name, version in versions.items()], "minimum_should_match": 1}}
+
+    def count_lacking(self, versions: dict[str, int]) -> int:
+        return int(self._retrying(lambda: self.client.count(
+            index=self.index, query=self._scoped(self._lacking_query(versions))), "count")["count"])
+
+    def lacking(self, versions: dict[str, int], fields: list[str]) -> Iterator[tuple[str, dict]]:
+        """(document id, stored ``fields``) of this library's photos that lack one of these analyses."""
+        for hit in self.scan_docs(self._lacking_query(versions), fields, page=200):
+            yield hit["_id"], hit["_source"]
+
+    def clear_analysis(self, name: str, fields: Sequence[str]) -> int:
+        """Delete an analysis's data from every photo of this library (faces switched off): its fields become null
+        and its record goes, so switching it on again analyses every photo afresh. Returns the photos cleared."""
+        def present(f: str) -> dict:  # a nested field's values live in hidden documents: exists needs `nested`
+            nested = ANALYSIS_PROPERTIES.get(f, {}).get("type") == "nested"
+            return {"nested": {"path": f, "query": {"match_all": {}}}} if nested else {"exists": {"field": f}}
+
+        query = {"bool": {"should": [{"exists": {"field": f"analyses.{name}"}}, *map(present, fields)],
+                          "minimum_should_match": 1}}
+        ids = [hit["_id"] for hit in self.scan_docs(query, False, page=2000)]  # type: ignore[arg-type]
+        cleared = {f: None for f in fields} | {"analyses": {name: None}}
+        for start in range(0, len(ids), 1000):
+            self.update_fields({i: cleared for i in ids[start:start + 1000]})
+        self.refresh()
+        return len(ids)
+
+    def faces_of(self) -> Iterator[tuple[str, list[dict]]]:
+        """(document id, faces with box and descriptor) of every photo of this library that has faces."""
+        query = {"nested": {"path": "faces", "query": {"match_all": {}}}}
+        for hit in self.scan_docs(query, ["faces.box", "faces.descriptor"], page=500):
+            yield hit["_id"], hit["_source"].get("faces") or []
+
+    def face_knn(self, descriptor: Sequence[float], k: int = 20, max_distance: float | None = None,
+                 filters: Filters | None = None) -> list[tuple[Hit, float, int]]:
+        """Photos with a face nearest to ``descriptor`` (Euclidean), nearest first: (hit, distance, which face)."""
+        filters = filters or Filters()
+        clauses = filters.clauses() + ([] if filters.all_libraries else [self.scope()])
+        knn: dict = {"field": "faces.descriptor", "query_vector": [float(x) for x in descriptor], "k": k,
+                     "num_candidates": min(10_000, max(100, 5 * k)), "filter": clauses,
+                     "inner_hits": {"size": 1, "_source": False, "fields": ["faces.score"]}}
+        if max_distance is not None:
+            knn["similarity"] = float(max_distance)  # for l2_norm: the largest distance a match may have
+        resp = self._retrying(lambda: self.client.search(index=self.index, knn=knn, size=k, source=SOURCE_FIELDS),
+                              "face search")
+        out = []
+        for h in resp["hits"]["hits"]:
+            inner = h.get("inner_hits", {}).get("faces", {}).get("hits", {}).get("hits", [])
+            which = inner[0]["_nested"]["offset"] if inner else 0
+            distance = distance_from_score(h["_score"])
+            out.append((_hit(h, score=1.0 - distance), distance, which))
+        return out
+
 
 def _indexed_file(hit: dict) -> tuple[str, IndexedFile]:
     src = hit["_source"]
@@ -1037,7 +1133,7 @@ def _hit(h: dict, score: float | None = None) -> Hit:
                width=src.get("width"), height=src.get("height"), format=src.get("format"),
                taken_at=src.get("taken_at"), size=src.get("size"), folder=src.get("folder"),
                sha256=src.get("sha256"), phash=src.get("phash"), mtime_ns=src.get("mtime_ns"),
-               library=src.get("library"), photo_date=src.get("photo_date"))
+               library=src.get("library"), photo_date=src.get("photo_date"), faces=src.get("faces"))
 
 
 def now_iso() -> str:

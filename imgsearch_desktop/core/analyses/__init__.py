@@ -1,0 +1,50 @@
+"""Per-photo analyses: one module each, run on a photo's decode, each writing its own fields into the photo's document.
+
+CLIP's embedding is the first analysis and keeps its own batched path in core/pipeline (it is what makes a photo
+searchable, so it comes first). Every other analysis (faces; text in photos later) follows the same small protocol,
+``Analysis``: a name, a version, the mapping of the fields it adds, the shortest side of the decode it needs, and
+``analyse(image, original size) -> fields``. A document records ``analyses: {name: version}``, so a new or changed
+analysis processes only the photos that lack it at its version (``backfill``), and never re-embeds CLIP.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from PIL import Image
+
+
+class Analysis(Protocol):
+    name: str  # also the key under the document's ``analyses``
+    version: int  # bump when its output changes: every photo is analysed again, nothing else redone
+    decode_side: int  # the shortest side of the decode it needs (never upscaled)
+
+    def mapping(self) -> dict:
+        """The Elasticsearch properties of the fields it writes (added to an existing index by put_mapping)."""
+        ...
+
+    def analyse(self, image: Image.Image, original: tuple[int, int]) -> dict:
+        """The fields to write for a photo: ``image`` is RGB, oriented; ``original`` its (width, height) in pixels."""
+        ...
+
+
+class ClipAnalysis:
+    """CLIP declared as an analysis (its field and version) for the record; the pipeline embeds it in batches."""
+
+    name = "clip"
+    version = 1
+    decode_side = 224
+
+    def mapping(self) -> dict:
+        return {}  # image_embedding is part of the base mapping (its dims depend on the model)
+
+    def analyse(self, image: Image.Image, original: tuple[int, int]) -> dict:
+        raise NotImplementedError("CLIP runs batched in core/pipeline")
+
+
+def analyses_mapping(analyses: list[Analysis]) -> dict:
+    """The properties every analysis in ``analyses`` adds, plus the ``analyses`` record itself."""
+    props: dict = {"analyses": {"properties": {a.name: {"type": "integer"} for a in analyses}}}
+    for a in analyses:
+        props.update(a.mapping())
+    return props

@@ -1,0 +1,78 @@
+"""The background pass that brings every photo up to the enabled analyses: photos that lack one at its version are
+read again, decoded once at the largest size any of them needs, analysed, and only those fields are written (a
+partial update: the vector and everything else stay as they are). Resumable: what is done is recorded in each
+document (``analyses``), so a cancelled or crashed pass picks up where it stopped."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from imgsearch_desktop.core import images
+from imgsearch_desktop.core.analyses import Analysis
+from imgsearch_desktop.core.progress import Progress, no_progress
+from imgsearch_desktop.core.store import Store, path_from_source, readable_path
+
+BATCH = 16  # photos per partial-update bulk request (and per progress report)
+
+
+@dataclass
+class BackfillStats:
+    analysed: int = 0
+    skipped: int = 0  # unreadable now (gone, damaged): left for the indexer to sort out
+    cancelled: bool = False
+    seconds: float = 0.0
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+
+
+def backfill(store: Store, analyses: list[Analysis], progress: Progress | None = None) -> BackfillStats:
+    """Run ``analyses`` on every photo of this library that lacks one of them at its version."""
+    progress = progress or no_progress
+    started = time.perf_counter()
+    stats = BackfillStats()
+    if not analyses:
+        return stats
+    versions = {a.name: a.version for a in analyses}
+    total = store.count_lacking(versions)
+    side = max(a.decode_side for a in analyses)
+    done = 0
+    if not progress(0, total, "analysing photos"):
+        stats.cancelled = True
+        return stats
+    pending: dict[str, dict] = {}
+    for doc, source in store.lacking(versions, ["path", "path_b64", "analyses"]):
+        path = path_from_source(source)
+        had = source.get("analyses") or {}
+        todo = [a for a in analyses if had.get(a.name) != a.version]
+        try:
+            loaded = images.decode(images.read_file(path), side, name=path)
+        except images.ImageSkipped as exc:
+            stats.skipped += 1
+            stats.skipped_files.append((path, str(exc)))
+            done += 1
+            continue
+        fields: dict = {"analyses": {a.name: a.version for a in todo}}
+        for a in todo:
+            fields.update(a.analyse(loaded.image, (loaded.width, loaded.height)))
+        pending[doc] = fields
+        done += 1
+        if len(pending) >= BATCH:
+            stats.analysed += _flush(store, pending)
+            if not progress(done, total, readable_path(path)):
+                stats.cancelled = True
+                break
+    stats.analysed += _flush(store, pending)
+    if not stats.cancelled:
+        progress(total, total, "analysed")
+    store.refresh()
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _flush(store: Store, pending: dict[str, dict]) -> int:
+    if not pending:
+        return 0
+    errors = store.update_fields(pending)
+    count = len(pending) - len(errors)
+    pending.clear()
+    return count

@@ -1,0 +1,145 @@
+"""Faces and people on real face photographs with the real dlib models, on a real node."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imgsearch_desktop.core.analyses.backfill import backfill
+from imgsearch_desktop.core.analyses.faces import FacesAnalysis, default_model, faces_in
+from imgsearch_desktop.core.images import load_file
+from imgsearch_desktop.core.people import People, doc_of, face_key
+from imgsearch_desktop.core.pipeline import Indexer
+from imgsearch_desktop.core.store import doc_id
+from tests.faces import ASTRONAUT, BIDEN, OBAMA, face_library, two_faces
+
+
+def analyse(path) -> list[dict]:
+    loaded = load_file(path, FacesAnalysis.decode_side).loaded
+    return faces_in(default_model(), loaded.image, (loaded.width, loaded.height))
+
+
+def test_faces_found_with_boxes_in_the_photos_pixels(tmp_path):
+    lib = face_library(tmp_path)
+    (astronaut,) = analyse(lib[ASTRONAUT])  # 512 px: analysed as it is
+    x, y, w, h = astronaut["box"]
+    assert 150 < x < 210 and 60 < y < 110 and 70 < w < 110 and 70 < h < 110 and astronaut["score"] > 0.5
+    assert len(astronaut["descriptor"]) == 128 and len(astronaut["landmarks"]) == 10
+    (portrait,) = analyse(lib["obama.jpg"])  # 910 × 1137, analysed at 800 px: the box is back in 910 × 1137
+    x, y, w, h = portrait["box"]
+    assert 300 < x < 500 and 100 < y < 300 and 180 < w < 320
+    composed = two_faces(tmp_path / "two.jpg")
+    assert len(analyse(composed)) == 2
+
+
+def test_same_person_near_different_people_far(tmp_path):
+    lib = face_library(tmp_path)
+    vec = {n: np.asarray(analyse(p)[0]["descriptor"]) for n, p in lib.items()}
+    same = [np.linalg.norm(vec[a] - vec[b]) for i, a in enumerate(OBAMA) for b in OBAMA[i + 1:]]
+    different = [np.linalg.norm(vec[a] - vec[b]) for a in [*OBAMA, BIDEN] for b in [BIDEN, ASTRONAUT] if a != b]
+    assert max(same) < 0.5 < 0.7 < min(different)
+
+
+@pytest.fixture
+def counting(embedder, monkeypatch):
+    """The real embedder, its image batches counted."""
+    calls = []
+    real = embedder.encode_images
+
+    def encode_images(images, *args, **kwargs):
+        calls.append(len(images))
+        return real(images, *args, **kwargs)
+
+    monkeypatch.setattr(embedder, "encode_images", encode_images)
+    return calls
+
+
+def stored_faces(store) -> dict[str, list]:
+    return {src["path"]: src.get("faces") for _id, src in store.documents(None, ["path", "faces"])}
+
+
+def test_a_library_indexed_without_faces_gets_them_by_the_backfill_without_re_embedding(store, embedder,
+                                                                                           counting, tmp_path):
+    lib = face_library(tmp_path / "pics")
+    first = Indexer(store, embedder).run([str(tmp_path / "pics")])
+    assert first.indexed == 5 and sum(counting) == 5 and first.analysed == 0
+    assert all(v is None for v in stored_faces(store).values())
+    vectors = {i: s["image_embedding"] for i, s in store.documents(None, ["image_embedding"])}
+
+    progress = []
+    stats = backfill(store, [FacesAnalysis()], lambda d, t, n: progress.append((d, t)) or True)
+    assert stats.analysed == 5 and sum(counting) == 5  # nothing went through CLIP again
+    assert progress[0] == (0, 5) and progress[-1] == (5, 5)
+    faces = stored_faces(store)
+    assert all(len(faces[str(p)]) == 1 for p in lib.values())
+    assert {i: s["image_embedding"] for i, s in store.documents(None, ["image_embedding"])} == vectors
+
+    again = Indexer(store, embedder, analyses=[FacesAnalysis()]).run([str(tmp_path / "pics")])
+    assert again.analysed == 0 and again.unchanged == 5 and sum(counting) == 5  # resumable: nothing left to do
+
+
+def test_a_cancelled_backfill_resumes_where_it_stopped(store, embedder, tmp_path):
+    face_library(tmp_path / "pics")
+    Indexer(store, embedder).run([str(tmp_path / "pics")])
+    from imgsearch_desktop.core.analyses import backfill as module
+
+    module.BATCH, old = 2, module.BATCH
+    try:
+        first = backfill(store, [FacesAnalysis()], lambda d, t, n: d < 2)
+    finally:
+        module.BATCH = old
+    assert first.cancelled and first.analysed == 2
+    rest = backfill(store, [FacesAnalysis()])
+    assert rest.analysed == 3 and not rest.cancelled
+
+
+def people_of(people: People, store) -> list[set[str]]:
+    paths = store.paths_of([d for p in people.people() for d in p.photos])
+    return [{paths[d].rsplit("/", 1)[1] for d in p.photos} for p in people.people()]
+
+
+def test_one_persons_photos_grouped_different_people_apart(store, embedder, tmp_path):
+    lib = face_library(tmp_path / "pics")
+    Indexer(store, embedder, analyses=[FacesAnalysis()]).run([str(tmp_path / "pics")])
+    people = People(tmp_path / "people.json")
+    assert people.update(store) == 5
+    (obama,) = people.people()  # Biden and the astronaut: one face each, not shown as people
+    assert set(obama.photos) == {doc_id(str(lib[n])) for n in OBAMA}
+    assert len(people.people(all_groups=True)) == 3
+
+
+def test_two_faces_of_one_photo_are_never_one_person(store, embedder, tmp_path):
+    """The hardest case: both faces in the photo are of one person (two of his photographs side by side)."""
+    face_library(tmp_path / "pics", OBAMA)
+    two = two_faces(tmp_path / "pics" / "two.jpg")
+    Indexer(store, embedder, analyses=[FacesAnalysis()]).run([str(tmp_path / "pics")])
+    people = People(tmp_path / "people.json")
+    assert people.update(store) == 5
+    groups = people.people(all_groups=True)
+    assert all(len(g.photos) == len(g.faces) for g in groups)
+    assert sum(doc_id(str(two)) in g.photos for g in groups) == 2
+    people.recluster(store)
+    assert all(len(g.photos) == len(g.faces) for g in people.people(all_groups=True))
+
+
+def test_a_name_merge_and_not_this_person_survive_a_recluster_and_a_restart(store, embedder, tmp_path):
+    lib = face_library(tmp_path / "pics")
+    Indexer(store, embedder, analyses=[FacesAnalysis()]).run([str(tmp_path / "pics")])
+    people = People(tmp_path / "people.json")
+    people.update(store)
+    (obama,) = people.people()
+    people.name(obama.id, "Barack")
+    groups = {doc_of(g.faces[0]): g for g in people.people(all_groups=True)}
+    biden, astronaut = groups[doc_id(str(lib[BIDEN]))], groups[doc_id(str(lib[ASTRONAUT]))]
+    merged = people.merge([biden.id, astronaut.id])  # the user says these two are one (wrongly, but theirs to say)
+    third = next(k for k in people.resolve("barack").faces if doc_of(k) == doc_id(str(lib["obama3.jpg"])))
+    people.not_this_person(third, obama.id)
+
+    for round_ in range(2):
+        people.recluster(store)
+        people = People(tmp_path / "people.json")  # a restart: everything from the file
+        barack = people.resolve("Barack")
+        assert barack.id == obama.id and third not in barack.faces and len(barack.faces) == 2, round_
+        assert set(people.resolve(merged.id).photos) == {doc_id(str(lib[BIDEN])), doc_id(str(lib[ASTRONAUT]))}
+        assert people.resolve(astronaut.id).id == merged.id  # the merged-away id leads to the merge
+    assert face_key(doc_of(third), third.split("/")[1].split(",")) == third
