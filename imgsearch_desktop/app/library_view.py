@@ -19,7 +19,6 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import (
     QColor,
     QFont,
-    QGuiApplication,
     QImage,
     QKeyEvent,
     QKeySequence,
@@ -32,6 +31,7 @@ from PySide6.QtWidgets import QAbstractScrollArea, QHBoxLayout, QLabel, QMenu, Q
 
 from imgsearch_desktop.app.results_model import HitRole, PathRole, placeholder
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
+from imgsearch_desktop.app.tiles import photo_menu
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.core.library import Group, PagePlan, group_at, groups, plan_page
 from imgsearch_desktop.core.store import Filters, Hit, SnapshotExpired, Store, Timeline, TimelinePage, readable_path
@@ -541,15 +541,7 @@ class TimelineGrid(QAbstractScrollArea):
             self.many.fill_menu(menu)
             self.popup(menu, self.viewport().mapToGlobal(pos))
             return
-        menu.addAction("Preview", self.preview_requested.emit)
-        menu.addAction("Open in viewer", lambda: self.open_requested.emit(path))
-        menu.addAction("Reveal in folder", lambda: self.reveal_requested.emit(hit.folder or path))
-        menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(readable_path(path)))
-        menu.addSeparator()
-        menu.addAction("Search similar to this", lambda: self.similar_requested.emit(path))
-        if self.many is not None:
-            menu.addSeparator()
-            menu.addAction("Move to the trash…", self.many.confirm_trash)
+        photo_menu(menu, self, path, hit.folder or path)
         self.popup(menu, self.viewport().mapToGlobal(pos))
 
     def popup(self, menu: QMenu, global_pos: QPoint) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QKeyEvent
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QListView, QMenu
 
 from imgsearch_desktop.app.results_model import HitRole
-from imgsearch_desktop.core.store import readable_path
+from imgsearch_desktop.app.tiles import photo_menu
 
 
 class ResultsGrid(QListView):
@@ -84,17 +84,9 @@ class ResultsGrid(QListView):
             self.popup(menu, self.viewport().mapToGlobal(pos))
             return
         path = index.data(HitRole).path
-        menu.addAction("Preview", self.preview_requested.emit)
-        menu.addAction("Open in viewer", lambda: self.open_requested.emit(path))
-        menu.addAction("Reveal in folder", lambda: self.reveal_requested.emit(os.path.dirname(path)))
-        menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(readable_path(path)))
-        menu.addSeparator()
-        menu.addAction("Search similar to this", lambda: self.similar_requested.emit(path))
-        menu.addAction("More like this", lambda: self.more_like_requested.emit(path))
-        menu.addAction("Less like this", lambda: self.less_like_requested.emit(path))
-        if self.many is not None:
-            menu.addSeparator()
-            menu.addAction("Move to the trash…", self.many.confirm_trash)
+        photo_menu(menu, self, path, os.path.dirname(path),
+                   extra=(("More like this", lambda: self.more_like_requested.emit(path)),
+                          ("Less like this", lambda: self.less_like_requested.emit(path))))
         self.popup(menu, self.viewport().mapToGlobal(pos))
 
     def popup(self, menu: QMenu, global_pos: QPoint) -> None:

@@ -11,7 +11,10 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from PySide6.QtCore import QAbstractItemModel
-from PySide6.QtWidgets import QAbstractItemView, QWidget
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QAbstractItemView, QMenu, QWidget
+
+from imgsearch_desktop.core.store import readable_path
 
 
 @runtime_checkable
@@ -68,3 +71,20 @@ class ItemViewTiles:
 
 def tiles_of(grid: Tiles | QAbstractItemView) -> Tiles:
     return ItemViewTiles(grid) if isinstance(grid, QAbstractItemView) else grid
+
+
+def photo_menu(menu: QMenu, grid, path: str, folder: str, extra: tuple = ()) -> None:
+    """One photo's menu, the same on every grid (the results and the timeline): ``grid`` has the tile signals
+    (preview/open/reveal/similar requested) and ``many`` (the selection's actions, or None); ``extra``: more
+    (text, slot) entries after "Search similar to this"."""
+    menu.addAction("Preview", grid.preview_requested.emit)
+    menu.addAction("Open in viewer", lambda: grid.open_requested.emit(path))
+    menu.addAction("Reveal in folder", lambda: grid.reveal_requested.emit(folder))
+    menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(readable_path(path)))
+    menu.addSeparator()
+    menu.addAction("Search similar to this", lambda: grid.similar_requested.emit(path))
+    for text, slot in extra:
+        menu.addAction(text, slot)
+    if grid.many is not None:
+        menu.addSeparator()
+        menu.addAction("Move to the trash…", grid.many.confirm_trash)
