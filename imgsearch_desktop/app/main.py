@@ -77,6 +77,11 @@ class App:
         self.worker.shutdown()
         self.thread.quit()
         self.thread.wait(wait_ms)
+        # The pools of their own (the preview's decode, the engine's probe and restart): no Python call of theirs
+        # may still run once the interpreter goes down (a thread left in one crashes the exit).
+        for pool in (self.window.preview.pool, self.window.health.pool):
+            pool.clear()
+            pool.waitForDone(wait_ms)
         self.server.server.close()
 
 
