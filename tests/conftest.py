@@ -116,3 +116,24 @@ def cli_env(tiny_models, es_url, isolated_home) -> dict[str, str]:
                 "IMGSEARCH_TEXT_MODEL": str(tiny_models["text"]), "IMGSEARCH_HOME": str(isolated_home),
                 "IMGSEARCH_INDEX": f"cli-{uuid.uuid4().hex[:10]}", "HF_HUB_OFFLINE": "1"})
     return env
+
+
+# The whole suite's process once crashed (SIGSEGV) in interpreter finalisation, after every test had run and the
+# summary was printed: a native thread of the session (Qt pools, ONNX Runtime, dlib) outliving Python's teardown.
+# The session's own result is what CI must report, so the process ends with it, after everything else has run;
+# a crash during a test still fails the run. Known and open: see the README's Tests section.
+_EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config) -> None:
+    if _EXIT_STATUS and os.environ.get("IMGSEARCH_TEST_PLAIN_EXIT") != "1":
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[0])
