@@ -50,14 +50,12 @@ class AppDirs:
         return self.data / "elasticsearch"
 
     def make_private(self) -> None:
-        """Create the three dirs 0700; one an older version left open (0755) is tightened with all it holds."""
+        """After ``make()``: a dir an older version left open (0755) is tightened with all it holds."""
         from imgsearch_desktop.core import private
 
         for root in (self.config, self.data, self.cache):
             try:
-                if not os.path.lexists(root):
-                    private.make_dir(root)
-                elif not private.is_private(root):
+                if not private.is_private(root):
                     private.tighten(root, skip=[self.node_dir])
             except OSError:
                 pass  # not a usable directory: the command that needs it says so
