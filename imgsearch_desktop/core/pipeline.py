@@ -252,6 +252,9 @@ class Indexer:
         for src, dest in change.moved:
             if self._repoint(src, dest, roots):
                 moved += 1
+                # A folder created just before the move is walked by the watcher too, which reports the file
+                # as new as well: its entry is already current (size and mtime checked), so no second embed.
+                changed.discard(dest)
             else:  # not indexed as it is now (new, changed before the move, or gone again): index afresh
                 changed.add(dest)
                 deleted.add(src)

@@ -103,3 +103,20 @@ def test_watcher_keeps_the_index_in_step(store, embedder, watched, tmp_path):
     (folder / "album" / "moved.jpg").unlink()
     stats = indexer.apply(merged(drain(changes)), roots)
     assert stats.removed == 1 and store.count() == 0
+
+
+def test_a_move_also_reported_as_new_is_not_embedded_again(store, embedder, tmp_path):
+    """A folder made just before a move is walked by the watcher, which then reports the moved file twice:
+    as the move and as a new file. The move keeps the vector; the second report finds the entry current."""
+    folder = tmp_path / "lib"
+    indexer = Indexer(store, embedder)
+    roots = [str(folder)]
+    src = write_photo(folder / "new.jpg", 7)
+    assert indexer.apply(ChangeSet(changed={str(src)}), roots).embedded == 1
+    (folder / "album").mkdir()
+    dest = folder / "album" / "moved.jpg"
+    os.rename(src, dest)
+    stats = indexer.apply(ChangeSet(changed={str(dest)}, moved=[(str(src), str(dest))]), roots)
+    assert (stats.moved, stats.embedded) == (1, 0)
+    store.refresh()
+    assert store.count() == 1 and set(store.indexed_files([str(folder)])) == {str(dest)}
