@@ -132,6 +132,9 @@ def run_query(embedder, store, query: Query, keep: KeepPolicy | None = None) -> 
     if words:
         found = store.words_search(words, k=query.k, filters=query.filters, vectors=True)
         hits = fuse(hits, found, q / norm, query.k)
+        for hit in hits:
+            if hit.matched != MEANING:
+                hit.matched_terms = tuple(words.terms())
     result = QueryResult(query, hits, 0.0)
     if len(parts) == 1 and single is not None:  # one photo: label its copies among the hits
         sha256, phash = single
@@ -149,7 +152,7 @@ def _words_only(store, query: Query, words: WordsQuery, started: float) -> Query
     """Photos by the words read in them alone: ``score`` is the text match's relevance, not a cosine."""
     hits = [w.hit for w in store.words_search(words, k=query.k, filters=query.filters)]
     for hit in hits:
-        hit.matched = TEXT
+        hit.matched, hit.matched_terms = TEXT, tuple(words.terms())
     return QueryResult(query, hits, time.perf_counter() - started)
 
 

@@ -202,6 +202,7 @@ class Hit:
     faces: list[dict] | None = None  # the faces analysis's [{box}], in the document's order
     text_lines: list[dict] | None = None  # the text analysis's lines [{text, box, score}], in reading order
     matched: str | None = None  # what found it: "meaning" (CLIP), "text" (words read in it) or "both" (core/query)
+    matched_terms: tuple[str, ...] = ()  # the folded query words its text was matched with (the preview's boxes)
 
     def as_json(self) -> dict:
         return {"path": readable_path(self.path), "score": round(self.score, 6), "image_id": self.image_id,

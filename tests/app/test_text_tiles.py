@@ -53,3 +53,45 @@ def test_loading_the_ocr_engine_leaves_qts_environment_alone(qtbot):
     assert {k: os.environ.get(k) for k in before} == before
     with pytest.raises(importlib.metadata.PackageNotFoundError):  # the GUI build of OpenCV (its own Qt) stays out
         importlib.metadata.distribution("opencv-python")
+
+
+def test_the_preview_outlines_the_matched_words(qtbot, tmp_path):
+    from imgsearch_desktop.app.preview import MATCH_COLOUR, PreviewPane
+    from tests.app.gui import SCREENSHOTS
+    from tests.text_photos import draw_words, need_photos, text_photo
+
+    need_photos()
+    path = text_photo(tmp_path / "bridge.jpg", "", index=2, size=(1200, 800))
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+    box = draw_words(im, "Ponte di Rialto", at=(0.1, 0.3), height=0.08)
+    im.save(path, quality=92)
+    lines = [{"text": "Ponte di Rialto", "box": list(box), "score": 0.99}]
+    found = Hit(str(path), 0.3, "a", "bridge.jpg", "bridge.jpg", 1200, 800, text_lines=lines, matched="text",
+                matched_terms=("rial",))
+    model = ResultsModel(ThumbnailLoader(tmp_path / "thumbs", px=64), icon_px=64)
+    grid = ResultsGrid(icon_px=64)
+    grid.setModel(model)
+    preview = PreviewPane()
+    qtbot.addWidget(grid)
+    qtbot.addWidget(preview)
+    preview.resize(1000, 700)
+    preview.show()
+
+    def colour_at_box(hit) -> str:
+        model.set_hits([hit])
+        grid.setCurrentIndex(model.index(0))
+        with qtbot.waitSignal(preview.shown, timeout=20_000):
+            preview.open(grid, 0)
+        image = preview.pixmap.toImage()
+        x, y = box[0] + box[2] // 2, box[1] - 4  # the outline's top edge, mid-way (the pixmap is the photo's size)
+        return image.pixelColor(x, y).name()
+
+    assert colour_at_box(found) == MATCH_COLOUR
+    SCREENSHOTS.mkdir(exist_ok=True)
+    preview.grab().save(str(SCREENSHOTS / "preview-text-boxes.png"))
+    by_meaning = Hit(str(path), 0.3, "a", "bridge.jpg", "bridge.jpg", 1200, 800, text_lines=lines, matched="meaning")
+    assert colour_at_box(by_meaning) != MATCH_COLOUR  # found by meaning only: nothing outlined
+    preview.pool.waitForDone()

@@ -15,6 +15,7 @@ The decode is EXIF-oriented already (core/images); text upside down or sideways 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -190,6 +191,26 @@ def lines_in(reader: TextReader, image: Image.Image, original: tuple[int, int]) 
 def text_fields(lines: list[dict]) -> dict:
     """The document's fields for these lines: as read (``text_lines``), folded for search (``text``)."""
     return {"text_lines": lines, "text": fold("\n".join(line["text"] for line in lines)), "has_text": bool(lines)}
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ by at most one letter added, dropped, changed, or two neighbours swapped."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    i = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return (a[i + 1:] == b[i + 1:] or a[i + 1:] == b[i:] or a[i:] == b[i + 1:]
+            or (a[i:i + 2] == b[i:i + 2][::-1] and a[i + 2:] == b[i + 2:]))
+
+
+def matched_boxes(lines: list[dict] | None, terms: list[str] | tuple[str, ...]) -> list[list[int]]:
+    """The boxes of the lines holding a query term (folded) as the search matches it: a word it begins, or one of 4
+    letters or more one typo off (what the window outlines on the preview)."""
+    out = []
+    for line in lines or []:
+        words = re.findall(r"\w+", fold(line["text"]))
+        if any(w.startswith(t) or (len(t) >= 4 and _one_edit(w, t)) for t in terms for w in words):
+            out.append(line["box"])
+    return out
 
 
 def text_in_photo(lines: list[dict] | None) -> str:
