@@ -38,6 +38,7 @@ from PIL import Image, ImageOps
 from imgsearch_desktop.config import set_aside
 from imgsearch_desktop.core import exif, images, private
 from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.core.paths import identity, inside
 from imgsearch_desktop.core.progress import Progress
 from imgsearch_desktop.core.store import Filters, Store, path_from_source, readable_path, root_from_source
 
@@ -234,28 +235,6 @@ class Group:
 
 def hamming(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
-
-
-# ---------------------------------------------------------------- paths
-def inside(real: str, folder: str) -> bool:
-    """``real`` is ``folder`` or below it (both real paths)."""
-    return real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def under(path: str, folders: Iterable[str]) -> bool:
-    """``path`` is one of ``folders`` or inside one, as real paths: a reference folder reached through a symlinked
-    folder is still the reference folder."""
-    real = os.path.realpath(path)
-    return any(inside(real, os.path.realpath(f)) for f in folders)
-
-
-def identity(path: str) -> tuple[str, tuple[int, int]] | None:
-    """(real path, (st_dev, st_ino)) of an existing file, else None."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return os.path.realpath(path), (st.st_dev, st.st_ino)
 
 
 # ---------------------------------------------------------------- keep rules

@@ -24,9 +24,10 @@ from imgsearch_desktop.core import images
 from imgsearch_desktop.core.analyses import Analysis
 from imgsearch_desktop.core.analyses.backfill import backfill
 from imgsearch_desktop.core.embedder import Embedder
+from imgsearch_desktop.core.paths import readable_path, root_of, under
 from imgsearch_desktop.core.progress import Progress, no_progress
 from imgsearch_desktop.core.scanner import FileEntry, Plan, Probe, plan, probe, scan
-from imgsearch_desktop.core.store import IndexedFile, PhotoDoc, Store, doc_id, readable_path, under
+from imgsearch_desktop.core.store import IndexedFile, PhotoDoc, Store, doc_id
 from imgsearch_desktop.core.thumbs import ThumbCache
 from imgsearch_desktop.core.watcher import ChangeSet
 
@@ -460,8 +461,7 @@ def _by_sha(docs: Iterable[IndexedFile]) -> dict[str, list[IndexedFile]]:
 
 def _root_of(path: str, roots: Sequence[str]) -> str:
     """The watched folder a path belongs to (the deepest one), for its relative_path."""
-    matches = [r for r in roots if under(os.path.dirname(path), r)]
-    return max(matches, key=len) if matches else os.path.dirname(path)
+    return root_of(os.path.dirname(path), roots) or os.path.dirname(path)
 
 
 def _probe(path: str, roots: Sequence[str], unreachable: dict[str, str]) -> Probe:

@@ -27,8 +27,9 @@ from send2trash import send2trash
 from send2trash.exceptions import TrashPermissionError
 
 from imgsearch_desktop.core import private
-from imgsearch_desktop.core.dupes import Group, KeepPolicy, Member, Photo, Tier, identity, inside, megabytes, plural
-from imgsearch_desktop.core.store import Store, path_bytes, path_from_source, readable_path
+from imgsearch_desktop.core.dupes import Group, KeepPolicy, Member, Photo, Tier, megabytes, plural
+from imgsearch_desktop.core.paths import identity, inside, path_bytes, readable_path
+from imgsearch_desktop.core.store import Store, path_from_source
 
 Plan = Sequence[tuple[Group, Sequence[str]]]  # per group, the paths of the members to trash
 JOURNAL = "trash-journal.jsonl"  # in the data dir: every trash action appended, one JSON object a line

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.analyses import Analysis
+from imgsearch_desktop.core.paths import readable_path
 from imgsearch_desktop.core.progress import Progress, no_progress
-from imgsearch_desktop.core.store import Store, path_from_source, readable_path
+from imgsearch_desktop.core.store import Store, path_from_source
 
 BATCH = 16  # photos per partial-update bulk request (and per progress report)
 
