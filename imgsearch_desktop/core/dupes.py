@@ -40,7 +40,8 @@ from imgsearch_desktop.core import exif, images, private
 from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.paths import identity, inside
 from imgsearch_desktop.core.progress import Progress
-from imgsearch_desktop.core.store import Filters, Store, path_from_source, readable_path, root_from_source
+from imgsearch_desktop.core.store import Filters, path_from_source, readable_path, root_from_source
+from imgsearch_desktop.core.vector_store import VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -618,7 +619,7 @@ def cosine_pairs(vectors: np.ndarray, floor: float, per_row: int = JOIN_PER_ROW,
 
 
 class DupeFinder:
-    def __init__(self, store: Store, near_bits: int = NEAR_BITS, near_cosine: float = NEAR_COSINE,
+    def __init__(self, store: VectorStore, near_bits: int = NEAR_BITS, near_cosine: float = NEAR_COSINE,
                  references: Sequence[str] = (), not_duplicates: NotDuplicates | None = None,
                  batch: int = 100, neighbours: int = 10, keep_rules: Sequence[KeepRule] = DEFAULT_KEEP_RULES,
                  folder_priority: Sequence[str] = (), min_spread: float = MIN_SPREAD,
