@@ -32,11 +32,16 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
-def result_count(text: str) -> int:
+def _counted(text: str, what: str, most: int) -> int:
+    """A whole number from 1 to ``most``, named ``what`` in the sentence that refuses it."""
     n = _int(text)
-    if not 1 <= n <= MAX_RESULTS:
-        raise argparse.ArgumentTypeError(f"the number of results must be between 1 and {MAX_RESULTS:,}, not {n}")
+    if not 1 <= n <= most:
+        raise argparse.ArgumentTypeError(f"{what} must be between 1 and {most:,}, not {n}")
     return n
+
+
+def result_count(text: str) -> int:
+    return _counted(text, "the number of results", MAX_RESULTS)
 
 
 def positive_int(text: str) -> int:
@@ -47,10 +52,7 @@ def positive_int(text: str) -> int:
 
 
 def batch_size(text: str) -> int:
-    n = _int(text)
-    if not 1 <= n <= BATCH_SIZE_MAX:
-        raise argparse.ArgumentTypeError(f"the batch size must be between 1 and {BATCH_SIZE_MAX}, not {n}")
-    return n
+    return _counted(text, "the batch size", BATCH_SIZE_MAX)
 
 
 def device(text: str) -> str:

@@ -35,7 +35,7 @@ def test_positive_int_and_batch_size():
     assert checks.positive_int("3") == 3
     assert refused(checks.positive_int, "0") == "must be 1 or more, not 0"
     assert checks.batch_size("1024") == 1024
-    assert "between 1 and 1024" in refused(checks.batch_size, "1025")
+    assert "the batch size must be between 1 and 1,024, not 1025" in refused(checks.batch_size, "1025")
     assert "whole number" in refused(checks.batch_size, "2.5")
 
 
