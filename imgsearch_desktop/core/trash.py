@@ -154,8 +154,8 @@ def trash_plan(plan: Plan, store: Store, journal: Path, references: Sequence[str
     under ``lock`` (the per-index write lock: one writer at a time), into one report. A failure part-way is
     returned beside what was already done, never hiding it (the caller words it)."""
     report, error = TrashReport(), None
-    refs = [os.path.realpath(r) for r in references]
     try:
+        refs = [os.path.realpath(r) for r in references]
         with lock or contextlib.nullcontext():
             for group, chosen in plan:
                 report.outcomes += _trash_group(group, chosen, store, journal, refs)
