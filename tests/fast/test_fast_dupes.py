@@ -48,13 +48,23 @@ def photo(name: str, *, width: int = 1000, height: int = 750, size: int = 100_00
 
 
 # ---------------------------------------------------------------- tiers and words
-def test_tier_labels_and_levels():
-    assert [t.value for t in Tier] == ["exact", "near", "similar"]  # the CLI's --level words, in order
-    assert Tier.EXACT.label == "identical file"
-    assert Tier.SAME_PICTURE.label == "same picture"
-    assert Tier.SIMILAR.label == "similar shot"
-    assert [t.order for t in Tier] == [0, 1, 2]
-    assert Tier.EXACT.pre_ticked and Tier.SAME_PICTURE.pre_ticked and not Tier.SIMILAR.pre_ticked
+def test_what_each_column_of_the_tier_table_decides():
+    """Not the table read back, but what its columns do: the word is what ``dupes --level`` takes, the order makes
+    a group what its loosest member is, the pre-tick is what one click suggests for the trash, the label names a
+    member (an identical copy of a similar shot is an identical file, and pre-ticked like one)."""
+    from imgsearch_desktop.cli import build_parser
+
+    parser = build_parser()
+    for tier in Tier:
+        assert Tier.parse(parser.parse_args(["dupes", "--level", tier.value]).level) is tier
+    keep, same, similar, copy = photo("k.jpg"), photo("s.jpg", angle=5), photo("t.jpg", angle=20), photo("c.jpg")
+    members = [Member(keep, 1.0), Member(same, 0.99, Tier.SAME_PICTURE), Member(similar, 0.93, Tier.SIMILAR),
+               Member(copy, 0.93, Tier.SIMILAR, copy_of=similar)]
+    assert Group(keep, members, Tier.SIMILAR).tier is Tier.SIMILAR
+    assert Group(keep, members[:2], Tier.SIMILAR).tier is Tier.SAME_PICTURE  # the loosest member, not the scan
+    assert Group(keep, members[:1], Tier.EXACT).tier is Tier.EXACT  # no member yet: the scan's level
+    assert [m.relation for m in members] == ["keeper", Tier.SAME_PICTURE.label, Tier.SIMILAR.label, Tier.EXACT.label]
+    assert [m.pre_ticked for m in members] == [False, True, False, True]
 
 
 def test_tier_parse():
