@@ -15,6 +15,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from imgsearch_desktop.core.errors import UsageError
+from imgsearch_desktop.redact import redact
 
 T = TypeVar("T")
 MAX_RESULTS = 10_000  # Elasticsearch's default max_result_window: one page of kNN hits at most
@@ -31,11 +32,16 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
-def result_count(text: str) -> int:
+def _counted(text: str, what: str, most: int) -> int:
+    """A whole number from 1 to ``most``, named ``what`` in the sentence that refuses it."""
     n = _int(text)
-    if not 1 <= n <= MAX_RESULTS:
-        raise argparse.ArgumentTypeError(f"the number of results must be between 1 and {MAX_RESULTS:,}, not {n}")
+    if not 1 <= n <= most:
+        raise argparse.ArgumentTypeError(f"{what} must be between 1 and {most:,}, not {n}")
     return n
+
+
+def result_count(text: str) -> int:
+    return _counted(text, "the number of results", MAX_RESULTS)
 
 
 def positive_int(text: str) -> int:
@@ -46,10 +52,7 @@ def positive_int(text: str) -> int:
 
 
 def batch_size(text: str) -> int:
-    n = _int(text)
-    if not 1 <= n <= BATCH_SIZE_MAX:
-        raise argparse.ArgumentTypeError(f"the batch size must be between 1 and {BATCH_SIZE_MAX}, not {n}")
-    return n
+    return _counted(text, "the batch size", BATCH_SIZE_MAX)
 
 
 def device(text: str) -> str:
@@ -109,13 +112,13 @@ def es_url(text: str) -> str:
     try:
         port = parts.port
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {_redact(text)!r}: the port must be a number "
+        raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {redact(text)!r}: the port must be a number "
                                          "from 1 to 65535") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {_redact(text)!r}: expected "
+        raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {redact(text)!r}: expected "
                                          "http(s)://HOST[:PORT], e.g. https://search.example:9200")
     if port == 0:
-        raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {_redact(text)!r}: port 0")
+        raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {redact(text)!r}: port 0")
     # Last, the Elasticsearch client's own parser (it refuses what urlsplit lets through, such as "%zz" in the
     # host): imported here, not at the top, so that the CLI starts light
     from elastic_transport.client_utils import url_to_node_config
@@ -123,7 +126,7 @@ def es_url(text: str) -> str:
     try:
         url_to_node_config(text, use_default_ports_for_scheme=True)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {_redact(text)!r}: {parts.hostname!r} is not a "
+        raise argparse.ArgumentTypeError(f"invalid Elasticsearch URL {redact(text)!r}: {parts.hostname!r} is not a "
                                          "host name or IP address") from None
     return text
 
@@ -137,10 +140,6 @@ def library_id(text: str) -> str:
         raise argparse.ArgumentTypeError(f"invalid library id {text[:70]!r}: 1 to 64 letters, digits, . _ or -, "
                                          "starting with a letter or digit")
     return text
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"//[^/@]*@", "//…@", url)
 
 
 def from_env(var: str, text: str, check: Callable[[str], T]) -> T:

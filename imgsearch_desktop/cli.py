@@ -170,7 +170,7 @@ def cmd_index(ctx: Context, paths: Sequence[str], excluded: Sequence[str]) -> in
     if missing:
         raise UsageError(f"no such file or folder: {missing[0]}")
     from imgsearch_desktop.core.filekind import special_kind
-    from imgsearch_desktop.core.store import printable
+    from imgsearch_desktop.core.paths import printable
 
     for path in paths:
         if (kind := special_kind(path)) is not None:
@@ -218,7 +218,7 @@ def keep_people(ctx: Context, store) -> None:
 def print_report(stats: IndexStats) -> None:
     """Skipped files, unreachable folders (their entries kept) and failed writes, one a line, then why a model
     change waits."""
-    from imgsearch_desktop.core.store import printable
+    from imgsearch_desktop.core.paths import printable
 
     for path, reason in stats.skipped_files:
         print(f"skipped {printable(path)}: {reason}")
@@ -245,8 +245,9 @@ def search_parts(args: argparse.Namespace) -> list:
 
 
 def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
+    from imgsearch_desktop.core.paths import printable
     from imgsearch_desktop.core.query import Query, check_parts, run_query
-    from imgsearch_desktop.core.store import Filters, printable
+    from imgsearch_desktop.core.store import Filters
 
     checks.date_range(args.date_from, args.date_to)
     parts = search_parts(args)
@@ -295,7 +296,7 @@ def hit_json(hit, people) -> dict:
 
 
 def cmd_people(ctx: Context, args: argparse.Namespace) -> int:
-    from imgsearch_desktop.core.store import printable
+    from imgsearch_desktop.core.paths import printable
 
     if not ctx.settings.faces:
         raise UsageError("faces are off (setting faces = false, or --no-faces): there are no people")
@@ -353,7 +354,7 @@ def cmd_dupes(ctx: Context, args: argparse.Namespace) -> int:
         megabytes,
         plural,
     )
-    from imgsearch_desktop.core.store import printable
+    from imgsearch_desktop.core.paths import printable
     from imgsearch_desktop.core.trash import default_plan, dry_run
 
     try:

@@ -49,21 +49,19 @@ class AppDirs:
         """The managed node's own directory when it runs as this user (its modes are core/node's business)."""
         return self.data / "elasticsearch"
 
-    def make_private(self) -> None:
-        """After ``make()``: a dir an older version left open (0755) is tightened with all it holds."""
+    def make(self) -> None:
+        """The three folders, private to this user: made 0700 where missing (OSError where one cannot be), and one
+        an older version left open (0755) tightened with all it holds."""
         from imgsearch_desktop.core import private
 
+        for root in (self.config, self.data, self.cache):
+            root.mkdir(mode=private.DIR_MODE, parents=True, exist_ok=True)
         for root in (self.config, self.data, self.cache):
             try:
                 if not private.is_private(root):
                     private.tighten(root, skip=[self.node_dir])
             except OSError:
-                pass  # not a usable directory: the command that needs it says so
-
-    def make(self) -> None:
-        """Create the three folders where missing (private to this user); OSError where they cannot be."""
-        for folder in (self.config, self.data, self.cache):
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                pass  # tightening is best effort: the command that needs a file says what it cannot do
 
 
 BACKENDS = ("auto", "torch", "onnx-int8")  # core/encoders/choice.py

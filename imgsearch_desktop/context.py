@@ -35,7 +35,6 @@ class Context:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.dirs = usable_dirs(args.home)
-        self.dirs.make_private()
         self.settings = Settings.load(self.dirs)
         for name in ("es_url", "es_user", "es_ca_cert", "index", "image_model", "text_model", "device", "batch_size",
                      "backend"):

@@ -23,7 +23,7 @@ from imgsearch_desktop.core.embedder import Embedder
 from imgsearch_desktop.core.node import LocalNode, fetch_with_maven
 from imgsearch_desktop.core.store import Connection, Store
 from imgsearch_desktop.devtools.random_models import build_clip, build_multilingual_text
-from tests.env_vars import ENV_VARS
+from tests.env_vars import isolate
 
 TINY_DIMS = 32  # deliberately not 512: nothing may assume the real model's size
 
@@ -98,10 +98,7 @@ def store(es_client, embedder):
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):
     """No test touches the real config/data dirs or inherits the developer's IMGSEARCH_* settings."""
-    for var in ENV_VARS:
-        monkeypatch.delenv(var, raising=False)
-    home = tmp_path / "app-home"
-    monkeypatch.setenv("IMGSEARCH_HOME", str(home))
+    home = isolate(tmp_path, monkeypatch)
     # torch unless a test says otherwise: the default (auto) would export the tiny models once per fresh home
     # (tests/core/test_backend_choice.py tests it)
     monkeypatch.setenv("IMGSEARCH_BACKEND", "torch")

@@ -6,6 +6,7 @@
   trash on the pool (app/dupes_view.py) — so writers take turns, never interleave.
 - Short jobs (a query, a thumbnail, a health probe, restarting the managed node, a connection test) run on a
   QThreadPool (workers.run_task / run_call); their outcome comes back to the main thread through one relay QObject.
+  A pool of its own is made by app/pools.new_pool, so that shutdown waits for every one of them in one place.
 - Background threads make QImages; QPixmaps are made on the main thread only.
 - Pause/cancel are threading.Event flags read inside progress(); a queued signal would wait for the running slot.
 """

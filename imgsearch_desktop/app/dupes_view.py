@@ -57,11 +57,10 @@ from PySide6.QtWidgets import (
 
 from imgsearch_desktop.app.banner import Banner
 from imgsearch_desktop.app.compare_pane import ComparePane, human_size
-from imgsearch_desktop.app.problems import Problem, explain
+from imgsearch_desktop.app.problems import Problem, address, explain
 from imgsearch_desktop.app.results_model import centred, placeholder
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import JobControl, run_call
-from imgsearch_desktop.config import split_credentials
 from imgsearch_desktop.core.dupes import (
     SIMILAR_COSINE,
     DupeFinder,
@@ -449,7 +448,7 @@ class DupesView(QDialog):
 
     def _address(self) -> str:
         """The remote cluster's URL without credentials, "" for the managed node (what ``explain`` names)."""
-        return split_credentials(self.settings.es_url)[0]
+        return address(self.settings.es_url)
 
     def show_problem(self, problem: Problem) -> None:
         """The banner and the action log say one plain sentence; the technical text goes behind "Details" and to

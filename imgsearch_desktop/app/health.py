@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
+from imgsearch_desktop.app.pools import new_pool
 from imgsearch_desktop.app.problems import Kind, Problem, explain
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.core.node.health import PROBE_EVERY, RESTART_TRIES, probe, restart_pause
@@ -51,8 +52,7 @@ class EngineHealth(QObject):
         # Its own thread: the shared pool's few threads can all be waiting on the very node that went down (a
         # query, a count, a page of the library, each retrying), and the probe that would restart it must not queue
         # behind them.
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
+        self.pool = new_pool(1, self)
 
     # ----- driven by the window -----
     def watch(self, store, embedder) -> None:

@@ -12,6 +12,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from imgsearch_desktop import APP_NAME
+from imgsearch_desktop.app import pools
 from imgsearch_desktop.app.main_window import MainWindow
 from imgsearch_desktop.app.single_instance import InstanceServer, forward_to_running, server_name
 from imgsearch_desktop.app.workers import IndexWorker, start_worker
@@ -72,16 +73,10 @@ class App:
         """Stop cleanly: cancel at the next batch boundary, stop watching, end the thread."""
         self.window.end_first_screen()  # its timer will not fire any more: indexing must not wait for it
         self.worker.control.cancel()
-        self.window.thumbnails.shutdown()
-        self.window.library.model.thumbnails.shutdown()
         self.worker.shutdown()
         self.thread.quit()
         self.thread.wait(wait_ms)
-        # The pools of their own (the preview's decode, the engine's probe and restart): no Python call of theirs
-        # may still run once the interpreter goes down (a thread left in one crashes the exit).
-        for pool in (self.window.preview.pool, self.window.health.pool):
-            pool.clear()
-            pool.waitForDone(wait_ms)
+        pools.wait_all(wait_ms)  # every pool of its own, the thumbnails' and the Duplicates window's included
         self.server.server.close()
 
 

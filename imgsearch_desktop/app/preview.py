@@ -19,7 +19,7 @@ import functools
 import os
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QModelIndex, QObject, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QImage, QKeyEvent, QKeySequence, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from imgsearch_desktop.app.pools import new_pool
 from imgsearch_desktop.app.results_model import HitRole, index_path
 from imgsearch_desktop.app.tiles import Tiles, tiles_of
 from imgsearch_desktop.app.workers import run_call
@@ -144,8 +145,7 @@ class PreviewPane(QWidget):
         self.pixmap = QPixmap()  # the decoded picture, made on this (the main) thread
         self._wanted: str | None = None  # the photo to show; the pool decodes one at a time
         self._decoding = False
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
+        self.pool = new_pool(1, self)
         self._refit = QTimer(self)
         self._refit.setSingleShot(True)
         self._refit.setInterval(30)  # a window being dragged wider rescales once it rests, not on every pixel

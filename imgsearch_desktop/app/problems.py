@@ -67,6 +67,13 @@ def is_unreachable(exc: BaseException) -> bool:
                           elastic_transport.ConnectionTimeout) for e in _chain(exc))
 
 
+def address(es_url: str) -> str:
+    """What a message names: the remote cluster's URL without credentials, "" for the app's own (managed) node."""
+    from imgsearch_desktop.core.store import Connection  # the client's own URL: one rendering for both
+
+    return Connection(es_url).redacted() if es_url else ""
+
+
 def explain(exc: BaseException, address: str = "", doing: str = "") -> Problem:
     """``address``: the remote cluster's URL without credentials, "" for the app's own (managed) node."""
     details = "".join(traceback.format_exception(exc)).strip() if not isinstance(exc, UserError) else str(exc)

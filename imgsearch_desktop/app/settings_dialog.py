@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from imgsearch_desktop import checks
 from imgsearch_desktop.app.keep_rules import KeepRulesBox
-from imgsearch_desktop.app.problems import explain
+from imgsearch_desktop.app.problems import address, explain
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.config import BACKENDS, split_credentials
 from imgsearch_desktop.core import secrets
@@ -180,7 +180,7 @@ class SettingsDialog(QDialog):
             return
         self._testing, self._save_after_test = True, save_after
         self.test_button.setEnabled(False)
-        self._say(f"Testing {_redacted(url)}…", True)
+        self._say(f"Testing {address(url)}…", True)
         run_call(lambda: check_connection(url, user, secret, ca_cert, self.dirs.data),
                  lambda version: self._tested_ok(fields, version), lambda exc: self._tested_bad(fields, exc),
                  owner=self)
@@ -189,7 +189,7 @@ class SettingsDialog(QDialog):
         self._testing = False
         self.test_button.setEnabled(True)
         self._tested = fields
-        self._say(f"Connected: Elasticsearch {version} at {_redacted(fields[0])}.", True)
+        self._say(f"Connected: Elasticsearch {version} at {address(fields[0])}.", True)
         if self._save_after_test and fields == self._connection_fields():
             self.accept()
 
@@ -197,7 +197,7 @@ class SettingsDialog(QDialog):
         self._testing = False
         self.test_button.setEnabled(True)
         self._failed = fields
-        self._say(explain(exc, _redacted(fields[0])).sentence, False)
+        self._say(explain(exc, address(fields[0])).sentence, False)
         self.save_button.setText("Save anyway")
 
     # ----- saving -----
@@ -230,9 +230,3 @@ class SettingsDialog(QDialog):
         self.applied.emit(SettingsChange(reconnect=before[0] != after[0] or secret_changed,
                                          models=before[1] != after[1], rescan=before[2] != after[2],
                                          removed=[f for f in before[3] if f not in s.folders]))
-
-
-def _redacted(url: str) -> str:
-    from imgsearch_desktop.core.store import Connection
-
-    return Connection(url).redacted()

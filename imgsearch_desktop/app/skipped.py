@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from imgsearch_desktop.core.store import readable_path, under
+from imgsearch_desktop.core.paths import readable_path, under
 
 
 class SkippedFiles:

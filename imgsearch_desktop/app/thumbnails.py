@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
+from imgsearch_desktop.app.pools import new_pool
 from imgsearch_desktop.core import images, private, thumbs
 
 
@@ -30,8 +31,7 @@ class ThumbnailLoader(QObject):
         private.make_dir(self.cache.folder)
         self.cache_dir = self.cache.folder
         self.px = px
-        self.pool = QThreadPool()
-        self.pool.setMaxThreadCount(threads)
+        self.pool = new_pool(threads)
         self.signals = _Signals()
         self.loaded = self.signals.loaded
         self.generation = 0
@@ -58,11 +58,6 @@ class ThumbnailLoader(QObject):
         except (images.ImageSkipped, OSError, ValueError):
             image = QImage()
         self.signals.loaded.emit(path, image)
-
-    def shutdown(self, wait_ms: int = 5000) -> None:
-        """Before the window goes: drop what has not started and let running jobs finish (they emit into it)."""
-        self.cancel_pending()
-        self.pool.waitForDone(wait_ms)
 
     def cancel_pending(self) -> None:
         # Jobs not started yet see the new generation and return at once (QThreadPool.clear() would also do, now

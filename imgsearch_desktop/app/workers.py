@@ -14,7 +14,7 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QThread, QThreadPool, Signal, Slot
 
-from imgsearch_desktop.app.problems import explain
+from imgsearch_desktop.app.problems import address, explain
 from imgsearch_desktop.app.skipped import SkippedFiles
 from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.locks import index_lock
@@ -202,9 +202,7 @@ class IndexWorker(QObject):
 
     def address(self) -> str:
         """The remote cluster's URL without credentials, for messages; "" for the managed node."""
-        from imgsearch_desktop.core.store import Connection
-
-        return Connection(self.settings.es_url).redacted() if self.settings.es_url else ""
+        return address(self.settings.es_url)
 
     # ----- jobs, run on the worker thread -----
     @Slot(object)

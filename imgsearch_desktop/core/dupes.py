@@ -38,8 +38,10 @@ from PIL import Image, ImageOps
 from imgsearch_desktop.config import set_aside
 from imgsearch_desktop.core import exif, images, private
 from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.core.paths import identity, inside
 from imgsearch_desktop.core.progress import Progress
-from imgsearch_desktop.core.store import Filters, Store, path_from_source, readable_path, root_from_source
+from imgsearch_desktop.core.store import Filters, path_from_source, readable_path, root_from_source
+from imgsearch_desktop.core.vector_store import VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -234,28 +236,6 @@ class Group:
 
 def hamming(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
-
-
-# ---------------------------------------------------------------- paths
-def inside(real: str, folder: str) -> bool:
-    """``real`` is ``folder`` or below it (both real paths)."""
-    return real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def under(path: str, folders: Iterable[str]) -> bool:
-    """``path`` is one of ``folders`` or inside one, as real paths: a reference folder reached through a symlinked
-    folder is still the reference folder."""
-    real = os.path.realpath(path)
-    return any(inside(real, os.path.realpath(f)) for f in folders)
-
-
-def identity(path: str) -> tuple[str, tuple[int, int]] | None:
-    """(real path, (st_dev, st_ino)) of an existing file, else None."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return os.path.realpath(path), (st.st_dev, st.st_ino)
 
 
 # ---------------------------------------------------------------- keep rules
@@ -639,7 +619,7 @@ def cosine_pairs(vectors: np.ndarray, floor: float, per_row: int = JOIN_PER_ROW,
 
 
 class DupeFinder:
-    def __init__(self, store: Store, near_bits: int = NEAR_BITS, near_cosine: float = NEAR_COSINE,
+    def __init__(self, store: VectorStore, near_bits: int = NEAR_BITS, near_cosine: float = NEAR_COSINE,
                  references: Sequence[str] = (), not_duplicates: NotDuplicates | None = None,
                  batch: int = 100, neighbours: int = 10, keep_rules: Sequence[KeepRule] = DEFAULT_KEEP_RULES,
                  folder_priority: Sequence[str] = (), min_spread: float = MIN_SPREAD,

@@ -24,10 +24,12 @@ from imgsearch_desktop.core import images
 from imgsearch_desktop.core.analyses import Analysis
 from imgsearch_desktop.core.analyses.backfill import backfill
 from imgsearch_desktop.core.embedder import Embedder
+from imgsearch_desktop.core.paths import readable_path, root_of, under
 from imgsearch_desktop.core.progress import Progress, no_progress
 from imgsearch_desktop.core.scanner import FileEntry, Plan, Probe, plan, probe, scan
-from imgsearch_desktop.core.store import IndexedFile, PhotoDoc, Store, doc_id, readable_path, under
+from imgsearch_desktop.core.store import IndexedFile, PhotoDoc, doc_id
 from imgsearch_desktop.core.thumbs import ThumbCache
+from imgsearch_desktop.core.vector_store import VectorStore
 from imgsearch_desktop.core.watcher import ChangeSet
 
 BACKGROUND_NICE = 10
@@ -91,7 +93,7 @@ class Indexer:
 
     copy_batch = 500  # documents a schema migration copies per bulk request (and per progress report)
 
-    def __init__(self, store: Store, embedder: Embedder, decode_workers: int | None = None,
+    def __init__(self, store: VectorStore, embedder: Embedder, decode_workers: int | None = None,
                  batch_size: int | None = None, lookahead: int | None = None,
                  thumbnails: ThumbCache | None = None, analyses: Sequence[Analysis] = ()) -> None:
         self.store = store
@@ -460,8 +462,7 @@ def _by_sha(docs: Iterable[IndexedFile]) -> dict[str, list[IndexedFile]]:
 
 def _root_of(path: str, roots: Sequence[str]) -> str:
     """The watched folder a path belongs to (the deepest one), for its relative_path."""
-    matches = [r for r in roots if under(os.path.dirname(path), r)]
-    return max(matches, key=len) if matches else os.path.dirname(path)
+    return root_of(os.path.dirname(path), roots) or os.path.dirname(path)
 
 
 def _probe(path: str, roots: Sequence[str], unreachable: dict[str, str]) -> Probe:

@@ -27,6 +27,7 @@ from imgsearch_desktop.core.dupes import KeepPolicy, Tier, mark_derived, relatio
 from imgsearch_desktop.core.errors import UnreadablePart, UsageError, UserError
 from imgsearch_desktop.core.store import Filters, Hit, WordsHit
 from imgsearch_desktop.core.textfold import WordsQuery, words_query
+from imgsearch_desktop.core.vector_store import VectorStore
 
 REGION_ZOOM = 4  # a region query decodes its photo at 4× the model's input size before cutting the region out
 Region = tuple[float, float, float, float]  # left, top, right, bottom as fractions of the photo's size
@@ -106,7 +107,7 @@ class QueryResult:
         return [i for i, r in enumerate(self.relations) if r is not Tier.SIMILAR]
 
 
-def run_query(embedder, store, query: Query, keep: KeepPolicy | None = None) -> QueryResult:
+def run_query(embedder, store: VectorStore, query: Query, keep: KeepPolicy | None = None) -> QueryResult:
     """``keep`` (``dupes.keep_policy(settings)``) picks the best version among the query's copies, as ``dupes``
     and the Duplicates window pick their keeper; without it, the default keep rules."""
     started = time.perf_counter()

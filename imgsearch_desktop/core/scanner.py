@@ -21,7 +21,8 @@ from typing import NamedTuple
 
 from imgsearch_desktop.core.filekind import special_kind
 from imgsearch_desktop.core.images import is_supported_path
-from imgsearch_desktop.core.store import IndexedFile, under
+from imgsearch_desktop.core.paths import root_of, under
+from imgsearch_desktop.core.store import IndexedFile
 
 EXCLUDED_DIRS = {".git", ".svn", ".hg", "node_modules", "@eaDir", "$RECYCLE.BIN", "System Volume Information",
                  "__pycache__", ".Trash", ".Trashes", "lost+found", "#recycle", ".thumbnails", ".cache"}
@@ -78,7 +79,7 @@ class Exclusions:
         deepest of ``roots`` holding it; with none, every folder above it counts)."""
         if self.skips_file(os.path.basename(path)):
             return True
-        root = max((os.path.abspath(r) for r in roots if under(path, r)), key=len, default="")
+        root = root_of(path, [os.path.abspath(r) for r in roots]) or ""
         folder = os.path.dirname(path)
         while folder and folder != root and under(folder, root or os.sep) and folder != os.path.dirname(folder):
             if self.skips_folder(os.path.basename(folder), folder):

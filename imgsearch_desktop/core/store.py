@@ -44,6 +44,7 @@ from imgsearch_desktop.core.errors import (
     IndexNotReady,
     UserError,
 )
+from imgsearch_desktop.core.paths import path_bytes, readable_path, under
 from imgsearch_desktop.core.textfold import WordsQuery
 
 # 2: documents carry ``library`` (several desktops share one index) and their id hashes library id + path.
@@ -79,21 +80,6 @@ WATERMARK_HIGH = "cluster.routing.allocation.disk.watermark.high"  # above it no
 
 
 # ---------------------------------------------------------------- paths ↔ documents
-def path_bytes(path: str) -> bytes:
-    return os.fsencode(path)
-
-
-def readable_path(path: str) -> str:
-    """A readable form of a path whose bytes may not be UTF-8."""
-    return path_bytes(path).decode("utf-8", "replace")
-
-
-def printable(path: str) -> str:
-    """A path for one line of text output: readable (see ``readable_path``), with newlines, tabs and other control
-    characters escaped, so a file named "a\\nb.jpg" cannot forge a second output line."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in readable_path(path))
-
-
 def doc_id(path: str, library: str = DEFAULT_LIBRARY) -> str:
     """Document id = hash of the library id and the path's exact bytes: two desktops sharing an index never write
     over each other's documents, even for the same path (/home/anna/Pictures on both)."""
@@ -108,12 +94,6 @@ def path_from_source(source: dict) -> str:
     if source.get("path_b64"):
         return os.fsdecode(base64.b64decode(source["path_b64"]))
     return source["path"]
-
-
-def under(path: str, folder: str) -> bool:
-    """``path`` is ``folder`` or inside it, by exact bytes (display forms of two non-UTF-8 names can be equal)."""
-    p, f = path_bytes(path), path_bytes(folder).rstrip(b"/")
-    return p == f or p.startswith(f + b"/")
 
 
 def root_from_source(source: dict) -> str:

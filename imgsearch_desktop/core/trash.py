@@ -27,8 +27,9 @@ from send2trash import send2trash
 from send2trash.exceptions import TrashPermissionError
 
 from imgsearch_desktop.core import private
-from imgsearch_desktop.core.dupes import Group, KeepPolicy, Member, Photo, Tier, identity, inside, megabytes, plural
-from imgsearch_desktop.core.store import Store, path_bytes, path_from_source, readable_path
+from imgsearch_desktop.core.dupes import Group, KeepPolicy, Member, Photo, Tier, megabytes, plural
+from imgsearch_desktop.core.paths import identity, inside, path_bytes, readable_path
+from imgsearch_desktop.core.store import Store, path_from_source
 
 Plan = Sequence[tuple[Group, Sequence[str]]]  # per group, the paths of the members to trash
 JOURNAL = "trash-journal.jsonl"  # in the data dir: every trash action appended, one JSON object a line
@@ -149,13 +150,15 @@ def last_copies(plan: Plan) -> int:
 
 def trash_plan(plan: Plan, store: Store, journal: Path, references: Sequence[str] = (),
                lock: contextlib.AbstractContextManager | None = None) -> tuple[TrashReport, Exception | None]:
-    """Trash the plan under ``lock`` (the per-index write lock: one writer at a time), group by group into one
-    report; a failure part-way is returned beside what was already done, never hiding it (the caller words it)."""
+    """The one trash action: the chosen members of each group, each file re-checked on disk right before it goes,
+    under ``lock`` (the per-index write lock: one writer at a time), into one report. A failure part-way is
+    returned beside what was already done, never hiding it (the caller words it)."""
     report, error = TrashReport(), None
     try:
+        refs = [os.path.realpath(r) for r in references]
         with lock or contextlib.nullcontext():
             for group, chosen in plan:
-                report.outcomes += trash_group(group, chosen, store, journal, references, refresh=False).outcomes
+                report.outcomes += _trash_group(group, chosen, store, journal, refs)
             if report.trashed:
                 store.refresh()
     except Exception as exc:
@@ -163,20 +166,10 @@ def trash_plan(plan: Plan, store: Store, journal: Path, references: Sequence[str
     return report, error
 
 
-def trash_groups(plan: Plan, store: Store, journal: Path, references: Sequence[str] = ()) -> TrashReport:
-    """Trash the chosen members of each group, each file re-checked right before it goes; one report for all."""
-    report = TrashReport()
-    for group, paths in plan:
-        report.outcomes += trash_group(group, paths, store, journal, references, refresh=False).outcomes
-    _quietly(store.refresh)
-    return report
-
-
-def trash_group(group: Group, to_trash: Sequence[str], store: Store, journal: Path,
-                references: Sequence[str] = (), refresh: bool = True) -> TrashReport:
-    """Trash ``to_trash`` (paths of members of ``group``, never its keeper) after re-checking each on disk."""
-    report = TrashReport()
-    refs = [os.path.realpath(r) for r in references]
+def _trash_group(group: Group, to_trash: Sequence[str], store: Store, journal: Path,
+                 refs: list[str]) -> list[TrashOutcome]:
+    """``to_trash`` (paths of members of ``group``, never its keeper), each re-checked on disk first."""
+    outcomes = []
     keeper, problem = (None, f"kept: {NOT_INDEXED}") if group.keep_why == NOT_INDEXED else _check_keeper(group)
     trashed_inodes: set[tuple[int, int]] = set()
     for path in to_trash:
@@ -191,10 +184,8 @@ def trash_group(group: Group, to_trash: Sequence[str], store: Store, journal: Pa
         if not outcome.trashed:
             _quietly(_journal, journal, action="refused", path=readable_path(path), keeper=outcome.keeper,
                      reason=outcome.reason)
-        report.outcomes.append(outcome)
-    if refresh:
-        _quietly(store.refresh)
-    return report
+        outcomes.append(outcome)
+    return outcomes
 
 
 @dataclass(frozen=True)
@@ -315,7 +306,7 @@ def _journal(journal: Path, **entry) -> None:
 
 
 def _quietly(fn, /, *args, **kwargs) -> Exception | None:
-    """Book-keeping after the fact (journal, refresh): its failure must not turn a done trash into an error."""
+    """Book-keeping after the fact (the journal): its failure must not turn a done trash into an error."""
     try:
         fn(*args, **kwargs)
     except Exception as exc:

@@ -3,6 +3,9 @@ cannot be read, and the messages and counts around a query. Real key events on t
 
 from __future__ import annotations
 
+import os
+from urllib.parse import unquote_to_bytes
+
 from PySide6.QtCore import QByteArray, QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
@@ -221,3 +224,13 @@ def test_after_search_similar_enter_previews_the_first_tile(qtbot, make_app, lib
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
     qtbot.keyClick(window.preview.canvas, Qt.Key.Key_Return)  # Enter again: the system viewer
     assert opened == [file_url(similar)]
+
+
+def test_a_photo_reaches_the_system_opener_as_a_file_url_of_its_exact_bytes(qtbot):
+    """What a shell would run or a URL would cut (; $(…) quotes, #, ?, %, a newline, non-UTF-8 bytes) is all
+    escaped: the opener gets one file URL whose path is the photo's exact bytes, never a command line."""
+    for name in (b"a b;$(touch x) `y` 'q\".jpg", b"#1?x=2&y.jpg", b"100%.jpg", b"new\nline.jpg", b"caf\xe9.jpg"):
+        path = os.fsdecode(b"/photos/" + name)
+        url = file_url(path)
+        assert url.isValid() and url.isLocalFile() and not url.hasQuery() and not url.hasFragment()
+        assert unquote_to_bytes(url.toEncoded().data().removeprefix(b"file://")) == os.fsencode(path)

@@ -13,7 +13,7 @@ import sys
 from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.core import thumbs
 from imgsearch_desktop.core.dupes import DupeFinder
-from imgsearch_desktop.core.trash import default_plan, trash_groups
+from imgsearch_desktop.core.trash import default_plan, trash_plan
 from tests.app.gui import wait_indexed
 from tests.photos import write_photo
 
@@ -65,8 +65,8 @@ def test_index_window_settings_and_trash_leave_only_private_files(qtbot, make_ap
     store = app.ctx.store()
     store.attach()
     journal = dirs.data / "trash-journal.jsonl"
-    report = trash_groups(default_plan(DupeFinder(store).scan("exact")), store, journal)
-    assert len(report.outcomes) == 1 and journal.exists()
+    report, error = trash_plan(default_plan(DupeFinder(store).scan("exact")), store, journal)
+    assert error is None and len(report.outcomes) == 1 and journal.exists()
     app.window.close()  # the window's geometry goes to window.ini
     app.window.qsettings.sync()
 

@@ -9,7 +9,7 @@ import elastic_transport
 import pytest
 from elasticsearch import AuthenticationException
 
-from imgsearch_desktop.app.problems import Kind, explain, is_unreachable, plain
+from imgsearch_desktop.app.problems import Kind, address, explain, is_unreachable, plain
 from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.core.errors import (
     AuthRefused,
@@ -39,6 +39,12 @@ def test_a_remote_cluster_that_does_not_answer_is_named_not_dumped():
     assert problem.sentence == "Cannot reach Elasticsearch at http://127.0.0.1:9."
     assert problem.kind is Kind.UNREACHABLE and problem.action == "settings"
     assert "Errno 111" in problem.details and is_unreachable(exc)
+
+
+def test_the_address_a_message_names_carries_no_credentials():
+    """One rendering for every message (the window, the Duplicates window, the Settings dialog's test)."""
+    assert address("https://elastic:s3cret@search.example:9243/base?x=1") == "https://search.example:9243/base"
+    assert address("http://elastic@127.0.0.1:9") == "http://127.0.0.1:9" and address("") == ""
 
 
 def test_the_managed_node():

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
+from PySide6.QtCore import QObject
+
+from imgsearch_desktop.app import pools
 from imgsearch_desktop.app.workers import run_task
 from imgsearch_desktop.core.errors import UserError
 
@@ -54,3 +59,28 @@ def test_thousands_of_tasks_do_not_crash():
                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "delivered 2000"
+
+
+def test_shutdown_waits_for_every_pool_of_its_own_in_one_place(qapp):
+    """pools.wait_all: what runs in any pool made by new_pool ends before it returns, what is queued never starts,
+    and a pool deleted with its owner is left out; a job that does not end is bounded, not waited for forever."""
+    ran: list[str] = []
+    release = threading.Event()
+    owner = QObject()
+    first, second, gone = pools.new_pool(1), pools.new_pool(1, owner), pools.new_pool(1, QObject())
+    assert {first, second} <= set(pools.live_pools()) and gone not in pools.live_pools()  # its parent is gone
+    started = threading.Barrier(3)
+
+    def job(name: str) -> None:
+        started.wait(timeout=10)
+        release.wait(timeout=10)
+        ran.append(name)
+
+    first.start(functools.partial(job, "first"))
+    second.start(functools.partial(job, "second"))
+    first.start(functools.partial(ran.append, "queued"))  # behind "first" on its one thread
+    started.wait(timeout=10)  # both jobs are running
+    assert pools.wait_all(100) is False and ran == []  # bounded: they are still running
+    release.set()
+    assert pools.wait_all(10_000) is True
+    assert sorted(ran) == ["first", "second"]  # the queued job was dropped, not run

@@ -36,8 +36,6 @@ from imgsearch_desktop.core.trash import (
     dry_run,
     last_copies,
     selection_plan,
-    trash_group,
-    trash_groups,
     trash_plan,
 )
 from tests.conftest import TINY_DIMS
@@ -426,11 +424,12 @@ def test_safe_trash(store, embedder, tmp_path, trash_home):
     assert group.wasted_bytes == sum(os.path.getsize(fam[k]) for k in ("orig", "copy", "resized", "rotated"))
     journal = tmp_path / "journal.jsonl"
 
-    report = trash_group(group, [fam["png"]], store, journal)
-    assert not report.trashed and "keep" in report.refused[0].reason and os.path.exists(fam["png"])
+    report, error = trash_plan([(group, [fam["png"]])], store, journal)
+    assert error is None and not report.trashed and "keep" in report.refused[0].reason and os.path.exists(fam["png"])
 
-    report = trash_group(group, [fam["resized"], fam["rotated"]], store, journal)
-    assert [o.trashed for o in report] == [True, True] and report.summary().startswith("moved 2 files (")
+    report, error = trash_plan([(group, [fam["resized"], fam["rotated"]])], store, journal)
+    assert error is None and [o.trashed for o in report] == [True, True]
+    assert report.summary().startswith("moved 2 files (")
     assert not os.path.exists(fam["resized"]) and sorted(os.listdir(trash_home / "files")) == ["rotated.jpg",
                                                                                                "small.jpg"]
     remaining = {p.path for p in DupeFinder(store).photos().values()}
@@ -447,8 +446,8 @@ def test_safe_trash(store, embedder, tmp_path, trash_home):
     with open(group.keep.path, "ab") as fh:
         fh.write(b"\0")
     victim = next(m.photo.path for m in group.members if m.photo is not group.keep)
-    report = trash_group(group, [victim], store, journal)
-    assert not report.trashed and "changed" in report.refused[0].reason and os.path.exists(victim)
+    report, error = trash_plan([(group, [victim])], store, journal)
+    assert error is None and not report.trashed and "changed" in report.refused[0].reason and os.path.exists(victim)
 
 
 def test_reference_folder_files_are_never_trashed(store, embedder, tmp_path, trash_home):
@@ -460,7 +459,8 @@ def test_reference_folder_files_are_never_trashed(store, embedder, tmp_path, tra
     Indexer(store, embedder).run([tmp_path])
     (group,) = DupeFinder(store, references=[str(tmp_path / "ref")]).scan("exact")
     others = [m.photo.path for m in group.members if m.photo is not group.keep]
-    report = trash_group(group, others, store, tmp_path / "j.jsonl", references=[str(tmp_path / "ref")])
+    report, error = trash_plan([(group, others)], store, tmp_path / "j.jsonl", references=[str(tmp_path / "ref")])
+    assert error is None
     outcomes = {o.path: o for o in report}
     assert outcomes[str(tmp_path / "in" / "c.jpg")].trashed
     ref_other = next(p for p in others if "/ref/" in p)
@@ -486,8 +486,8 @@ def test_reference_folder_through_a_symlinked_folder_is_never_trashed(store, emb
     member = next(m for m in regrouped.members if m.photo.path == linked)
     assert member.protected and not member.ticked and default_plan([regrouped]) == []
     for refs in ([str(ref)], []):  # refused on the member's protection alone, and on the references given
-        (outcome,) = trash_group(regrouped, [linked], store, tmp_path / "j.jsonl", references=refs)
-        assert not outcome.trashed and "reference" in outcome.reason
+        (outcome,), error = trash_plan([(regrouped, [linked])], store, tmp_path / "j.jsonl", references=refs)
+        assert error is None and not outcome.trashed and "reference" in outcome.reason
     assert (ref / "a.jpg").exists()
 
 
@@ -508,8 +508,9 @@ def test_an_edit_that_keeps_size_and_mtime_is_caught(store, embedder, tmp_path, 
     data[len(data) // 2] ^= 0xFF  # now a different, unique photo of the same size
     victim.write_bytes(bytes(data))
     os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
-    (outcome,) = trash_group(group, [str(victim)], store, tmp_path / "j.jsonl")
-    assert not outcome.trashed and "changed since it was indexed" in outcome.reason and victim.exists()
+    (outcome,), error = trash_plan([(group, [str(victim)])], store, tmp_path / "j.jsonl")
+    assert error is None and not outcome.trashed and victim.exists()
+    assert "changed since it was indexed" in outcome.reason
 
 
 def test_a_chained_near_group_is_split_and_only_true_copies_go(store, embedder, tmp_path, trash_home):
@@ -529,8 +530,8 @@ def test_a_chained_near_group_is_split_and_only_true_copies_go(store, embedder, 
     assert finder.stats.linked_sets == 1 and len(groups) >= 2  # one chain, split around keepers
     assert_star(groups, Tier.SAME_PICTURE)
 
-    report = trash_groups(default_plan(groups), store, tmp_path / "j.jsonl")
-    assert report.trashed and not report.refused
+    report, error = trash_plan(default_plan(groups), store, tmp_path / "j.jsonl")
+    assert error is None and report.trashed and not report.refused
     for o in report.trashed:
         keep = o.group.keep
         gone = next(m.photo for m in o.group.members if m.photo.path == o.path)
@@ -555,8 +556,9 @@ def test_a_partial_failure_reports_what_was_trashed_and_what_was_not(store, embe
     with open(failing, "ab") as fh:
         fh.write(b"\0")
     journal = tmp_path / "j.jsonl"
-    report = trash_groups(plan, store, journal)
+    report, error = trash_plan(plan, store, journal)
     (trashed,), (refused,) = report.trashed, report.refused
+    assert error is None
     assert trashed.group is groups[0] and not os.path.exists(trashed.path)
     assert refused.group is groups[1] and "photo to keep changed" in refused.reason and os.path.exists(refused.path)
     assert report.summary().startswith("moved 1 file (") and report.summary().endswith("; kept 1 file")
@@ -580,8 +582,8 @@ def test_one_file_through_a_symlinked_root_is_listed_once(store, embedder, tmp_p
     (group,) = DupeFinder(store).scan("exact")
     assert len(group.members) == 2 and group.wasted_bytes == os.path.getsize(lib / "a.jpg")
     assert_star([group], Tier.EXACT)
-    report = trash_groups(default_plan([group]), store, tmp_path / "j.jsonl")
-    assert len(report.trashed) == 1 and (lib / "a.jpg").exists() != (tmp_path / "copy.jpg").exists()
+    report, error = trash_plan(default_plan([group]), store, tmp_path / "j.jsonl")
+    assert error is None and len(report.trashed) == 1 and (lib / "a.jpg").exists() != (tmp_path / "copy.jpg").exists()
 
 
 # ---------------------------------------------------------------- keep rules
@@ -624,10 +626,8 @@ def test_keep_rules_in_the_users_order(tmp_path):
     assert KeepPolicy(references=[str(tmp_path / "b")]).pick([a, b]) is b
 
 
-def test_labels_and_plurals():
-    assert [t.label for t in Tier] == ["identical file", "same picture", "similar shot"]
-    assert [t.value for t in Tier] == ["exact", "near", "similar"] and Tier.parse("near") is Tier.SAME_PICTURE
-    assert [t.pre_ticked for t in Tier] == [True, True, False]
+def test_plurals_and_levels():
+    assert Tier.parse("near") is Tier.SAME_PICTURE  # the tier table's columns: tests/fast/test_fast_dupes.py
     assert (plural(1, "group"), plural(2, "group"), plural(1, "file"), plural(0, "file")) == (
         "1 group", "2 groups", "1 file", "0 files")
     assert dry_run([]) == "keeps 0, moves 0 files (0.0 MB) to the trash"
@@ -647,8 +647,8 @@ def test_a_linked_file_is_never_trashed_through_its_link(store, embedder, tmp_pa
     Indexer(store, embedder).run([lib])
     groups = DupeFinder(store).scan("exact", 0.9)
     assert len(groups) == 1 and len(groups[0].members) == 2
-    report = trash_groups(default_plan(groups), store, tmp_path / "journal.jsonl", [])
-    assert outside.exists() and keep.exists() and not report.trashed
+    report, error = trash_plan(default_plan(groups), store, tmp_path / "journal.jsonl", [])
+    assert error is None and outside.exists() and keep.exists() and not report.trashed
     assert any("symbolic link" in o.reason for o in report.refused)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from imgsearch_desktop.core.dupes import DupeFinder
 from imgsearch_desktop.core.pipeline import Indexer
-from imgsearch_desktop.core.trash import default_plan, trash_group, trash_groups
+from imgsearch_desktop.core.trash import default_plan, trash_plan
 from tests.photos import write_photo
 
 OLD = 946_684_800 * 10**9  # 2000-01-01: the outside copy is the oldest file
@@ -39,8 +39,8 @@ def test_a_symlink_to_an_older_copy_outside_is_never_the_keeper(store, linked_ou
     (group,) = finder.scan("exact")
     assert group.keep.path == str(real) and group.keep_why == "a real file inside the library"
     assert [m.photo.path for m in group.ticked] == [str(link)]
-    report = trash_groups(default_plan([group]), store, tmp_path / "journal.jsonl")
-    assert real.exists() and outside.exists() and link.is_symlink() and not report.trashed
+    report, error = trash_plan(default_plan([group]), store, tmp_path / "journal.jsonl")
+    assert error is None and real.exists() and outside.exists() and link.is_symlink() and not report.trashed
 
 
 def test_a_symlink_chosen_as_keeper_trashes_nothing(store, linked_out, tmp_path):
@@ -49,6 +49,6 @@ def test_a_symlink_chosen_as_keeper_trashes_nothing(store, linked_out, tmp_path)
     (group,) = finder.scan("exact")
     chosen = finder.rekeep(group, next(m.photo for m in group.members if m.photo.path == str(link)))
     assert not chosen.ticked  # the library's own copy is not suggested for the trash
-    (outcome,) = trash_group(chosen, [str(real)], store, tmp_path / "journal.jsonl")  # ticked by hand
-    assert not outcome.trashed and "symbolic link" in outcome.reason
+    (outcome,), error = trash_plan([(chosen, [str(real)])], store, tmp_path / "journal.jsonl")  # ticked by hand
+    assert error is None and not outcome.trashed and "symbolic link" in outcome.reason
     assert real.exists() and outside.exists()

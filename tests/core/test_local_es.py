@@ -125,12 +125,23 @@ def test_remote_clusters_verify_tls_and_secrets_stay_out_of_files_and_urls(tmp_p
     assert "s3cret-pw" not in dirs.settings_file.read_text()
 
 
-def test_no_shell_is_ever_given_a_path():
-    """Paths from the index reach only argument lists and QDesktopServices, never a shell command line."""
-    package = Path(__file__).resolve().parents[2] / "imgsearch_desktop"
-    offenders = [str(p) for p in package.rglob("*.py")
-                 if any(s in p.read_text() for s in ("shell=True", "os.system(", "os.popen("))]
-    assert offenders == []
+def test_a_folder_name_a_shell_would_run_reaches_the_program_as_one_argument(tmp_path, monkeypatch):
+    """A path reaches a program as one element of an argument list, never inside a shell command line: a JDK in a
+    folder named with ; $(…) ` and quotes is found and run as it is, and nothing in its name is executed. (A photo's
+    path reaches the desktop's opener as a file URL: tests/app/test_first_use.py.)"""
+    from imgsearch_desktop.core.node import runtime
+
+    monkeypatch.chdir(tmp_path)  # where a shell's `touch` would leave its mark
+    jdk = tmp_path / "jdk; touch ran-1 $(touch ran-2) `touch ran-3` 'q\" && touch ran-4"
+    java = jdk / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text('#!/bin/sh\necho "openjdk version \\"17.0.9\\" 2023-10-17" >&2\n')
+    java.chmod(0o755)
+    monkeypatch.delenv("ES_JAVA_HOME", raising=False)
+    monkeypatch.setenv("JAVA_HOME", str(jdk))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-such-bin"))  # no other java on the way
+    assert runtime.find_java(tmp_path / "es-home-without-a-jdk") == str(jdk)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("ran-")) == []
 
 
 def test_secrets_use_the_keyring_else_a_private_file(tmp_path):

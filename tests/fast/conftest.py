@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.env_vars import ENV_VARS
+from tests.env_vars import isolate
 
 
 @pytest.fixture(autouse=True)
 def fast_isolated_home(tmp_path, monkeypatch):
     """No fast test reads the developer's IMGSEARCH_* settings or touches the real config, data or keyring."""
-    for var in ENV_VARS:
-        monkeypatch.delenv(var, raising=False)
-    home = tmp_path / "app-home"
-    monkeypatch.setenv("IMGSEARCH_HOME", str(home))
+    home = isolate(tmp_path, monkeypatch)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     return home
 

@@ -14,6 +14,7 @@ from imgsearch_desktop import checks
 from imgsearch_desktop.config import AppDirs, Settings, library_id, split_credentials
 from imgsearch_desktop.core import secrets
 from imgsearch_desktop.core.errors import UsageError
+from imgsearch_desktop.redact import redact
 
 
 def refused(check, text: str) -> str:
@@ -34,7 +35,7 @@ def test_positive_int_and_batch_size():
     assert checks.positive_int("3") == 3
     assert refused(checks.positive_int, "0") == "must be 1 or more, not 0"
     assert checks.batch_size("1024") == 1024
-    assert "between 1 and 1024" in refused(checks.batch_size, "1025")
+    assert "the batch size must be between 1 and 1,024, not 1025" in refused(checks.batch_size, "1025")
     assert "whole number" in refused(checks.batch_size, "2.5")
 
 
@@ -85,7 +86,8 @@ def test_es_url():
     assert "expected" in refused(checks.es_url, "http://")
     assert "port 0" in refused(checks.es_url, "http://h:0")
     message = refused(checks.es_url, "http://elastic:s3cret@h:99999")
-    assert "port must be a number" in message and "s3cret" not in message and "//…@h" in message
+    assert "port must be a number" in message and "s3cret" not in message
+    assert repr(redact("http://elastic:s3cret@h:99999")) in message  # the one redaction of every message and log
 
 
 def test_library_id():

@@ -30,6 +30,7 @@ from imgsearch_desktop.core.dupes import (
     saved_keep_rules,
     webp_is_lossless,
 )
+from tests.fast.fake_store import FakeStore
 
 
 def unit(degrees: float, dims: int = 8) -> np.ndarray:
@@ -47,13 +48,23 @@ def photo(name: str, *, width: int = 1000, height: int = 750, size: int = 100_00
 
 
 # ---------------------------------------------------------------- tiers and words
-def test_tier_labels_and_levels():
-    assert [t.value for t in Tier] == ["exact", "near", "similar"]  # the CLI's --level words, in order
-    assert Tier.EXACT.label == "identical file"
-    assert Tier.SAME_PICTURE.label == "same picture"
-    assert Tier.SIMILAR.label == "similar shot"
-    assert [t.order for t in Tier] == [0, 1, 2]
-    assert Tier.EXACT.pre_ticked and Tier.SAME_PICTURE.pre_ticked and not Tier.SIMILAR.pre_ticked
+def test_what_each_column_of_the_tier_table_decides():
+    """Not the table read back, but what its columns do: the word is what ``dupes --level`` takes, the order makes
+    a group what its loosest member is, the pre-tick is what one click suggests for the trash, the label names a
+    member (an identical copy of a similar shot is an identical file, and pre-ticked like one)."""
+    from imgsearch_desktop.cli import build_parser
+
+    parser = build_parser()
+    for tier in Tier:
+        assert Tier.parse(parser.parse_args(["dupes", "--level", tier.value]).level) is tier
+    keep, same, similar, copy = photo("k.jpg"), photo("s.jpg", angle=5), photo("t.jpg", angle=20), photo("c.jpg")
+    members = [Member(keep, 1.0), Member(same, 0.99, Tier.SAME_PICTURE), Member(similar, 0.93, Tier.SIMILAR),
+               Member(copy, 0.93, Tier.SIMILAR, copy_of=similar)]
+    assert Group(keep, members, Tier.SIMILAR).tier is Tier.SIMILAR
+    assert Group(keep, members[:2], Tier.SIMILAR).tier is Tier.SAME_PICTURE  # the loosest member, not the scan
+    assert Group(keep, members[:1], Tier.EXACT).tier is Tier.EXACT  # no member yet: the scan's level
+    assert [m.relation for m in members] == ["keeper", Tier.SAME_PICTURE.label, Tier.SIMILAR.label, Tier.EXACT.label]
+    assert [m.pre_ticked for m in members] == [False, True, False, True]
 
 
 def test_tier_parse():
@@ -354,28 +365,6 @@ def test_relation_to_query_labels():
 
 
 # ---------------------------------------------------------------- a whole scan over a fake store
-class FakeStore:
-    """The two store calls a duplicate scan makes, answered from a list of documents with numpy."""
-
-    def __init__(self, photos: list[Photo]) -> None:
-        self.docs = {p.doc_id: p for p in photos}
-        self.knn_calls: list[tuple[str, int, float | None]] = []
-
-    def documents(self, filters, fields, page=2000):
-        for p in self.docs.values():
-            yield p.doc_id, {
-                "path": p.path, "sha256": p.sha256, "size": p.size, "width": p.width, "height": p.height,
-                "mtime_ns": p.mtime_ns, "format": p.format, "phash": p.phash, "image_embedding": p.vector.tolist()}
-
-    def knn_many(self, field_name, vectors, k, filters=None, min_score=None):
-        self.knn_calls.append((field_name, k, min_score))
-        out = []
-        for v in vectors:
-            scored = sorted(((float(np.dot(v, p.vector)), i) for i, p in self.docs.items()), reverse=True)
-            out.append([i for s, i in scored[:k] if min_score is None or s >= min_score])
-        return out
-
-
 @pytest.mark.parametrize("join_max", [0, 1000], ids=["knn-per-photo", "exact-join"])
 def test_a_similar_scan_over_a_fake_store(tmp_path, join_max):
     """The same groups whichever way the candidates come: a kNN query per photo (above the join's limit) or the
@@ -389,7 +378,10 @@ def test_a_similar_scan_over_a_fake_store(tmp_path, join_max):
     os.link(photos[1].path, tmp_path / "b-link.jpg")  # b reached by a second name: one photo, not a duplicate
     alias = photo("b-link.jpg", angle=20, folder=str(tmp_path), sha256=photos[1].sha256)
     alias.doc_id = "id-b-link"
-    store = FakeStore([*photos, alias])
+    store = FakeStore()
+    for p in [*photos, alias]:
+        store.add(p.path, p.vector, doc=p.doc_id, sha256=p.sha256, size=p.size, width=p.width, height=p.height,
+                  mtime_ns=p.mtime_ns, format=p.format, phash=p.phash)
     progress_calls = []
     f = DupeFinder(store, neighbours=3, exact_join_max=join_max)
     groups = f.scan("similar", 0.9, progress=lambda done, total, note: progress_calls.append(note) or True)
@@ -397,7 +389,8 @@ def test_a_similar_scan_over_a_fake_store(tmp_path, join_max):
     assert sorted(named) == [["a.jpg", "b.jpg"], ["c.jpg", "d.jpg"]]
     b_member = next(m for g in groups for m in g.members if m.photo.path.endswith("b.jpg"))
     assert b_member.photo.aliases == [str(tmp_path / "b-link.jpg")]
-    assert store.knn_calls == ([] if join_max else [("image_embedding", 3, 0.9)])
+    assert [(field, k, floor) for _, field, k, _, floor in store.asked] == (
+        [] if join_max else [("image_embedding", 3, 0.9)])
     assert f.stats.photos == 5 and f.stats.linked_sets == 1 and f.stats.groups == 2
     assert "comparing" in progress_calls and "checking groups" in progress_calls
 

@@ -12,6 +12,7 @@ from imgsearch_desktop.core.dupes import Tier
 from imgsearch_desktop.core.errors import UsageError, UserError
 from imgsearch_desktop.core.query import Part, Query, QueryResult, _whole, crop, fuse, run_query
 from imgsearch_desktop.core.store import Filters, Hit, WordsHit
+from tests.fast.fake_store import FakeStore
 
 
 # ---------------------------------------------------------------- parts
@@ -104,37 +105,18 @@ class FakeEmbedder:
         return np.array([[2 * x for x in WORDS[t]] for t in texts], dtype=np.float32)  # not unit: _unit
 
 
-class FakeStore:
-    def __init__(self, hits: list[Hit] | None = None, stored: dict[str, dict] | None = None) -> None:
-        self.hits = hits or []
-        self.stored = stored or {}
-        self.asked: list[tuple[np.ndarray, int, Filters, float | None]] = []
-        self.words: list = []  # what the text of photos was searched for
-
-    def knn(self, vector, k=20, filters=None, min_score=None):
-        self.asked.append((np.asarray(vector), k, filters, min_score))
-        return self.hits
-
-    def indexed_source(self, path):
-        return self.stored.get(path)
-
-    def words_search(self, words, k=20, filters=None, vectors=False):
-        self.words.append(words)
-        return []
-
-
 def test_run_query_combines_the_parts_into_one_unit_vector():
     embedder, store = FakeEmbedder(), FakeStore()
     filters = Filters(formats=["jpeg"])
     query = Query(text="cat", parts=[Part(text="snow", weight=-1.0)], k=7, filters=filters, min_score=0.3)
     result = run_query(embedder, store, query)
     assert embedder.encoded == ["cat", "snow"] and not embedder.in_query
-    ((vector, k, sent_filters, min_score),) = store.asked
-    assert vector == pytest.approx(np.array([1.0, -1.0, 0.0]) / np.sqrt(2))
+    (method, vector, k, sent_filters, min_score), words = store.asked
+    assert method == "knn" and vector == pytest.approx(np.array([1.0, -1.0, 0.0]) / np.sqrt(2))
     assert (k, sent_filters, min_score) == (7, filters, 0.3)
     assert isinstance(result, QueryResult) and result.hits == [] and result.seconds >= 0
     assert result.relations == []  # a sentence has no copies to label
-    assert [w.words for w in store.words] == ["cat"]  # the positive sentence, folded, also matches words in photos
+    assert words[0] == "words_search" and words[1].words == "cat"  # the positive sentence also matches words
 
 
 def hit(ident: str, score: float = 0.5) -> Hit:
@@ -159,18 +141,20 @@ def test_fusion_every_word_first_then_reciprocal_rank():
 
 
 def test_a_stored_part_uses_the_indexed_vector():
-    store = FakeStore(stored={"/p/dog.jpg": {"image_embedding": [0.0, 0.0, 5.0], "sha256": "s", "phash": None}})
+    store = FakeStore()
+    store.add("/p/dog.jpg", [0.0, 0.0, 5.0], sha256="s", phash=None)
     run_query(FakeEmbedder(), store, Query(parts=[Part(stored="/p/dog.jpg"), Part(text="cat", weight=0.5)]))
-    vector = store.asked[0][0]
+    vector = store.asked[0][1]
     assert vector == pytest.approx(np.array([0.5, 0.0, 1.0]) / np.linalg.norm([0.5, 0.0, 1.0]))
 
 
 def test_a_single_stored_photo_labels_its_copies():
-    hits = [Hit("/p/a.jpg", 1.0, "a", "a.jpg", "a.jpg", 100, 100, sha256="s"),
-            Hit("/p/b.jpg", 0.99, "b", "b.jpg", "b.jpg", 4000, 3000, sha256="s"),
-            Hit("/p/c.jpg", 0.5, "c", "c.jpg", "c.jpg", 100, 100, sha256="t")]
-    store = FakeStore(hits, stored={"/p/a.jpg": {"image_embedding": [1.0, 0.0, 0.0], "sha256": "s", "phash": None}})
+    store = FakeStore()
+    store.add("/p/a.jpg", [1.0, 0.0, 0.0], sha256="s", width=100, height=100)
+    store.add("/p/b.jpg", [0.99, np.sqrt(1 - 0.99**2), 0.0], sha256="s", width=4000, height=3000)  # cosine 0.99
+    store.add("/p/c.jpg", [0.5, 0.0, np.sqrt(0.75)], sha256="t", width=100, height=100)  # cosine 0.5
     result = run_query(FakeEmbedder(), store, Query(parts=[Part(stored="/p/a.jpg")]))
+    assert [h.path for h in result.hits] == ["/p/a.jpg", "/p/b.jpg", "/p/c.jpg"]
     assert result.relations == [Tier.EXACT, Tier.EXACT, Tier.SIMILAR]
     assert result.copies == [0, 1]
     assert result.best == 1  # the bigger copy

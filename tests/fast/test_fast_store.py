@@ -25,7 +25,6 @@ from imgsearch_desktop.core.store import (
     path_from_source,
     readable_path,
     root_from_source,
-    under,
 )
 
 LATIN1 = os.fsdecode(b"/photos/caf\xe9")  # a folder whose name is not UTF-8
@@ -73,20 +72,6 @@ def test_formats_are_upper_case_terms_and_all_clauses_combine():
 
 
 # ---------------------------------------------------------------- paths and ids
-@pytest.mark.parametrize(("path", "folder", "inside"), [
-    ("/a/b/c.jpg", "/a", True),
-    ("/a/b/c.jpg", "/a/", True),
-    ("/a", "/a", True),
-    ("/ab/c.jpg", "/a", False),
-    ("/a.jpg", "/a", False),
-    ("/b/c.jpg", "/a", False),
-    (LATIN1 + "/x.jpg", LATIN1, True),
-    (LATIN1 + "/x.jpg", OTHER, False),  # equal display forms, different bytes
-])
-def test_under(path, folder, inside):
-    assert under(path, folder) is inside
-
-
 def test_doc_id_hashes_library_and_exact_path():
     a = doc_id("/p/a.jpg")
     assert len(a) == 40 and int(a, 16) >= 0
@@ -225,7 +210,7 @@ def test_knn_for_all_libraries_on_an_older_server():
 
 
 def test_printable_paths_cannot_forge_output_lines():
-    from imgsearch_desktop.core.store import printable
+    from imgsearch_desktop.core.paths import printable
 
     assert printable("/p/a\nindexed 999.jpg") == "/p/a\\nindexed 999.jpg"
     assert printable("/p/tab\there\x1b[31m.jpg") == "/p/tab\\there\\x1b[31m.jpg"

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.analyses import Analysis
+from imgsearch_desktop.core.paths import readable_path
 from imgsearch_desktop.core.progress import Progress, no_progress
-from imgsearch_desktop.core.store import Store, path_from_source, readable_path
+from imgsearch_desktop.core.store import path_from_source
+from imgsearch_desktop.core.vector_store import VectorStore
 
 BATCH = 16  # photos per partial-update bulk request (and per progress report)
 
@@ -25,7 +27,7 @@ class BackfillStats:
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
 
 
-def backfill(store: Store, analyses: list[Analysis], progress: Progress | None = None) -> BackfillStats:
+def backfill(store: VectorStore, analyses: list[Analysis], progress: Progress | None = None) -> BackfillStats:
     """Run ``analyses`` on every photo of this library that lacks one of them at its version."""
     progress = progress or no_progress
     started = time.perf_counter()
@@ -69,7 +71,7 @@ def backfill(store: Store, analyses: list[Analysis], progress: Progress | None =
     return stats
 
 
-def _flush(store: Store, pending: dict[str, dict]) -> int:
+def _flush(store: VectorStore, pending: dict[str, dict]) -> int:
     if not pending:
         return 0
     errors = store.update_fields(pending)
