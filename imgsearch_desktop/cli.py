@@ -52,6 +52,8 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--home", default=default, help="root for config, data and cache (IMGSEARCH_HOME)")
     g.add_argument("--no-faces", action="store_true", default=default,
                    help="no faces or people this run; indexing deletes the face data (setting: faces = false)")
+    g.add_argument("--no-text", action="store_true", default=default,
+                   help="do not read the text in photos this run, nor match it (setting: text = false)")
 
 
 class TierWords:
@@ -101,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unlike", action="append", default=[], metavar="PATH", help="less like this indexed photo")
     p.add_argument("--face", metavar="FILE", help="photos with the largest face in FILE, nearest first")
     p.add_argument("--person", metavar="NAME_OR_ID", help="only photos of this person (see `people`)")
+    p.add_argument("--words", type=checks.sentence, metavar="TEXT",
+                   help='photos by the words read in them only ("quoted phrase" exact; prefixes, one typo match)')
+    p.add_argument("--has-text", action="store_true", help="only photos with text in them")
     p.add_argument("-k", type=checks.result_count, default=10, metavar="N", help="number of results (default 10)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one hit a line")
     p.add_argument("--min-score", type=checks.cosine, help="cosine similarity threshold")
@@ -234,8 +239,8 @@ def search_parts(args: argparse.Namespace) -> list:
     parts += [Part(path=os.path.abspath(f), weight=-1.0) for f in args.not_image]
     parts += [Part(text=t, weight=-1.0) for t in args.not_text]
     parts += [Part(stored=os.path.abspath(f), weight=-1.0) for f in args.unlike]
-    if not any(p.weight > 0 for p in parts) and not getattr(args, "face", None):
-        raise UsageError("search needs at least one of --image, --text, --like or --face (what to look for)")
+    if not any(p.weight > 0 for p in parts) and not getattr(args, "face", None) and not getattr(args, "words", None):
+        raise UsageError("search needs at least one of --image, --text, --like, --face or --words (what to look for)")
     return parts
 
 
@@ -251,17 +256,18 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
     store = ctx.store()
     store.use_index(embedder.model_id, embedder.dims, create=False)
     filters = Filters(folders=[os.path.abspath(f) for f in args.folder], date_from=args.date_from,
-                      date_to=args.date_to, formats=args.format, all_libraries=args.all_libraries)
+                      date_to=args.date_to, formats=args.format, all_libraries=args.all_libraries,
+                      has_text=args.has_text)
     people = ctx.people() if ctx.settings.faces else None
     if args.person or args.face:
         from imgsearch_desktop.core.people import face_filter
 
         filters, face_hits = face_filter(store, people, filters, args.person, args.face, args.k, bool(parts))
-    if args.face and not parts:
+    if args.face and not parts and not args.words:
         hits = face_hits
     else:
-        hits = run_query(embedder, store, Query(parts=parts, k=args.k, min_score=args.min_score,
-                                                filters=filters)).hits
+        hits = run_query(embedder, store, Query(parts=parts, k=args.k, min_score=args.min_score, filters=filters,
+                                                words=args.words, match_text=ctx.settings.text)).hits
     for hit in hits:
         if args.json:
             print(json.dumps(hit_json(hit, people), ensure_ascii=False))
@@ -275,7 +281,11 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
 
 def hit_json(hit, people) -> dict:
     """A search hit's JSON line; with faces on, its faces: box in the photo's pixels, person id or null."""
+    from imgsearch_desktop.core.analyses.text import text_in_photo
+
     out = hit.as_json()
+    out["text_in_photo"] = text_in_photo(hit.text_lines)
+    out["matched"] = hit.matched or "meaning"
     if people is not None:
         from imgsearch_desktop.core.people import face_key
 

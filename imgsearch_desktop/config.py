@@ -105,6 +105,7 @@ class Settings:
     batch_size: int = 32
     results: int = 50
     faces: bool = True  # find faces and group them into people; off deletes every face and person (privacy)
+    text: bool = True  # read the text in photos (signs, receipts, screenshots) and find photos by it
     library_id: str = ""  # empty = the id made once for this installation (``library-id`` in the data dir)
     keep_rules: list[str] = field(default_factory=list)  # duplicates: keep-best rules, the user's order (empty =
     # the default order; core.dupes.KeepRule values)

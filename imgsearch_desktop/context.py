@@ -43,6 +43,8 @@ class Context:
                 self.settings.override(name, value)  # this run's option, never written to settings.toml
         if getattr(args, "no_faces", None):
             self.settings.override("faces", False)
+        if getattr(args, "no_text", None):
+            self.settings.override("text", False)
         self._embedder = None
         self._library: str | None = None
 
@@ -84,8 +86,10 @@ class Context:
     def analyses(self) -> list:
         """The per-photo analyses after CLIP that the settings switch on (core/analyses)."""
         from imgsearch_desktop.core.analyses.faces import FacesAnalysis
+        from imgsearch_desktop.core.analyses.text import TextAnalysis, available
 
-        return [FacesAnalysis()] if self.settings.faces else []
+        text = self.settings.text and available()
+        return ([FacesAnalysis()] if self.settings.faces else []) + ([TextAnalysis()] if text else [])
 
     def people(self):
         from imgsearch_desktop.core.people import People

@@ -47,5 +47,12 @@ if [ ! -f "$stamp" ]; then
   echo "setup: installing Python packages (the first time downloads torch: a few GB)"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[dev,formats]"
+  # Text in photos: RapidOCR without its opencv-python requirement (the GUI build; pyproject.toml says why):
+  # opencv-python-headless and RapidOCR's other requirements come from pyproject.toml.
+  .venv/bin/python -m pip install -q --no-deps "rapidocr-onnxruntime==1.4.4"
+  if .venv/bin/python -m pip show -q opencv-python >/dev/null 2>&1; then  # pulled in by something else: out
+    .venv/bin/python -m pip uninstall -q -y opencv-python  # it shares cv2/ with the headless build: reinstall that
+    .venv/bin/python -m pip install -q --force-reinstall --no-deps opencv-python-headless
+  fi
   rm -f .venv/.installed-*; touch "$stamp"
 fi

@@ -33,6 +33,7 @@ from imgsearch_desktop.app.results_model import HitRole, PathRole, placeholder
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.tiles import photo_menu
 from imgsearch_desktop.app.workers import run_call
+from imgsearch_desktop.core.analyses.text import text_in_photo
 from imgsearch_desktop.core.library import Group, PagePlan, group_at, groups, plan_page
 from imgsearch_desktop.core.store import Filters, Hit, SnapshotExpired, Store, Timeline, TimelinePage, readable_path
 
@@ -541,7 +542,7 @@ class TimelineGrid(QAbstractScrollArea):
             self.many.fill_menu(menu)
             self.popup(menu, self.viewport().mapToGlobal(pos))
             return
-        photo_menu(menu, self, path, hit.folder or path)
+        photo_menu(menu, self, path, hit.folder or path, text=text_in_photo(hit.text_lines))
         self.popup(menu, self.viewport().mapToGlobal(pos))
 
     def popup(self, menu: QMenu, global_pos: QPoint) -> None:

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QImage, QKeyEvent, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QColor, QImage, QKeyEvent, QKeySequence, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -36,10 +36,11 @@ from PySide6.QtWidgets import (
 )
 
 from imgsearch_desktop.app.pools import new_pool
-from imgsearch_desktop.app.results_model import index_path
+from imgsearch_desktop.app.results_model import HitRole, index_path
 from imgsearch_desktop.app.tiles import Tiles, tiles_of
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.core import exif, images
+from imgsearch_desktop.core.analyses.text import matched_boxes
 from imgsearch_desktop.core.store import readable_path
 
 UNKNOWN = "—"
@@ -55,6 +56,8 @@ QFrame#previewInfo QLabel { color: #37474f; }
 QFrame#previewInfo QLabel[role="key"] { color: #78909c; }
 """
 
+
+MATCH_COLOUR = "#ffcc00"  # the outline of the words a search matched (visible on light and dark photos)
 
 @dataclass
 class Picture:
@@ -326,10 +329,29 @@ class PreviewPane(QWidget):
             return
         self.picture = picture
         self.pixmap = QPixmap.fromImage(picture.image) if not picture.image.isNull() else QPixmap()
+        self._outline_matched_text(picture)
         folder, name = os.path.split(readable_path(picture.path))
         self._show_facts(picture, name, folder)
         self._paint()
         self.shown.emit(picture.path)
+
+    def _outline_matched_text(self, picture: Picture) -> None:
+        """A photo found by its words: the lines holding them outlined on the picture (boxes in the photo's pixels;
+        the picture may be shown reduced)."""
+        hit = self.model.index(self.row, 0).data(HitRole) if self.model is not None else None
+        if self.pixmap.isNull() or hit is None or hit.path != picture.path or not picture.width:
+            return
+        boxes = matched_boxes(hit.text_lines, hit.matched_terms)
+        if not boxes:
+            return
+        scale = self.pixmap.width() / picture.width
+        painter = QPainter(self.pixmap)
+        painter.setPen(QPen(QColor(MATCH_COLOUR), max(2.0, self.pixmap.width() / 400)))  # seen when fitted too
+        pad = 4  # around the letters, not on them
+        for x, y, w, h in boxes:
+            painter.drawRect(round(x * scale) - pad, round(y * scale) - pad, round(w * scale) + 2 * pad,
+                             round(h * scale) + 2 * pad)
+        painter.end()
 
     def _placeholder(self, index: QModelIndex) -> None:
         """Until the decode is in: the tile's own thumbnail, blown up (soft, but the right picture at once)."""

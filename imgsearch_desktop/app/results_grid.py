@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QListView, QMenu
 
 from imgsearch_desktop.app.results_model import HitRole
 from imgsearch_desktop.app.tiles import photo_menu
+from imgsearch_desktop.core.analyses.text import text_in_photo
 
 
 class ResultsGrid(QListView):
@@ -83,10 +84,12 @@ class ResultsGrid(QListView):
             self.many.fill_menu(menu)
             self.popup(menu, self.viewport().mapToGlobal(pos))
             return
-        path = index.data(HitRole).path
+        hit = index.data(HitRole)
+        path = hit.path
         photo_menu(menu, self, path, os.path.dirname(path),
                    extra=(("More like this", lambda: self.more_like_requested.emit(path)),
-                          ("Less like this", lambda: self.less_like_requested.emit(path))))
+                          ("Less like this", lambda: self.less_like_requested.emit(path))),
+                   text=text_in_photo(hit.text_lines))
         self.popup(menu, self.viewport().mapToGlobal(pos))
 
     def popup(self, menu: QMenu, global_pos: QPoint) -> None:

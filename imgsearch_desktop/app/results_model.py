@@ -121,6 +121,8 @@ class ResultsModel(QAbstractListModel):
             relation = self.relation(index.row())
             if relation is not Tier.SIMILAR:  # a copy of the query: say which kind, and which copy is best
                 label += f"\n{relation.label}" + ("  ★ best" if index.row() == self.best else "")
+            elif hit.matched in ("text", "both"):  # found (also) by the words read in it: say so
+                label += "\nmatched by text"
             return label
         if role == Qt.ItemDataRole.DecorationRole:
             return self.pixmaps.get(hit.path, self._loading)

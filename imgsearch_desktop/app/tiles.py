@@ -73,18 +73,21 @@ def tiles_of(grid: Tiles | QAbstractItemView) -> Tiles:
     return ItemViewTiles(grid) if isinstance(grid, QAbstractItemView) else grid
 
 
-def photo_menu(menu: QMenu, grid, path: str, folder: str, extra: tuple = ()) -> None:
+def photo_menu(menu: QMenu, grid, path: str, folder: str, extra: tuple = (), text: str = "") -> None:
     """One photo's menu, the same on every grid (the results and the timeline): ``grid`` has the tile signals
     (preview/open/reveal/similar requested) and ``many`` (the selection's actions, or None); ``extra``: more
-    (text, slot) entries after "Search similar to this"."""
+    (text, slot) entries after "Search similar to this"; ``text``: the text read in the photo (copied by
+    "Copy text in photo", shown only when there is some)."""
     menu.addAction("Preview", grid.preview_requested.emit)
     menu.addAction("Open in viewer", lambda: grid.open_requested.emit(path))
     menu.addAction("Reveal in folder", lambda: grid.reveal_requested.emit(folder))
     menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(readable_path(path)))
+    if text:
+        menu.addAction("Copy text in photo", lambda: QGuiApplication.clipboard().setText(text))
     menu.addSeparator()
     menu.addAction("Search similar to this", lambda: grid.similar_requested.emit(path))
-    for text, slot in extra:
-        menu.addAction(text, slot)
+    for label, slot in extra:
+        menu.addAction(label, slot)
     if grid.many is not None:
         menu.addSeparator()
         menu.addAction("Move to the trash…", grid.many.confirm_trash)

@@ -7,6 +7,10 @@ photo. A photo file that is indexed as it is now uses its stored vector: it is a
 is decoded. Same path, size and mtime (the indexer's own "unchanged" rule) answers from one document read, without
 reading the file; otherwise the file is read and hashed once, and the same content anywhere in the index answers.
 Runs on a worker thread; the window, the CLI and the benchmarks all search through ``run_query``.
+
+A sentence also matches the words read in photos (the text analysis): the kNN ranking and the words ranking are
+fused by reciprocal rank (computed here: the engine's ``rrf`` retriever needs a paid licence), photos whose text
+holds every word of the query first. ``Query.words`` matches words only (alone, or with other parts).
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ import numpy as np
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.dupes import KeepPolicy, Tier, mark_derived, relation_to_query
 from imgsearch_desktop.core.errors import UnreadablePart, UsageError, UserError
-from imgsearch_desktop.core.store import Filters, Hit
+from imgsearch_desktop.core.store import Filters, Hit, WordsHit
+from imgsearch_desktop.core.textfold import WordsQuery, words_query
 from imgsearch_desktop.core.vector_store import VectorStore
 
 REGION_ZOOM = 4  # a region query decodes its photo at 4× the model's input size before cutting the region out
 Region = tuple[float, float, float, float]  # left, top, right, bottom as fractions of the photo's size
+RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al.; Elasticsearch's default too)
+MEANING, TEXT, BOTH = "meaning", "text", "both"  # Hit.matched
 
 
 @dataclass
@@ -61,6 +68,16 @@ class Query:
     min_score: float | None = None
     filters: Filters = field(default_factory=Filters)
     parts: list[Part] = field(default_factory=list)
+    words: str | None = None  # words to find in the text of photos (alone: a words-only search)
+    match_text: bool = True  # sentences also match the words read in photos (off with the text analysis)
+
+    def words_query(self) -> WordsQuery:
+        """What to look for in the text of photos: ``words``, else the positive sentences (when ``match_text``)."""
+        if self.words is not None:
+            return words_query(self.words)
+        if not self.match_text:
+            return WordsQuery()
+        return words_query(" ".join(p.text for p in self.all_parts() if p.text is not None and p.weight > 0))
 
     def all_parts(self) -> list[Part]:
         single = Part(path=self.path, image_bytes=self.image_bytes, text=self.text)
@@ -95,7 +112,10 @@ def run_query(embedder, store: VectorStore, query: Query, keep: KeepPolicy | Non
     and the Duplicates window pick their keeper; without it, the default keep rules."""
     started = time.perf_counter()
     parts = query.all_parts()
+    words = query.words_query()
     if not any(p.weight > 0 for p in parts):
+        if query.words is not None and words:
+            return _words_only(store, query, words, started)
         raise UsageError("a query needs at least one positive part (a photo or a sentence to look for)")
     vectors, single = [], None
     with embedder.query():  # decoding the query's photos goes ahead of indexing's too
@@ -108,6 +128,14 @@ def run_query(embedder, store: VectorStore, query: Query, keep: KeepPolicy | Non
     if norm < 1e-6:
         raise UserError("the query's parts cancel each other out: there is nothing left to look for")
     hits = store.knn(q / norm, k=query.k, filters=query.filters, min_score=query.min_score)
+    for hit in hits:
+        hit.matched = MEANING
+    if words:
+        found = store.words_search(words, k=query.k, filters=query.filters, vectors=True)
+        hits = fuse(hits, found, q / norm, query.k)
+        for hit in hits:
+            if hit.matched != MEANING:
+                hit.matched_terms = tuple(words.terms())
     result = QueryResult(query, hits, 0.0)
     if len(parts) == 1 and single is not None:  # one photo: label its copies among the hits
         sha256, phash = single
@@ -119,6 +147,40 @@ def run_query(embedder, store: VectorStore, query: Query, keep: KeepPolicy | Non
             result.best = max(copies, key=lambda i: policy.key(hits[i]))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _words_only(store, query: Query, words: WordsQuery, started: float) -> QueryResult:
+    """Photos by the words read in them alone: ``score`` is the text match's relevance, not a cosine."""
+    hits = [w.hit for w in store.words_search(words, k=query.k, filters=query.filters)]
+    for hit in hits:
+        hit.matched, hit.matched_terms = TEXT, tuple(words.terms())
+    return QueryResult(query, hits, time.perf_counter() - started)
+
+
+def fuse(knn: list[Hit], words: list[WordsHit], q: np.ndarray, k: int) -> list[Hit]:
+    """One ranking of the kNN hits (by meaning) and the words hits (by text): photos whose text holds every word
+    first, then by reciprocal rank fusion, Σ 1 / (RRF_K + rank) over the rankings a photo is in. Each hit keeps its
+    cosine ``score`` (a photo found by its text alone: its stored vector against ``q``) and says what matched."""
+    fused: dict[str, Hit] = {}
+    rrf: dict[str, float] = {}
+    every: set[str] = set()
+    for rank, hit in enumerate(knn, 1):
+        fused[hit.image_id] = hit
+        rrf[hit.image_id] = 1.0 / (RRF_K + rank)
+    for rank, found in enumerate(words, 1):
+        ident = found.hit.image_id
+        if ident in fused:
+            fused[ident].matched = BOTH
+        else:
+            hit = found.hit
+            hit.score = float(np.dot(_unit(found.vector), q)) if found.vector is not None else 0.0
+            hit.matched = TEXT
+            fused[ident] = hit
+        rrf[ident] = rrf.get(ident, 0.0) + 1.0 / (RRF_K + rank)
+        if found.every_word:
+            every.add(ident)
+    order = sorted(fused, key=lambda i: (i not in every, -rrf[i]))
+    return [fused[i] for i in order[:k]]
 
 
 def check_parts(embedder, parts: list[Part]) -> None:

@@ -35,6 +35,7 @@ from elasticsearch import ConnectionError as EsConnectionError
 from imgsearch_desktop import APP_NAME
 from imgsearch_desktop.core.analyses import analyses_mapping
 from imgsearch_desktop.core.analyses.faces import FacesAnalysis, distance_from_score
+from imgsearch_desktop.core.analyses.text import TextAnalysis
 from imgsearch_desktop.core.errors import (
     AuthRefused,
     DiskFull,
@@ -44,6 +45,7 @@ from imgsearch_desktop.core.errors import (
     UserError,
 )
 from imgsearch_desktop.core.paths import path_bytes, readable_path, under
+from imgsearch_desktop.core.textfold import WordsQuery
 
 # 2: documents carry ``library`` (several desktops share one index) and their id hashes library id + path.
 # 3: ``photo_date`` (date taken, else the file's time): the library's timeline is sorted and grouped by it.
@@ -53,15 +55,16 @@ SCHEMA_VERSION = 3
 MOVED_OUT = "moved_out"
 # The per-photo analyses' fields (core/analyses): in every index's mapping (added to an older one by put_mapping), so
 # a document carrying them can always be written, whether or not the analysis is switched on.
-ANALYSIS_PROPERTIES = analyses_mapping([FacesAnalysis()])
-ANALYSIS_FIELDS = list(ANALYSIS_PROPERTIES)  # analyses, faces
+ANALYSIS_PROPERTIES = analyses_mapping([FacesAnalysis(), TextAnalysis()])
+ANALYSIS_FIELDS = list(ANALYSIS_PROPERTIES)  # analyses, faces, text, text_lines, has_text
 DEFAULT_LIBRARY = "default"  # a Store nobody gave a library id (tests, scripts); the app always passes its own
 PHASH_BITS = 256
 MIN_SERVER = (8, 12)
 RESCORE_SINCE = (8, 18)  # knn.rescore_vector: exact float re-ranking of int8-quantised candidates
 FILE_FIELDS = ["path", "path_b64", "size", "mtime_ns", "sha256"]
 SOURCE_FIELDS = ["path", "path_b64", "image_id", "image_name", "relative_path", "folder", "size", "mtime_ns",
-                 "width", "height", "format", "taken_at", "sha256", "phash", "library", "photo_date", "faces.box"]
+                 "width", "height", "format", "taken_at", "sha256", "phash", "library", "photo_date", "faces.box",
+                 "text_lines"]
 # What PhotoDoc.from_stored takes over from a stored document (its content: a file moved, copied or migrated).
 COPIED_FIELDS = ["sha256", "image_embedding", "phash", "width", "height", "format", "taken_at", *ANALYSIS_FIELDS]
 # What a same-model migration reads of the old index's documents: which file each is (the exact path), whether it
@@ -177,6 +180,9 @@ class Hit:
     library: str | None = None  # whose photo (another desktop's with Filters.all_libraries)
     photo_date: str | None = None  # the timeline's date: taken_at, else the file's time
     faces: list[dict] | None = None  # the faces analysis's [{box}], in the document's order
+    text_lines: list[dict] | None = None  # the text analysis's lines [{text, box, score}], in reading order
+    matched: str | None = None  # what found it: "meaning" (CLIP), "text" (words read in it) or "both" (core/query)
+    matched_terms: tuple[str, ...] = ()  # the folded query words its text was matched with (the preview's boxes)
 
     def as_json(self) -> dict:
         return {"path": readable_path(self.path), "score": round(self.score, 6), "image_id": self.image_id,
@@ -197,6 +203,7 @@ class Filters:
     include_undated: bool = False  # with a date range: also photos without an EXIF date (else silently dropped)
     all_libraries: bool = False  # also the photos other desktops sharing this index indexed (Store.knn)
     photo_ids: list[str] | None = None  # only these documents (a person's photos); [] lets nothing through
+    has_text: bool = False  # only photos where the text analysis read some text
 
     def clauses(self) -> list[dict]:
         out: list[dict] = []
@@ -213,6 +220,8 @@ class Filters:
             out.append({"terms": {"format": [f.upper() for f in self.formats]}})
         if self.photo_ids is not None:
             out.append({"ids": {"values": self.photo_ids}} if self.photo_ids else {"match_none": {}})
+        if self.has_text:
+            out.append({"term": {"has_text": True}})
         return out
 
 
@@ -1097,6 +1106,61 @@ class Store:
             out.append((_hit(h, score=1.0 - distance), distance, which))
         return out
 
+    def words_search(self, words: WordsQuery, k: int = 20, filters: Filters | None = None,
+                     vectors: bool = False) -> list[WordsHit]:
+        """Photos whose text (the text analysis's folded ``text``) matches ``words``, best first: those holding
+        every word first (a word may be a prefix of the photo's, or one letter off), then by relevance. Each hit's
+        score is the relevance (BM25); with ``vectors``, each comes with its stored vector."""
+        filters = filters or Filters()
+        clauses = filters.clauses() + ([] if filters.all_libraries else [self.scope()])
+        resp = self._retrying(lambda: self.client.search(
+            index=self.index, query={"bool": {**words_clauses(words), "filter": clauses}}, size=k,
+            source=SOURCE_FIELDS + (["image_embedding"] if vectors else [])), "text search")
+        out = []
+        for h in resp["hits"]["hits"]:
+            every = EVERY_WORD in h.get("matched_queries", ()) or not words.words
+            out.append(WordsHit(_hit(h, score=float(h["_score"] or 0.0)), every,
+                                h["_source"].get("image_embedding") if vectors else None))
+        out.sort(key=lambda w: (not w.every_word, -w.hit.score))  # stable: ES's order within each group
+        return out
+
+
+EVERY_WORD = "every_word"  # the named clause a photo's text matches when it holds every word of the query
+# One typo (one letter added, missing, changed or two swapped) in words of 4 letters or more; none in shorter ones.
+FUZZINESS = "AUTO:4,99"
+
+
+MAX_WORDS = 16  # free words of a query matched one by one (a pasted paragraph is cut there)
+
+
+def _word_clause(word: str) -> dict:
+    """One word of a query in ``text``: exact or one typo off (match, fuzzy), or the start of a longer word."""
+    return {"bool": {"should": [{"match": {"text": {"query": word, "fuzziness": FUZZINESS, "operator": "and"}}},
+                                {"match_phrase_prefix": {"text": word}}], "minimum_should_match": 1}}
+
+
+def words_clauses(words: WordsQuery) -> dict:
+    """The bool clauses matching folded ``words`` in ``text``: every quoted phrase exactly, and at least one free
+    word, each exact, one typo off or a prefix of the photo's word (what is typed so far); photos holding every free
+    word so are marked EVERY_WORD; exact words, and words side by side, rank higher."""
+    must: list[dict] = [{"match_phrase": {"text": phrase}} for phrase in words.phrases]
+    should: list[dict] = []
+    free = words.words.split()[:MAX_WORDS]
+    if free:
+        each = [_word_clause(w) for w in free]
+        must.append({"bool": {"should": each, "minimum_should_match": 1}})
+        should += [{"bool": {"must": each, "_name": EVERY_WORD}},
+                   {"match": {"text": {"query": " ".join(free), "operator": "and", "boost": 2.0}}},
+                   {"match_phrase": {"text": {"query": " ".join(free), "slop": 2}}}]
+    return {"must": must, "should": should}
+
+
+@dataclass
+class WordsHit:
+    hit: Hit  # score: the text match's relevance
+    every_word: bool  # its text holds every word of the query
+    vector: list[float] | None = None  # its stored CLIP vector, when asked for (to fuse with a kNN ranking)
+
 
 def _indexed_file(hit: dict) -> tuple[str, IndexedFile]:
     src = hit["_source"]
@@ -1113,7 +1177,8 @@ def _hit(h: dict, score: float | None = None) -> Hit:
                width=src.get("width"), height=src.get("height"), format=src.get("format"),
                taken_at=src.get("taken_at"), size=src.get("size"), folder=src.get("folder"),
                sha256=src.get("sha256"), phash=src.get("phash"), mtime_ns=src.get("mtime_ns"),
-               library=src.get("library"), photo_date=src.get("photo_date"), faces=src.get("faces"))
+               library=src.get("library"), photo_date=src.get("photo_date"), faces=src.get("faces"),
+               text_lines=src.get("text_lines"))
 
 
 def now_iso() -> str:

@@ -13,7 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
-from imgsearch_desktop.core.store import Filters, Hit, IndexedFile, PhotoDoc
+from imgsearch_desktop.core.store import Filters, Hit, IndexedFile, PhotoDoc, WordsHit
+from imgsearch_desktop.core.textfold import WordsQuery
 
 
 class VectorStore(Protocol):
@@ -43,6 +44,8 @@ class VectorStore(Protocol):
     def knn(self, vector: np.ndarray, k: int = 20, filters: Filters | None = None, *,
             min_score: float | None = None) -> list[Hit]: ...
     def indexed_source(self, path: str) -> dict | None: ...
+    def words_search(self, words: WordsQuery, k: int = 20, filters: Filters | None = None,
+                     vectors: bool = False) -> list[WordsHit]: ...
 
     # ----- duplicates (dupes.DupeFinder) -----
     def documents(self, filters: Filters | None, fields: list[str], page: int = 2000) -> Iterator[tuple[str, dict]]:

@@ -44,7 +44,7 @@ def test_index_then_search_json_lines(cli_env, tmp_path):
     hits = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(hits) == 3 and hits[0]["path"] == str(pics / "img2.jpg") and hits[0]["score"] > 0.999
     assert set(hits[0]) == {"path", "score", "image_id", "image_name", "relative_path", "width", "height",
-                            "faces"}
+                            "faces", "text_in_photo", "matched"}
     assert hits[0]["relative_path"] == "img2.jpg" and (hits[0]["width"], hits[0]["height"]) == (320, 240)
     assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"] and -1 <= hits[2]["score"] <= 1
 

@@ -28,7 +28,7 @@ def test_two_computers_share_an_index_and_keep_their_photos_apart(cli_env, tmp_p
     own = [json.loads(line) for line in run(desk, *query, "--json").stdout.splitlines()]
     assert len(own) == 4 and own[0]["path"] == str(pics / "img1.jpg")
     assert set(own[0]) == {"path", "score", "image_id", "image_name", "relative_path", "width", "height",
-                           "faces"}
+                           "faces", "text_in_photo", "matched"}
     everyone = [json.loads(line) for line in run(desk, *query, "--all-libraries", "--json").stdout.splitlines()]
     assert len(everyone) == 8 and len({h["image_id"] for h in everyone}) == 8
     assert sorted(h["path"] for h in everyone) == sorted(2 * [str(pics / f"img{i}.jpg") for i in range(4)])

@@ -48,7 +48,8 @@ class FakeStore:
             if ((f.all_libraries or src.get("library") == self.library)
                     and (not f.folders or any(under(path, folder) for folder in f.folders))
                     and (not f.formats or (src.get("format") or "").upper() in {x.upper() for x in f.formats})
-                    and (f.photo_ids is None or doc in f.photo_ids)):
+                    and (f.photo_ids is None or doc in f.photo_ids)
+                    and (not f.has_text or src.get("has_text"))):
                 yield doc, src
 
     def _nearest(self, field_name: str, vector, k: int, filters: Filters | None) -> list[tuple[float, str]]:
@@ -69,6 +70,21 @@ class FakeStore:
         hits = [_hit({"_id": doc, "_score": (1 + cos) / 2, "_source": self.docs[doc]})
                 for cos, doc in self._nearest("image_embedding", vector, k, filters)]
         return [h for h in hits if min_score is None or h.score >= min_score]
+
+    def words_search(self, words, k: int = 20, filters: Filters | None = None, vectors: bool = False) -> list:
+        """Documents whose ``text`` has a word starting with each free word of ``words`` (no typos, no phrases:
+        the real matching is Store's, tested on a node)."""
+        from imgsearch_desktop.core.store import WordsHit
+
+        self.asked.append(("words_search", words, k, filters, None))
+        free = words.words.split()
+        out = []
+        for doc, src in self._admitted(filters):
+            have = (src.get("text") or "").split()
+            if free and all(any(w.startswith(f) for w in have) for f in free):
+                hit = _hit({"_id": doc, "_score": 1.0, "_source": src}, score=1.0)
+                out.append(WordsHit(hit, True, src.get("image_embedding") if vectors else None))
+        return out[:k]
 
     def indexed_source(self, path: str) -> dict | None:
         return next((src for doc, src in self._admitted(None) if path_from_source(src) == path), None)

@@ -10,8 +10,8 @@ from PIL import Image
 
 from imgsearch_desktop.core.dupes import Tier
 from imgsearch_desktop.core.errors import UsageError, UserError
-from imgsearch_desktop.core.query import Part, Query, QueryResult, _whole, crop, run_query
-from imgsearch_desktop.core.store import Filters
+from imgsearch_desktop.core.query import Part, Query, QueryResult, _whole, crop, fuse, run_query
+from imgsearch_desktop.core.store import Filters, Hit, WordsHit
 from tests.fast.fake_store import FakeStore
 
 
@@ -111,11 +111,33 @@ def test_run_query_combines_the_parts_into_one_unit_vector():
     query = Query(text="cat", parts=[Part(text="snow", weight=-1.0)], k=7, filters=filters, min_score=0.3)
     result = run_query(embedder, store, query)
     assert embedder.encoded == ["cat", "snow"] and not embedder.in_query
-    ((method, vector, k, sent_filters, min_score),) = store.asked
+    (method, vector, k, sent_filters, min_score), words = store.asked
     assert method == "knn" and vector == pytest.approx(np.array([1.0, -1.0, 0.0]) / np.sqrt(2))
     assert (k, sent_filters, min_score) == (7, filters, 0.3)
     assert isinstance(result, QueryResult) and result.hits == [] and result.seconds >= 0
     assert result.relations == []  # a sentence has no copies to label
+    assert words[0] == "words_search" and words[1].words == "cat"  # the positive sentence also matches words
+
+
+def hit(ident: str, score: float = 0.5) -> Hit:
+    return Hit(path=f"/p/{ident}.jpg", score=score, image_id=ident, image_name=f"{ident}.jpg",
+               relative_path=f"{ident}.jpg", width=1, height=1)
+
+
+def test_fusion_every_word_first_then_reciprocal_rank():
+    knn = [hit("a", 0.9), hit("b", 0.8), hit("c", 0.7)]
+    for h in knn:
+        h.matched = "meaning"
+    q = np.array([1.0, 0.0, 0.0])
+    words = [WordsHit(hit("d", 7.0), every_word=True, vector=[0.0, 2.0, 0.0]),  # by its words alone
+             WordsHit(hit("c", 5.0), every_word=False, vector=[1.0, 0.0, 0.0]),
+             WordsHit(hit("b", 4.0), every_word=False, vector=[1.0, 0.0, 0.0])]
+    fused = fuse(knn, words, q, k=3)
+    # d holds every word: first. b (ranks 2 and 3) and c (3 and 2) tie at 1/62 + 1/63, in kNN order; both beat a,
+    # first by meaning only (1/61), which k=3 leaves out.
+    assert [h.image_id for h in fused] == ["d", "b", "c"]
+    assert [h.matched for h in fused] == ["text", "both", "both"]
+    assert fused[0].score == pytest.approx(0.0) and fused[1].score == 0.8  # cosines: d's from its stored vector
 
 
 def test_a_stored_part_uses_the_indexed_vector():

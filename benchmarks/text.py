@@ -1,0 +1,149 @@
+"""Text-in-photos benchmark: speed of the text analysis, and how well its words find their photo.
+
+Speed (photos/s of the analysis as the background pass runs it: read + decode at the analysis size + detect +
+recognise; ONNX Runtime on 2 threads): 12 MP camera JPEGs made from real photographs (Debian's wallpapers, scaled to
+4000 × 3000) without text and with a phrase drawn on them, and the app's own real screenshots (docs/*.png).
+
+Quality (``--quality N``): N real photographs with a distinct phrase each ("WORD WORD 1234") drawn at several sizes
+(3.5–9% of the height), fonts, colours and angles (0–12°), read by the analysis and searched on a real node
+(store.words_search): recall@1 for a query of one word of the photo, and of two words.
+
+    .venv/bin/python benchmarks/text.py [--per-set 6] [--quality 24] [--es-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from _common import CACHE, node_url, print_table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from imgsearch_desktop.core import images  # noqa: E402
+from imgsearch_desktop.core.analyses.text import TextAnalysis, text_fields  # noqa: E402
+from imgsearch_desktop.core.textfold import fold, words_query  # noqa: E402
+from tests.text_photos import FONT_FILES, background, draw_words  # noqa: E402
+
+WORDS = ["INVOICE", "RIALTO", "BAKERY", "HARBOUR", "MUSEUM", "GARAGE", "PHARMACY", "LIBRARY", "STATION", "MARKET",
+         "THEATRE", "CASTLE", "BRIDGE", "GARDEN", "TICKET", "ORANGE", "PLANET", "WINDOW", "SILVER", "FOREST",
+         "CANDLE", "TUNNEL", "ISLAND", "BUTTER", "ROCKET", "VALLEY", "MIRROR", "SADDLE", "HELMET", "PEPPER",
+         "LADDER", "MEADOW", "FALCON", "COPPER", "BASKET", "TEMPLE", "MOTHER", "SUMMER", "WINTER", "AUTUMN",
+         "CINEMA", "DOCTOR", "FAMILY", "KITCHEN", "LEMON", "MANGO", "NICKEL", "OYSTER", "PARROT", "QUARTZ"]
+COLOURS = [("white", "black"), ("black", "white"), ("yellow", None), ("#d01010", "white"), ("#1030c0", None)]
+
+
+def analyse_all(analysis: TextAnalysis, paths: list[Path]) -> tuple[float, list[dict]]:
+    started = time.perf_counter()
+    out = []
+    for path in paths:
+        loaded = images.decode(images.read_file(path), analysis.decode_side, name=str(path))
+        out.append(analysis.analyse(loaded.image, (loaded.width, loaded.height)))
+    return len(paths) / (time.perf_counter() - started), out
+
+
+def speed(analysis: TextAnalysis, per_set: int, folder: Path) -> None:
+    camera, with_text = [], []
+    rng = random.Random(1)
+    for i in range(per_set):
+        image = background(i, (4000, 3000))
+        camera.append(folder / f"camera{i}.jpg")
+        image.save(camera[-1], quality=92)
+        fill, outline = COLOURS[i % len(COLOURS)]
+        draw_words(image, f"{WORDS[i]} {rng.randint(1000, 9999)}", at=(0.1, 0.3 + 0.05 * (i % 5)),
+                   height=0.035 + 0.01 * (i % 6), font=FONT_FILES[i % len(FONT_FILES)], fill=fill, outline=outline)
+        with_text.append(folder / f"text{i}.jpg")
+        image.save(with_text[-1], quality=92)
+    shots = sorted((ROOT / "docs").glob("*.png"))[:per_set]
+    analyse_all(analysis, camera[:1])  # warm-up: the sessions' first runs
+    rows = []
+    for name, paths in (("12 MP camera JPEG, no text", camera), ("12 MP camera JPEG, a phrase", with_text),
+                        ("screenshots (docs/*.png)", shots)):
+        rate, found = analyse_all(analysis, paths)
+        lines = sum(len(f["text_lines"]) for f in found)
+        rows.append((name, str(len(paths)), f"{rate:.2f}", f"{1000 / rate:.0f}",
+                     f"{sum(1 for f in found if f['has_text'])}/{len(paths)}", str(lines)))
+    print_table(("photos", "n", "photos/s", "ms/photo", "with text read", "lines"), rows)
+
+
+def quality(analysis: TextAnalysis, n: int, folder: Path, es_url: str | None) -> None:
+    from imgsearch_desktop.core.store import Connection, PhotoDoc, Store
+
+    rng = random.Random(7)
+    pairs = list(zip(WORDS[0::2], WORDS[1::2], strict=True))
+    phrases = [(a, b, str(rng.randint(1000, 9999))) for a, b in (pairs * 2)[:n]]
+    phrases = [(a, b, num) if i < len(pairs) else (b, a, num) for i, (a, b, num) in enumerate(phrases)]
+    paths = []
+    for i, (a, b, num) in enumerate(phrases):
+        image = background(i, (2000, 1333))
+        fill, outline = COLOURS[i % len(COLOURS)]
+        draw_words(image, f"{a} {b} {num}", at=(0.05 + 0.1 * (i % 3), 0.2 + 0.1 * (i % 6)),
+                   height=0.035 + 0.011 * (i % 6), font=FONT_FILES[i % len(FONT_FILES)], fill=fill,
+                   outline=outline, angle=(0, 4, 8, 12)[i % 4] * (1 if i % 2 else -1))
+        paths.append(folder / f"q{i}.jpg")
+        image.save(paths[-1], quality=90)
+    _, found = analyse_all(analysis, paths)
+    read = sum(1 for (a, b, _), f in zip(phrases, found, strict=True) if fold(a) in f["text"] and fold(b) in f["text"])
+    store = Store(Connection(bench_node(es_url)).client(), f"bench-text-{uuid.uuid4().hex[:6]}")
+    store.use_index("bench-text", 4)
+    try:
+        docs = [PhotoDoc(path=str(p), root=str(folder), library=store.library, sha256=str(i), vector=[1, 0, 0, 0],
+                         size=1, mtime_ns=1, analysed=text_fields(f["text_lines"]))
+                for i, (p, f) in enumerate(zip(paths, found, strict=True))]
+        store.write(docs)
+        store.refresh()
+
+        def top(words: str) -> str | None:
+            hits = store.words_search(words_query(words), k=1)
+            return hits[0].hit.path if hits else None
+
+        # A one-word query is each word of a phrase whose word appears in no other photo's phrase (half the set,
+        # when n > 25, reuses the pairs in swapped order: those words are not unique, their pair is).
+        one = [(w, str(p)) for (a, b, _), p in zip(phrases, paths, strict=True) for w in (a, b)
+               if sum(w in ph[:2] for ph in phrases) == 1]
+        two = [(f"{a} {b}", str(p)) for (a, b, _), p in zip(phrases, paths, strict=True)]
+        rows = []
+        for name, queries in (("one word", one), ("two words", two)):
+            hits = sum(1 for q, want in queries if top(q) == want)
+            rows.append((name, str(len(queries)), f"{hits / max(1, len(queries)):.3f}"))
+        print_table(("query", "queries", "recall@1"), rows)
+        print(f"phrases read whole (both words): {read}/{n}")
+    finally:
+        store.drop()
+
+
+def bench_node(es_url: str | None) -> str:
+    """``--es-url``, else the benchmarks' own node, installed first (from the tests' cached archive) if need be."""
+    if es_url:
+        return es_url
+    from imgsearch_desktop.config import AppDirs
+    from imgsearch_desktop.core.node import LocalNode, fetch_with_maven
+
+    node = LocalNode(AppDirs.resolve(CACHE / "home"))
+    if node.es_home() is None:
+        node.install(str(fetch_with_maven(CACHE.parent / "downloads")))
+    return node_url(None)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--per-set", type=int, default=6, help="photos per speed set")
+    ap.add_argument("--quality", type=int, default=0, help="photos in the recall set (needs a node)")
+    ap.add_argument("--es-url", help="node for the recall set (default: the benchmarks' own)")
+    args = ap.parse_args()
+    analysis = TextAnalysis()
+    analysis.reader  # noqa: B018 - the models load before the clock starts
+    with tempfile.TemporaryDirectory() as tmp:
+        speed(analysis, args.per_set, Path(tmp))
+        if args.quality:
+            quality(analysis, args.quality, Path(tmp), args.es_url)
+
+
+if __name__ == "__main__":
+    main()
