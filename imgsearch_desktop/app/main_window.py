@@ -307,6 +307,10 @@ class MainWindow(PhotoInput, QMainWindow):
         tree.folder_chosen.connect(fb.choose_folder)  # the filter bar's folder filter: subfolders too
         fb.changed.connect(lambda: (tree.select_folder(fb.folder_combo.currentData() or ""),
                                     lib.set_filters(fb.filters())))
+        # The date filter starts as the span of the photos' dates (the timeline's months: a date taken, else the
+        # file's time, so the span holds every date taken), not as an arbitrary last 12 months.
+        lib.model.loaded.connect(lambda: lib.model.timeline and not lib.model.filters.date_from
+                                 and fb.set_date_span([m for m, _n in lib.model.timeline.months]))
         back = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.results_page)
         back.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         back.activated.connect(self.show_library)
