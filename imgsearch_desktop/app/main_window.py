@@ -31,7 +31,7 @@ from imgsearch_desktop.app.banner import Banner
 from imgsearch_desktop.app.filter_bar import FilterBar
 from imgsearch_desktop.app.folder_tree import FolderTree
 from imgsearch_desktop.app.health import EngineHealth
-from imgsearch_desktop.app.index_status import IndexStatus, empty_library_text, finished_text
+from imgsearch_desktop.app.index_status import IndexStatus, duration_text, empty_library_text, finished_text
 from imgsearch_desktop.app.library_view import LibraryView
 from imgsearch_desktop.app.panes import HINT, QueryPane, ResultsPane
 from imgsearch_desktop.app.photo_input import PhotoInput, SearchBar
@@ -519,7 +519,7 @@ class MainWindow(PhotoInput, QMainWindow):
             self.composer.ask_text(text)  # joins a query that has a photo, else replaces it
 
     def _on_results(self, result: QueryResult) -> None:
-        query, hits, ms = result.query, result.hits, result.seconds * 1000
+        query, hits, took = result.query, result.hits, duration_text(result.seconds)
         self.last_result = result
         self.banner.clear("query")
         # Indexing keeps waiting, as it did for the query, until the results' thumbnails are painted (at most
@@ -533,9 +533,9 @@ class MainWindow(PhotoInput, QMainWindow):
         self.results.show_result(result, empty_hint(indexing=self.index_status.indexing, photos=self.photos,
                                                     min_score=query.min_score, filters=query.filters,
                                                     undated=self.undated))
-        self.query_caption.setText(f"{query.describe()}\n{len(hits)} similar photos · {ms:.0f} ms")
+        self.query_caption.setText(f"{query.describe()}\n{len(hits)} similar photos · {took}")
         if not self.index_status.indexing:
-            self.index_status.show_message(f"{len(hits)} results in {ms:.0f} ms")
+            self.index_status.show_message(f"{len(hits)} results in {took}")
         self.results_shown.emit(len(hits))
 
     def show_problem(self, problem: Problem, key: str = "") -> None:
