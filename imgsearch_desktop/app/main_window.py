@@ -360,6 +360,8 @@ class MainWindow(PhotoInput, QMainWindow):
         self.index_status.show_message(message)
 
     def _on_restored(self, store) -> None:
+        """The engine is back (restarted, or answering again): every part uses ``store``; the models stay loaded."""
+        self.worker.request_store.emit(store)  # queued before a re-scan below: that scan runs on this store
         self.runner.attach(store, self.worker.embedder)
         self.library.attach(store)
         self.folder_tree.attach(store)

@@ -38,3 +38,37 @@ def test_the_date_range_starts_as_the_librarys_span_and_takes_a_typed_year(qtbot
     assert bar.dates_edited
     window.library.model.loaded.emit()  # the library loaded again: the user's dates stay
     assert edit.date() == QDate(2019, 7, 1)
+
+
+def test_after_the_engine_is_restarted_only_the_store_changes_and_times_read_in_seconds(qtbot, make_app, library):
+    import dataclasses
+
+    app = make_app([library])
+    window, worker = app.window, app.worker
+    wait_indexed(qtbot, app)
+    said, loads, readies = [], [], []
+    worker.status.connect(said.append)
+    worker.ready.connect(readies.append)
+    load_both = worker.embedder.load_both
+    worker.embedder.load_both = lambda: (loads.append(1), load_both())[1]
+
+    # What the health watch does once the stopped node is running again: a store connected to it, index checked.
+    fresh = app.ctx.store()
+    fresh.use_index(worker.embedder.model_id, worker.embedder.dims, create=False)
+    window.health._restarted(window.health._generation, fresh)
+    qtbot.waitUntil(lambda: worker.store is fresh and worker.sync.indexer.store is fresh, timeout=WAIT)
+    assert window.runner.store is fresh and window.library.model.store is fresh
+    qtbot.wait(500)  # anything queued behind it on the worker's thread has run
+    assert not loads and not readies and "Loading the models…" not in said, said
+    assert window.ready and window.status_label.text() == "The search engine is running again."
+
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):  # searching goes on through the new store
+        window.search_path(str(library / "scan.png"))
+    assert window.model.hits[0].path == str(library / "scan.png")
+    assert window.status_label.text().endswith(" ms")  # a fast query: milliseconds
+    # A query that waited half a minute for the engine reads as a person says it.
+    window._on_results(dataclasses.replace(window.last_result, seconds=31.445))
+    assert window.status_label.text() == "10 results in 31 s"
+    assert window.query_caption.text().endswith("10 similar photos · 31 s")
+    window._on_results(dataclasses.replace(window.last_result, seconds=125.2))
+    assert window.status_label.text() == "10 results in 2 min 5 s"
