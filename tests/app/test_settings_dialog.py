@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 from imgsearch_desktop import checks
+from imgsearch_desktop.app.keep_rules import KeepRulesBox
 from imgsearch_desktop.app.settings_dialog import SettingsDialog
 from imgsearch_desktop.config import AppDirs, Settings, split_credentials
 from imgsearch_desktop.context import Context
@@ -59,7 +60,7 @@ def test_a_removed_folder_leaves_the_folder_priority_with_its_subfolders(qtbot, 
     settings = Settings(folders=[a, b], references=[ref], folder_priority=[f"{b}/sub", b, a, str(tmp_path / "old")])
     dialog = SettingsDialog(settings, dirs)
     qtbot.addWidget(dialog)
-    priority = dialog.keep_rules.folders
+    priority = dialog.findChild(KeepRulesBox).folders
     assert priority.values() == [f"{b}/sub", b, a, ref]  # a folder removed before is not listed
 
     dialog.folders.item(1).setSelected(True)  # b
@@ -72,4 +73,4 @@ def test_a_removed_folder_leaves_the_folder_priority_with_its_subfolders(qtbot, 
     assert saved.folders == [a] and saved.folder_priority == [a, ref]
     again = SettingsDialog(saved, dirs)
     qtbot.addWidget(again)
-    assert again.keep_rules.folders.values() == [a, ref]
+    assert again.findChild(KeepRulesBox).folders.values() == [a, ref]
