@@ -35,7 +35,7 @@ class Banner(QFrame):
         self.details_button = QToolButton()
         self.details_button.setText("Details")
         self.details_button.setCheckable(True)
-        close = QToolButton()
+        self.close_button = close = QToolButton()
         close.setText("✕")
         close.setToolTip("Dismiss")
         close.setAutoRaise(True)

@@ -483,6 +483,18 @@ class TimelineGrid(QAbstractScrollArea):
     def hold_row(self, row: int) -> None:
         self.model_.hold(row)
 
+    def focusInEvent(self, event) -> None:
+        """Reached by Tab with no tile current: the first one on screen is (without selecting it), so the focus
+        shows and the arrows, Space and Enter act from there — a focused grid showed nothing."""
+        super().focusInEvent(event)
+        if self.current < 0 and self.model_.rowCount():
+            self.current = max(0, self.visible_rows()[0])
+        self.viewport().update()
+
+    def focusOutEvent(self, event) -> None:
+        super().focusOutEvent(event)
+        self.viewport().update()
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.setFocus()
         row = self.row_at(event.position().toPoint())

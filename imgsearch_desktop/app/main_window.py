@@ -7,6 +7,7 @@ shown one at a time in the banner, as one plain sentence with the technical text
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Callable
@@ -114,6 +115,8 @@ class MainWindow(PhotoInput, QMainWindow):
         self._menus()
         self._connect_signals()
         self.composer = QueryComposer(self)  # the query's parts (chips), back/forward, region drag
+        self.composer.changed.connect(self.order_tabs)  # new chips join the Tab order where the parts are
+        self.order_tabs()
         # Window geometry only (everything else is in Settings); kept under the app's own config dir.
         self.qsettings = QSettings(str(private.touch(dirs.config / "window.ini")), QSettings.Format.IniFormat)
         geometry = self.qsettings.value("geometry")
@@ -144,6 +147,7 @@ class MainWindow(PhotoInput, QMainWindow):
         bar.addWidget(self.search, 1)
         bar.addWidget(open_button)
         bar.addWidget(library_button)
+        self.bar_buttons = (open_button, library_button)
         outer.addLayout(bar)
         self.filter_bar = FilterBar(self.settings.results)
         self.filter_bar.set_folders(self.settings.folders)
@@ -198,6 +202,21 @@ class MainWindow(PhotoInput, QMainWindow):
         focus.setShortcut(QKeySequence("Ctrl+L"))
         focus.triggered.connect(self.search.focus_all)
         self.addAction(focus)
+
+    def order_tabs(self) -> None:
+        """Tab goes as the eye reads the window: the search bar and its buttons, the filters, the banner's
+        buttons, the grid (the results or the library), the query's parts, the folder tree, the status bar's
+        buttons. Qt's default follows the order the widgets were made in (the folder tree before the grid, and
+        new parts' controls after the status bar)."""
+        fb, banner, status = self.filter_bar, self.banner, self.index_status
+        chain = [self.search, *self.bar_buttons, fb.k_spin, fb.threshold, fb.folder_combo, fb.format_combo,
+                 fb.date_filter, fb.date_from, fb.date_to, fb.include_undated,
+                 banner.action, banner.details_button, banner.close_button, self.grid, self.library.grid]
+        for chip in self.composer.panel.chips:
+            chain += [chip.slider, chip.remove]
+        chain += [self.folder_tree, status.pause_button, status.cancel_button]
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
         action = menu.addAction(text)

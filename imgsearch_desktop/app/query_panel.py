@@ -161,6 +161,7 @@ class QueryPanel(QWidget):
         self.list.setSpacing(4)
         self.list.addStretch(1)
         self.scroll = QScrollArea()  # many parts scroll instead of pushing the window taller
+        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the parts' own controls: it showed nothing
         self.scroll.setWidget(holder)
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
