@@ -72,3 +72,39 @@ def test_after_the_engine_is_restarted_only_the_store_changes_and_times_read_in_
     assert window.query_caption.text().endswith("10 similar photos · 31 s")
     window._on_results(dataclasses.replace(window.last_result, seconds=125.2))
     assert window.status_label.text() == "10 results in 2 min 5 s"
+
+
+def tab_stops(qtbot, window) -> list:
+    """Where Tab goes from the search bar, stop by stop, until it is back there."""
+    from PySide6.QtWidgets import QApplication
+
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    window.search.setFocus()
+    qtbot.waitUntil(window.search.hasFocus, timeout=5_000)
+    stops = []
+    for _ in range(40):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        stops.append(QApplication.focusWidget())
+        if stops[-1] is window.search:
+            return stops
+    raise AssertionError(f"Tab never came back to the search bar: {stops}")
+
+
+def test_tab_goes_from_the_search_bar_through_the_filters_to_the_grid_then_the_parts(qtbot, make_app, library):
+    app = make_app([library])
+    window, bar = app.window, app.window.filter_bar
+    wait_indexed(qtbot, app)
+    library_loaded(qtbot, window, 10)
+    open_photo, library_button = window.bar_buttons
+    filters = [bar.k_spin, bar.threshold, bar.folder_combo, bar.format_combo, bar.date_filter]
+    assert tab_stops(qtbot, window) == [open_photo, library_button, *filters, window.library.grid,
+                                        window.folder_tree, window.search]
+    assert window.library.grid.current == 0  # the grid reached by Tab shows where the focus is
+
+    with qtbot.waitSignal(window.results_shown, timeout=WAIT):
+        window.search_path(str(library / "scan.png"))
+    [chip] = window.composer.panel.chips
+    assert tab_stops(qtbot, window) == [open_photo, library_button, *filters, window.grid, chip.slider,
+                                        chip.remove, window.folder_tree, window.search]
+
