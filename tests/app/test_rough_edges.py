@@ -108,3 +108,54 @@ def test_tab_goes_from_the_search_bar_through_the_filters_to_the_grid_then_the_p
     assert tab_stops(qtbot, window) == [open_photo, library_button, *filters, window.grid, chip.slider,
                                         chip.remove, window.folder_tree, window.search]
 
+
+
+def test_ctrl_a_in_the_timeline_takes_the_whole_library_through_the_store(qtbot, make_app, tmp_path, monkeypatch):
+    from PySide6.QtGui import QGuiApplication
+
+    from tests.photos import write_photo
+
+    root = tmp_path / "Pictures"
+    photos = [write_photo(root / ("trip" if i < 12 else "home") / f"p{i:02d}.jpg", seed=5100 + i, size=(64, 48))
+              for i in range(30)]
+    app = make_app([root])
+    window, view = app.window, app.window.library
+    window.resize(900, 600)
+    view.model.page_size, view.model.max_pages = 4, 2  # small pages: the photos off screen are never loaded
+    wait_indexed(qtbot, app)
+    library_loaded(qtbot, window, 30)
+    grid = view.grid
+    grid.show_row(0)
+    qtbot.waitUntil(lambda: view.model.hit(0) is not None, timeout=WAIT)
+    listed: list[int] = []
+    timeline_paths = view.model.store.timeline_paths
+    monkeypatch.setattr(view.model.store, "timeline_paths",
+                        lambda timeline: listed.append(1) or timeline_paths(timeline, page=7))
+
+    first, last = grid.visible_rows()
+    qtbot.waitUntil(lambda: all(view.model.hit(r) for r in range(first, last + 1)) and not view.model.inflight,
+                    timeout=WAIT)
+    loaded = view.model.loaded_rows()
+    assert loaded < 30
+    qtbot.keyClick(grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    menus: list = []
+    monkeypatch.setattr(grid, "popup", lambda menu, pos: menus.append(menu))
+    qtbot.keyClick(grid, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
+    entries = {a.text() for a in menus[0].actions()}
+    assert {"Copy 30 paths", "Move 30 photos to the trash…", "Search with these 30 photos"} <= entries
+    QGuiApplication.clipboard().clear()
+    qtbot.keyClick(grid, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(QGuiApplication.clipboard().text().splitlines()) == 30, timeout=WAIT)
+    assert sorted(QGuiApplication.clipboard().text().splitlines()) == sorted(map(str, photos))
+    assert listed == [1] and view.model.loaded_rows() == loaded  # listed by the store, not loaded into the grid
+
+    # Narrowed by the folder tree: Ctrl+A takes the folder's photos.
+    window.folder_tree.folder_chosen.emit(str(root / "trip"))
+    library_loaded(qtbot, window, 12)
+    grid.show_row(0)
+    qtbot.keyClick(grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(grid, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(QGuiApplication.clipboard().text().splitlines()) == 12, timeout=WAIT)
+    assert sorted(QGuiApplication.clipboard().text().splitlines()) == sorted(map(str, photos[:12]))
+    grid.show_row(1)  # a click or an arrow ends "everything": the actions take the tiles again
+    assert grid.whole_selection() is None and window.library_many.count() == 1
