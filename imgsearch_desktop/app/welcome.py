@@ -29,6 +29,8 @@ class WelcomeBox(QMessageBox):
         self.choose = self.addButton("Choose folder…", QMessageBox.ButtonRole.ActionRole)
         self.later = self.addButton("Later", QMessageBox.ButtonRole.RejectRole)
         self.setDefaultButton(self.use or self.choose)
+        # Wide enough for its title: without the Pictures line the box shrank to its buttons, the title cut.
+        self.setStyleSheet("QLabel { min-width: 360px; }")
         if parent is not None:
             parent.installEventFilter(self)  # the window placed or resized by the window manager: follow it
 
