@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Slot
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFontMetrics, QGuiApplication, QImage, QPainter, QPixmap
 
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.core.dupes import Tier
@@ -104,7 +105,10 @@ class ResultsModel(QAbstractListModel):
         self._rows = {}
         for row, hit in enumerate(self.hits):
             self._rows.setdefault(hit.path, []).append(row)
-        self._names = short_names([hit.image_name for hit in self.hits])
+        # One line beside the score in the tile's width (the grid's cell: icon + 24 px, a few px of padding).
+        metrics, room = QFontMetrics(QGuiApplication.font()), self.icon_px + 24 - 12
+        self._names = short_names([hit.image_name for hit in self.hits],
+                                  fits=lambda name: metrics.horizontalAdvance(f"0.000  {name}") <= room)
 
     def _evict(self) -> None:
         for path in list(self.pixmaps):
@@ -160,6 +164,7 @@ class ResultsModel(QAbstractListModel):
 
 
 NAME_CHARS = 22  # what fits beside the score under a 180 px tile; the tooltip has the whole path
+MIN_CHARS = 12  # never cut shorter than this, however wide its letters
 END_CHARS = 5  # the end kept when a name is cut twice: its last digits and extension (".jpeg", "1.jpg")
 
 
@@ -192,13 +197,21 @@ def _shared(names: list[str]) -> tuple[list[int], list[int]]:
     return starts, ends
 
 
-def short_names(names: list[str], limit: int = NAME_CHARS) -> list[str]:
-    """Each name cut to ``limit`` characters so that what tells it apart from the others stays in sight:
-    IMG_20240801_2041.jpg beside IMG_20240801_2042.jpg keeps its end, Ubuntu-Mate-Warm-no-logo.png beside
-    Ubuntu-Mate-Radioactive-no-logo.png its middle. A plain middle cut showed both of those pairs the same."""
+def short_names(names: list[str], limit: int = NAME_CHARS, fits: Callable[[str], bool] | None = None) -> list[str]:
+    """Each name cut to ``limit`` characters (and further while ``fits`` says it is too wide) so that what tells it
+    apart from the others stays in sight: IMG_20240801_2041.jpg beside IMG_20240801_2042.jpg keeps its end,
+    Ubuntu-Mate-Warm-no-logo.png beside Ubuntu-Mate-Radioactive-no-logo.png its middle. A plain middle cut showed
+    both of those pairs the same."""
     starts, ends = _shared(names)
-    return [_distinct_short(name, start, len(name) - end, limit) for name, start, end in zip(names, starts, ends,
-                                                                                              strict=True)]
+    out = []
+    for name, start, end in zip(names, starts, ends, strict=True):
+        chars = limit
+        short = _distinct_short(name, start, len(name) - end, chars)
+        while fits is not None and not fits(short) and chars > MIN_CHARS:  # wide letters: one line still
+            chars -= 1
+            short = _distinct_short(name, start, len(name) - end, chars)
+        out.append(short)
+    return out
 
 
 def _distinct_short(name: str, first: int, last: int, limit: int) -> str:

@@ -5,7 +5,7 @@ clipped at a widget's edge."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtGui import QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import QLabel
 
 from imgsearch_desktop.app.compare_pane import ComparePane
@@ -21,10 +21,13 @@ NAMES = ["IMG_20240801_123456_2041.jpg", "IMG_20240801_123456_2042.jpg", "Ubuntu
 
 
 def test_names_in_the_grid_keep_what_tells_them_apart(qtbot, tmp_path):
-    model = ResultsModel(ThumbnailLoader(tmp_path / "thumbs", px=64), icon_px=64)
+    model = ResultsModel(ThumbnailLoader(tmp_path / "thumbs", px=64), icon_px=180)  # the window's tiles
     model.set_hits([Hit(str(tmp_path / f"{i}" / n), 0.9, str(i), n, n, 320, 240) for i, n in enumerate(NAMES)])
-    shown = [model.data(model.index(r), Qt.ItemDataRole.DisplayRole).split("  ", 1)[1] for r in range(len(NAMES))]
+    labels = [model.data(model.index(r), Qt.ItemDataRole.DisplayRole) for r in range(len(NAMES))]
+    shown = [label.split("  ", 1)[1] for label in labels]
     assert all(len(s) <= NAME_CHARS for s in shown)
+    metrics = QFontMetrics(QGuiApplication.font())  # one line beside the score: the grid does not wrap it
+    assert all(metrics.horizontalAdvance(label) <= 180 + 24 - 12 for label in labels), labels
     assert len(set(shown[:5])) == 5  # five different names read as five different names
     assert shown[0].endswith("2041.jpg") and shown[1].endswith("2042.jpg")
     for name, colour in zip(shown[2:5], ("Warm", "Radioactive", "Cold"), strict=True):
