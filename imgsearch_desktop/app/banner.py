@@ -35,7 +35,7 @@ class Banner(QFrame):
         self.details_button = QToolButton()
         self.details_button.setText("Details")
         self.details_button.setCheckable(True)
-        close = QToolButton()
+        self.close_button = close = QToolButton()
         close.setText("✕")
         close.setToolTip("Dismiss")
         close.setAutoRaise(True)
@@ -61,8 +61,10 @@ class Banner(QFrame):
         self.message.setText(problem.sentence)
         self.action.setText(ACTIONS.get(problem.action, ""))
         self.action.setVisible(problem.action in ACTIONS)
-        self.details.setPlainText(problem.details)
-        self.details_button.setVisible(bool(problem.details))
+        details = problem.details.strip()
+        details = "" if details and details in problem.sentence else details  # Details never repeats the sentence
+        self.details.setPlainText(details)
+        self.details_button.setVisible(bool(details))
         self.details_button.setChecked(False)
         self.show()
 

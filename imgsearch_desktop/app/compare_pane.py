@@ -87,6 +87,7 @@ class _Picture(QLabel):
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setMinimumSize(QSize(160, 120))
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.setWordWrap(True)  # a message in its place ("Select a photo to compare…") wraps, never cut off
         self.setStyleSheet("background: #f5f7f8; color: #90a4ae; border: 1px solid #dde3e6; border-radius: 4px;")
         self.original: QPixmap | None = None
 

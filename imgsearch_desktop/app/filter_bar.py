@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDateEdit, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
 
 from imgsearch_desktop.app.flow_layout import FlowLayout
@@ -21,6 +21,34 @@ from imgsearch_desktop.core.store import Filters
 FORMATS = [(f.label, f.name) for f in images.FORMATS if f.available and f.extensions and not f.raw]
 SETTLE_MS = 250
 SHOWN_HALF_UNIT = 0.0005  # a tile shows a score to 3 decimals: what shows as the threshold passes it
+
+
+class DateField(QDateEdit):
+    """A date edit where a click picks the part under the pointer (year, month or day), so what is typed next
+    replaces it: Qt's own puts a bare cursor there, and "2019" typed into "2025" makes "2201925" — refused, the
+    date silently unchanged."""
+
+    def __init__(self, date: QDate, parent=None) -> None:
+        super().__init__(date, parent)
+        self.setCalendarPopup(True)
+        self.setDisplayFormat("yyyy-MM-dd")
+        self.lineEdit().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (watched is self.lineEdit() and event.type() == QEvent.Type.MouseButtonRelease
+                and not self.lineEdit().hasSelectedText()):
+            QTimer.singleShot(0, self, lambda: self.setSelectedSection(self.currentSection()))
+        return super().eventFilter(watched, event)
+
+
+def month_span(months: list[str]) -> tuple[QDate, QDate] | None:
+    """The first day of the oldest and the last day of the newest of these "YYYY-MM" months (others ignored)."""
+    dated = sorted(m for m in months if len(m) == 7 and m[4] == "-" and m[:4].isdigit() and m[5:].isdigit())
+    if not dated:
+        return None
+    first = QDate(int(dated[0][:4]), int(dated[0][5:]), 1)
+    last = QDate(int(dated[-1][:4]), int(dated[-1][5:]), 1)
+    return first, last.addDays(last.daysInMonth() - 1)
 
 
 def _group(*widgets: QWidget) -> QWidget:
@@ -61,12 +89,14 @@ class FilterBar(QWidget):
         for label, name in FORMATS:
             self.format_combo.addItem(label, name)
         self.date_filter = QCheckBox("Taken from")
-        self.date_from = QDateEdit(QDate.currentDate().addYears(-1))
-        self.date_to = QDateEdit(QDate.currentDate())
+        # Until the library's dates are known (set_date_span): the last 12 months. Then the library's whole span,
+        # so that switching the filter on hides no dated photo until the user narrows it.
+        self.date_from = DateField(QDate.currentDate().addYears(-1))
+        self.date_to = DateField(QDate.currentDate())
+        self.dates_edited = False  # the user moved a date: the library's span no longer replaces it
         for edit in (self.date_from, self.date_to):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd")
             edit.setEnabled(False)
+            edit.dateChanged.connect(self._date_edited)
         self.include_undated = QCheckBox("include photos without a date")
         self.include_undated.setVisible(False)  # shown with the date filter: the row stays one line otherwise
 
@@ -84,6 +114,20 @@ class FilterBar(QWidget):
                        self.include_undated.toggled):
             signal.connect(lambda *_: self.changed.emit())
         self.date_filter.toggled.connect(self._date_toggled)
+
+    def _date_edited(self) -> None:
+        self.dates_edited = True
+
+    def set_date_span(self, months: list[str]) -> None:
+        """The library's months ("YYYY-MM", the timeline's): the date range starts as their whole span, while
+        the filter is off and the user has not chosen dates."""
+        span = month_span(months)
+        if span is None or self.dates_edited or self.date_filter.isChecked():
+            return
+        for edit, date in zip((self.date_from, self.date_to), span, strict=True):
+            edit.blockSignals(True)
+            edit.setDate(date)
+            edit.blockSignals(False)
 
     def _show_threshold(self, value: int) -> None:
         self.threshold_label.setText(f"{value / 100:.2f}" if value else "off")

@@ -176,8 +176,9 @@ class EngineHealth(QObject):
         log.info("the managed Elasticsearch node is back: %s", fresh.connection.redacted())
         self.store, self.state, self._tries = fresh, "ok", 0
         self.healed.emit("The search engine is running again.")
+        # The indexer takes this store too (the window hands it on): a store, not a new start-up — the models stay
+        # loaded, and no "Loading the models…" and full re-scan follow each restart.
         self.restored.emit(fresh)
-        self.reconnect.emit()  # the indexer's store too (its running job follows the node by itself)
         self.timer.start(self.interval_ms)
 
     def _restart_failed(self, generation: int, exc: BaseException) -> None:

@@ -38,6 +38,18 @@ def format_left(seconds: float | None) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min left"
 
 
+def duration_text(seconds: float) -> str:
+    """How long something took, as a person says it: "240 ms", "2.5 s", "31 s", "2 min 5 s" (never "31445 ms")."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
 def progress_text(done: int, total: int, rate: float, left: float | None, paused: bool) -> str:
     text = f"Indexing {done:,} / {total:,}"
     if paused:

@@ -28,6 +28,11 @@ from imgsearch_desktop.core.dupes import DEFAULT_KEEP_RULES, folder_priority, sa
 RuleRole = Qt.ItemDataRole.UserRole + 10
 
 
+def _inside(path: str, folders) -> bool:
+    """``path`` is one of ``folders`` or under one of them."""
+    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders if f)
+
+
 class _OrderedList(QListWidget):
     """A list the user reorders by dragging, or with the Up/Down buttons beside it."""
 
@@ -65,7 +70,8 @@ class KeepRulesBox(QGroupBox):
             self.rules.addItem(item)
         self.folders = _OrderedList()
         for folder in folder_priority(settings):
-            self._add_folder_item(folder)
+            if _inside(folder, [*settings.folders, *settings.references]):  # a folder removed earlier: gone
+                self._add_folder_item(folder)
         for lst, rows in ((self.rules, len(DEFAULT_KEEP_RULES)), (self.folders, 4)):  # every rule in sight
             lst.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             lst.setFixedHeight(max(lst.sizeHintForRow(0), 16) * rows + 2 * lst.frameWidth() + 4)
@@ -92,6 +98,18 @@ class KeepRulesBox(QGroupBox):
         item = QListWidgetItem(folder)
         item.setData(RuleRole, folder)
         self.folders.addItem(item)
+
+    def folder_removed(self, folder: str) -> None:
+        """A photo folder left the library (Settings' list above): it and its subfolders leave the priority too,
+        unless they are reference folders."""
+        for row in reversed(range(self.folders.count())):
+            value = self.folders.item(row).data(RuleRole)
+            if _inside(value, [folder]) and not _inside(value, self.settings.references):
+                self.folders.takeItem(row)
+
+    def folder_added(self, folder: str) -> None:
+        if folder not in self.folders.values():
+            self._add_folder_item(folder)
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Priority folder", os.path.expanduser("~"))

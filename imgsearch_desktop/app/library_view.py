@@ -294,6 +294,7 @@ class TimelineGrid(QAbstractScrollArea):
         self.current = -1
         self.selected: set[int] = set()
         self._anchor_row = -1  # where a Shift range starts
+        self.all_selected = False  # Ctrl+A: every photo of the snapshot, most of them never loaded
         self.many = None  # the selection's actions (SelectionActions), set by the window
         self.message = "Loading the library…"
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -307,6 +308,7 @@ class TimelineGrid(QAbstractScrollArea):
     # ----- layout -----
     def _reset(self) -> None:
         self.current, self.selected, self._anchor_row = -1, set(), -1
+        self.all_selected = False
         self.relayout()
         self.selection_changed.emit()
 
@@ -437,6 +439,7 @@ class TimelineGrid(QAbstractScrollArea):
         if total == 0:
             return
         row = max(0, min(total - 1, row))
+        self.all_selected = False
         if extend and self._anchor_row >= 0:
             lo, hi = sorted((self._anchor_row, row))
             self.selected = set(range(lo, hi + 1))
@@ -461,8 +464,18 @@ class TimelineGrid(QAbstractScrollArea):
 
     def select_all(self) -> None:
         self.selected = set(range(self.model_.rowCount()))
+        self.all_selected = bool(self.selected)
         self.viewport().update()
         self.selection_changed.emit()
+
+    def whole_selection(self):
+        """After Ctrl+A: (how many photos, a call for a pool thread that lists all their paths from the store) —
+        the actions take the whole timeline (its filters' photos), not only the pages loaded; else None."""
+        model = self.model_
+        store, timeline = model.store, model.timeline
+        if not self.all_selected or store is None or timeline is None:
+            return None
+        return timeline.total, lambda: store.timeline_paths(timeline)
 
     # ----- tiles.Tiles: what the preview and the selection's actions use -----
     def tiles_widget(self) -> QWidget:
@@ -483,6 +496,18 @@ class TimelineGrid(QAbstractScrollArea):
 
     def hold_row(self, row: int) -> None:
         self.model_.hold(row)
+
+    def focusInEvent(self, event) -> None:
+        """Reached by Tab with no tile current: the first one on screen is (without selecting it), so the focus
+        shows and the arrows, Space and Enter act from there — a focused grid showed nothing."""
+        super().focusInEvent(event)
+        if self.current < 0 and self.model_.rowCount():
+            self.current = max(0, self.visible_rows()[0])
+        self.viewport().update()
+
+    def focusOutEvent(self, event) -> None:
+        super().focusOutEvent(event)
+        self.viewport().update()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.setFocus()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from imgsearch_desktop import APP_NAME
 from imgsearch_desktop.app import pools
@@ -45,22 +45,11 @@ class App:
     def welcome(self) -> None:
         from platformdirs import user_pictures_dir
 
-        pictures = user_pictures_dir()
-        box = QMessageBox(self.window)
-        box.setWindowTitle("Welcome to imgsearch-desktop")
-        box.setText("Which photos should be searchable?")
-        box.setInformativeText(f"Your photos are indexed on this computer only.\nSuggested: {pictures}")
-        use = box.addButton("Use Pictures", QMessageBox.ButtonRole.AcceptRole)
-        choose = box.addButton("Choose folder…", QMessageBox.ButtonRole.ActionRole)
-        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+        from imgsearch_desktop.app.welcome import WelcomeBox
+
+        box = WelcomeBox(self.window, user_pictures_dir())
         box.exec()
-        folder = None
-        if box.clickedButton() is use:
-            folder = pictures
-            os.makedirs(folder, exist_ok=True)
-        elif box.clickedButton() is choose:
-            folder = QFileDialog.getExistingDirectory(self.window, "Photo folder", os.path.expanduser("~"))
-        self.add_folder(folder)
+        self.add_folder(box.folder())
 
     def add_folder(self, folder: str | None) -> None:
         if folder:

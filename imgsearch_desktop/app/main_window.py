@@ -7,6 +7,7 @@ shown one at a time in the banner, as one plain sentence with the technical text
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from imgsearch_desktop.app.banner import Banner
 from imgsearch_desktop.app.filter_bar import FilterBar
 from imgsearch_desktop.app.folder_tree import FolderTree
 from imgsearch_desktop.app.health import EngineHealth
-from imgsearch_desktop.app.index_status import IndexStatus, empty_library_text, finished_text
+from imgsearch_desktop.app.index_status import IndexStatus, duration_text, empty_library_text, finished_text
 from imgsearch_desktop.app.library_view import LibraryView
 from imgsearch_desktop.app.panes import HINT, QueryPane, ResultsPane
 from imgsearch_desktop.app.photo_input import PhotoInput, SearchBar
@@ -114,6 +115,8 @@ class MainWindow(PhotoInput, QMainWindow):
         self._menus()
         self._connect_signals()
         self.composer = QueryComposer(self)  # the query's parts (chips), back/forward, region drag
+        self.composer.changed.connect(self.order_tabs)  # new chips join the Tab order where the parts are
+        self.order_tabs()
         # Window geometry only (everything else is in Settings); kept under the app's own config dir.
         self.qsettings = QSettings(str(private.touch(dirs.config / "window.ini")), QSettings.Format.IniFormat)
         geometry = self.qsettings.value("geometry")
@@ -144,6 +147,7 @@ class MainWindow(PhotoInput, QMainWindow):
         bar.addWidget(self.search, 1)
         bar.addWidget(open_button)
         bar.addWidget(library_button)
+        self.bar_buttons = (open_button, library_button)
         outer.addLayout(bar)
         self.filter_bar = FilterBar(self.settings.results)
         self.filter_bar.set_folders(self.settings.folders)
@@ -198,6 +202,21 @@ class MainWindow(PhotoInput, QMainWindow):
         focus.setShortcut(QKeySequence("Ctrl+L"))
         focus.triggered.connect(self.search.focus_all)
         self.addAction(focus)
+
+    def order_tabs(self) -> None:
+        """Tab goes as the eye reads the window: the search bar and its buttons, the filters, the banner's
+        buttons, the grid (the results or the library), the query's parts, the folder tree, the status bar's
+        buttons. Qt's default follows the order the widgets were made in (the folder tree before the grid, and
+        new parts' controls after the status bar)."""
+        fb, banner, status = self.filter_bar, self.banner, self.index_status
+        chain = [self.search, *self.bar_buttons, fb.k_spin, fb.threshold, fb.folder_combo, fb.format_combo,
+                 fb.date_filter, fb.date_from, fb.date_to, fb.include_undated,
+                 banner.action, banner.details_button, banner.close_button, self.grid, self.library.grid]
+        for chip in self.composer.panel.chips:
+            chain += [chip.slider, chip.remove]
+        chain += [self.folder_tree, status.pause_button, status.cancel_button]
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
         action = menu.addAction(text)
@@ -307,6 +326,10 @@ class MainWindow(PhotoInput, QMainWindow):
         tree.folder_chosen.connect(fb.choose_folder)  # the filter bar's folder filter: subfolders too
         fb.changed.connect(lambda: (tree.select_folder(fb.folder_combo.currentData() or ""),
                                     lib.set_filters(fb.filters())))
+        # The date filter starts as the span of the photos' dates (the timeline's months: a date taken, else the
+        # file's time, so the span holds every date taken), not as an arbitrary last 12 months.
+        lib.model.loaded.connect(lambda: lib.model.timeline and not lib.model.filters.date_from
+                                 and fb.set_date_span([m for m, _n in lib.model.timeline.months]))
         back = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.results_page)
         back.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         back.activated.connect(self.show_library)
@@ -356,6 +379,8 @@ class MainWindow(PhotoInput, QMainWindow):
         self.index_status.show_message(message)
 
     def _on_restored(self, store) -> None:
+        """The engine is back (restarted, or answering again): every part uses ``store``; the models stay loaded."""
+        self.worker.request_store.emit(store)  # queued before a re-scan below: that scan runs on this store
         self.runner.attach(store, self.worker.embedder)
         self.library.attach(store)
         self.folder_tree.attach(store)
@@ -515,7 +540,7 @@ class MainWindow(PhotoInput, QMainWindow):
             self.composer.ask_text(text)  # joins a query that has a photo, else replaces it
 
     def _on_results(self, result: QueryResult) -> None:
-        query, hits, ms = result.query, result.hits, result.seconds * 1000
+        query, hits, took = result.query, result.hits, duration_text(result.seconds)
         self.last_result = result
         self.banner.clear("query")
         # Indexing keeps waiting, as it did for the query, until the results' thumbnails are painted (at most
@@ -529,9 +554,9 @@ class MainWindow(PhotoInput, QMainWindow):
         self.results.show_result(result, empty_hint(indexing=self.index_status.indexing, photos=self.photos,
                                                     min_score=query.min_score, filters=query.filters,
                                                     undated=self.undated))
-        self.query_caption.setText(f"{query.describe()}\n{len(hits)} similar photos · {ms:.0f} ms")
+        self.query_caption.setText(f"{query.describe()}\n{len(hits)} similar photos · {took}")
         if not self.index_status.indexing:
-            self.index_status.show_message(f"{len(hits)} results in {ms:.0f} ms")
+            self.index_status.show_message(f"{len(hits)} results in {took}")
         self.results_shown.emit(len(hits))
 
     def show_problem(self, problem: Problem, key: str = "") -> None:

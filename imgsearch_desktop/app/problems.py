@@ -53,6 +53,13 @@ def plain(text: str) -> str:
     return _TECHNICAL.sub("", text.strip().splitlines()[0] if text.strip() else "").strip(" :—-")
 
 
+def beyond(text: str) -> str:
+    """What a message says after its readable head (``plain``): the Details. Empty when the head is all of it —
+    Details would only repeat the sentence shown above it."""
+    text, head = text.strip(), plain(text)
+    return text[len(head):].strip(" :—-\n") if head and text.startswith(head) else text
+
+
 def _chain(exc: BaseException):
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -93,6 +100,6 @@ def explain(exc: BaseException, address: str = "", doing: str = "") -> Problem:
             return Problem("The search engine could not be started.", details, Kind.ENGINE, action="retry")
         return Problem("The search engine is not running.", details, Kind.ENGINE, "warning")
     if isinstance(exc, UserError):
-        return Problem(plain(str(exc)) or "Something went wrong.", details)
+        return Problem(plain(str(exc)) or "Something went wrong.", beyond(str(exc)))
     what = f" while {doing}" if doing else ""
     return Problem(f"Something went wrong{what}. The details are in the log.", details)

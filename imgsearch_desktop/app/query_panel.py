@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from imgsearch_desktop.app.history import History, copy_parts
+from imgsearch_desktop.app.index_status import ElidedLabel
 from imgsearch_desktop.app.region_select import RegionSelector
 from imgsearch_desktop.core.query import Part
 from imgsearch_desktop.core.store import readable_path
@@ -84,7 +85,9 @@ class Chip(QFrame):
             self.thumb.setToolTip("A sentence")
         column = QVBoxLayout()
         column.setSpacing(2)
-        self.title = QLabel(part_title(part))
+        # A sentence wraps; a file name is one line, cut in the middle to the chip's width (it was clipped at
+        # the chip's edge, its end — the extension, the number that tells copies apart — gone).
+        self.title = QLabel(part_title(part)) if part.text is not None else ElidedLabel(part_title(part))
         self.title.setObjectName("chipTitle")
         self.title.setToolTip(readable_path(part.path or part.stored or "") or part.text or "pasted image")
         self.title.setMinimumWidth(40)
@@ -158,6 +161,7 @@ class QueryPanel(QWidget):
         self.list.setSpacing(4)
         self.list.addStretch(1)
         self.scroll = QScrollArea()  # many parts scroll instead of pushing the window taller
+        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the parts' own controls: it showed nothing
         self.scroll.setWidget(holder)
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Slot
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFontMetrics, QGuiApplication, QImage, QPainter, QPixmap
 
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.core.dupes import Tier
@@ -67,6 +69,7 @@ class ResultsModel(QAbstractListModel):
         self._loading = placeholder(icon_px)
         self._broken = placeholder(icon_px, "cannot show")
         self._rows: dict[str, list[int]] = {}
+        self._names: list[str] = []  # each hit's name as its tile shows it (cut where the names do not differ)
         thumbnails.loaded.connect(self._on_thumbnail)
 
     def set_hits(self, hits: list[Hit], relations: list[Tier] = (), best: int | None = None) -> None:
@@ -75,9 +78,7 @@ class ResultsModel(QAbstractListModel):
         self.hits = list(hits)
         self.relations = list(relations)
         self.best = best
-        self._rows = {}
-        for row, hit in enumerate(self.hits):
-            self._rows.setdefault(hit.path, []).append(row)
+        self._index_rows()
         self.endResetModel()
         for path in self._rows:
             if path in self.pixmaps:
@@ -98,9 +99,16 @@ class ResultsModel(QAbstractListModel):
             if self.best is not None:
                 self.best = None if self.best == row else self.best - (row < self.best)
             self.endRemoveRows()
+        self._index_rows()
+
+    def _index_rows(self) -> None:
         self._rows = {}
         for row, hit in enumerate(self.hits):
             self._rows.setdefault(hit.path, []).append(row)
+        # One line beside the score in the tile's width (the grid's cell: icon + 24 px, a few px of padding).
+        metrics, room = QFontMetrics(QGuiApplication.font()), self.icon_px + 24 - 12
+        self._names = short_names([hit.image_name for hit in self.hits],
+                                  fits=lambda name: metrics.horizontalAdvance(f"0.000  {name}") <= room)
 
     def _evict(self) -> None:
         for path in list(self.pixmaps):
@@ -117,7 +125,7 @@ class ResultsModel(QAbstractListModel):
             return None
         hit = self.hits[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            label = f"{hit.score:.3f}  {_short(hit.image_name)}"
+            label = f"{hit.score:.3f}  {self._names[index.row()]}"
             relation = self.relation(index.row())
             if relation is not Tier.SIMILAR:  # a copy of the query: say which kind, and which copy is best
                 label += f"\n{relation.label}" + ("  ★ best" if index.row() == self.best else "")
@@ -158,6 +166,8 @@ class ResultsModel(QAbstractListModel):
 
 
 NAME_CHARS = 22  # what fits beside the score under a 180 px tile; the tooltip has the whole path
+MIN_CHARS = 12  # never cut shorter than this, however wide its letters
+END_CHARS = 5  # the end kept when a name is cut twice: its last digits and extension (".jpeg", "1.jpg")
 
 
 def _short(name: str, limit: int = NAME_CHARS) -> str:
@@ -167,3 +177,58 @@ def _short(name: str, limit: int = NAME_CHARS) -> str:
     keep = limit - 1
     return name[: keep - keep // 2] + "…" + name[-(keep // 2):]
 
+
+def _common(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _shared(names: list[str]) -> tuple[list[int], list[int]]:
+    """Per name: the longest start and the longest end it shares with any other name (the longest is with a
+    neighbour in sorted order, so this is n log n, not n²)."""
+    starts, ends = [0] * len(names), [0] * len(names)
+    for out, key in ((starts, lambda s: s), (ends, lambda s: s[::-1])):
+        order = sorted(range(len(names)), key=lambda i: key(names[i]))
+        for a, b in itertools.pairwise(order):
+            n = _common(key(names[a]), key(names[b]))
+            out[a], out[b] = max(out[a], n), max(out[b], n)
+    return starts, ends
+
+
+def short_names(names: list[str], limit: int = NAME_CHARS, fits: Callable[[str], bool] | None = None) -> list[str]:
+    """Each name cut to ``limit`` characters (and further while ``fits`` says it is too wide) so that what tells it
+    apart from the others stays in sight: IMG_20240801_2041.jpg beside IMG_20240801_2042.jpg keeps its end,
+    Ubuntu-Mate-Warm-no-logo.png beside Ubuntu-Mate-Radioactive-no-logo.png its middle. A plain middle cut showed
+    both of those pairs the same."""
+    starts, ends = _shared(names)
+    out = []
+    for name, start, end in zip(names, starts, ends, strict=True):
+        chars = limit
+        short = _distinct_short(name, start, len(name) - end, chars)
+        while fits is not None and not fits(short) and chars > MIN_CHARS:  # wide letters: one line still
+            chars -= 1
+            short = _distinct_short(name, start, len(name) - end, chars)
+        out.append(short)
+    return out
+
+
+def _distinct_short(name: str, first: int, last: int, limit: int) -> str:
+    """``name`` cut to ``limit`` characters keeping ``name[first:last]`` (where it differs) in sight."""
+    n = len(name)
+    if n <= limit:
+        return name
+    keep = limit - 1
+    head, tail = keep - keep // 2, keep // 2
+    # Back to the start of the number or word the difference is in: "…2041.jpg", not "…1.jpg".
+    while 0 < first < n and name[first - 1].isalnum() and name[first - 1].isdigit() == name[first].isdigit():
+        first -= 1
+    if first >= last or last <= head or first >= n - tail:
+        return _short(name, limit)  # no difference (the same name elsewhere), or a middle cut keeps it
+    if n - first <= keep - 3:  # cut before it: a short start, then everything from the difference on
+        return name[: keep - (n - first)] + "…" + name[first:]
+    middle = keep - 1 - 3 - END_CHARS  # cut twice: the start, the difference, the end
+    return name[:3] + "…" + name[first:first + middle] + "…" + name[-END_CHARS:]

@@ -3,9 +3,9 @@
 Works on any grid of photos (app/tiles.py: the results grid, the library's timeline).
 The actions: search with the selected photos as the query's parts (their stored vectors), move them to the trash,
 reveal their folders, copy their paths. Keys on the grid: Delete (move to trash…), Ctrl+C (copy paths); Ctrl+A is
-the grid's own. In the timeline only a few pages of photos are in memory: after Ctrl+A there, the actions take the
-selected photos that are loaded (the screen's and its neighbours'), and each action's menu entry and dialog count
-exactly those.
+the grid's own. In the timeline only a few pages of photos are in memory: after Ctrl+A there the actions take every
+photo of the timeline (as its filters narrow it), their paths listed by the store on the pool when an action runs
+(``TimelineGrid.whole_selection``), and each menu entry and dialog counts all of them.
 
 The trash is the duplicates review's, rule for rule (core/trash.py is the only trash loop): a selected file goes
 only when another indexed copy of its content stays — never the last copy of a photo — after a confirmation with
@@ -33,6 +33,7 @@ from imgsearch_desktop.core.store import readable_path
 from imgsearch_desktop.core.trash import JOURNAL, dry_run, last_copies, selection_plan, trash_plan
 
 MAX_REVEALED = 10  # folders opened at once by "Reveal"; more would bury the desktop in windows
+MAX_SEARCH_PARTS = 200  # "Search with these photos": a query of more parts than this says little
 
 
 class SelectionActions(QObject):
@@ -68,23 +69,52 @@ class SelectionActions(QObject):
         model = tiles.tiles_model()
         return list(dict.fromkeys(p for r in rows if (p := index_path(model.index(r, 0))) is not None))
 
+    def count(self) -> int:
+        """How many photos the actions take: the whole timeline's after Ctrl+A there, else the selected tiles'."""
+        whole = self._whole()
+        return whole[0] if whole is not None else len(self.paths())
+
+    def _whole(self):
+        whole = getattr(self.tiles, "whole_selection", None)  # the timeline's; the results grid has every row
+        return whole() if whole is not None else None
+
+    def _with_paths(self, then: Callable[[list[str]], None]) -> None:
+        """``then(paths)``: at once, or once the store has listed the whole timeline's (on the pool)."""
+        whole = self._whole()
+        if whole is None:
+            then(self.paths())
+            return
+        self.busy = True
+
+        def listed(paths: list[str]) -> None:
+            self.busy = False
+            then(paths)
+
+        run_call(whole[1], listed, self._list_failed, owner=self)
+
     def fill_menu(self, menu: QMenu) -> None:
         """The selection's entries, for the grid's right-click menu when several tiles are selected."""
-        n = len(self.paths())
-        menu.addAction(f"Search with these {n} photos", self.search_with)
+        n = self.count()
+        search = menu.addAction(f"Search with these {n:,} photos", self.search_with)
+        if n > MAX_SEARCH_PARTS:
+            search.setText(f"Search with these photos (at most {MAX_SEARCH_PARTS})")
+            search.setEnabled(False)
         menu.addAction("Reveal in folder", self.reveal)
-        menu.addAction(f"Copy {n} paths", self.copy_paths)
+        menu.addAction(f"Copy {n:,} paths", self.copy_paths)
         menu.addSeparator()
-        menu.addAction(f"Move {n} photos to the trash…", self.confirm_trash)
+        menu.addAction(f"Move {n:,} photos to the trash…", self.confirm_trash)
 
     # ----- the actions -----
     def search_with(self) -> None:
-        if paths := self.paths():
-            self.search_requested.emit(paths)
+        if not self.busy and self.count() <= MAX_SEARCH_PARTS:
+            self._with_paths(lambda paths: paths and self.search_requested.emit(paths))
 
     def copy_paths(self) -> None:
+        if not self.busy:
+            self._with_paths(self._copy)
+
+    def _copy(self, paths: list[str]) -> None:
         """One path a line as text, and as file URLs (a file manager pastes those)."""
-        paths = self.paths()
         if not paths:
             return
         mime = QMimeData()
@@ -93,13 +123,21 @@ class SelectionActions(QObject):
         QGuiApplication.clipboard().setMimeData(mime)
 
     def reveal(self) -> None:
-        for folder in list(dict.fromkeys(os.path.dirname(p) for p in self.paths()))[:MAX_REVEALED]:
+        if not self.busy:
+            self._with_paths(self._reveal)
+
+    def _reveal(self, paths: list[str]) -> None:
+        for folder in list(dict.fromkeys(os.path.dirname(p) for p in paths))[:MAX_REVEALED]:
             self.reveal_requested.emit(folder)
 
     def confirm_trash(self) -> None:
         """Plan on the pool (it reads the index), then ask with the dry run, then trash on the pool."""
-        store, paths = self.store(), self.paths()
-        if self.busy or store is None or not paths:
+        if not self.busy and self.store() is not None:
+            self._with_paths(self._plan_trash)
+
+    def _plan_trash(self, paths: list[str]) -> None:
+        store = self.store()
+        if store is None or not paths:
             return
         policy = keep_policy(self.settings)
         self.busy = True
@@ -139,6 +177,10 @@ class SelectionActions(QObject):
         self.busy = False
         report, exc = outcome
         self.trashed.emit(report, explain(exc, doing="moving files to the trash") if exc else None)
+
+    def _list_failed(self, exc: BaseException) -> None:
+        self.busy = False
+        self.nothing_to_trash.emit(f"The selected photos could not be listed: {explain(exc).sentence}")
 
     def _failed(self, exc: BaseException) -> None:
         self.busy = False

@@ -80,8 +80,7 @@ class SettingsDialog(QDialog):
         row = QHBoxLayout()
         add, remove = QPushButton("Add folder…"), QPushButton("Remove")
         add.clicked.connect(self._add_folder)
-        remove.clicked.connect(lambda: [self.folders.takeItem(self.folders.row(i))
-                                        for i in self.folders.selectedItems()])
+        remove.clicked.connect(self._remove_folders)
         row.addWidget(add)
         row.addWidget(remove)
         row.addStretch(1)
@@ -131,7 +130,8 @@ class SettingsDialog(QDialog):
         self.results.setValue(settings.results)
         form.addRow("Results per query", self.results)
         layout.addLayout(form)
-        layout.addWidget(KeepRulesBox(settings, dirs, self))  # duplicates' keep rules: saves itself on accept
+        self.keep_rules = KeepRulesBox(settings, dirs, self)  # duplicates' keep rules: saves itself on accept
+        layout.addWidget(self.keep_rules)
         layout.addWidget(QLabel("Changes apply as soon as you save."))
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
@@ -147,6 +147,13 @@ class SettingsDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, "Photo folder", os.path.expanduser("~"))
         if folder:
             self.folders.addItem(os.path.abspath(folder))
+            self.keep_rules.folder_added(os.path.abspath(folder))
+
+    def _remove_folders(self) -> None:
+        """The selected photo folders go, from the folder priority below too."""
+        for item in self.folders.selectedItems():
+            self.folders.takeItem(self.folders.row(item))
+            self.keep_rules.folder_removed(item.text())
 
     # ----- the connection test -----
     def _connection_fields(self) -> tuple[str, ...]:

@@ -165,6 +165,7 @@ class IndexWorker(QObject):
     summary = Signal(int, object)  # photos in the index, [(path, reason)] of the files skipped
     # Requests from the main thread, delivered queued into this object's thread.
     request_init = Signal(object)  # a new Embedder (models changed in Settings), or None to keep the current one
+    request_store = Signal(object)  # the engine was restarted: a Store connected to it (models and index unchanged)
     request_reindex = Signal(list)
     request_changes = Signal(object)
     request_forget = Signal(list)
@@ -183,6 +184,7 @@ class IndexWorker(QObject):
         self.control = JobControl()  # the window pauses, resumes and cancels jobs through it
         self.progress = self.control.progress
         self.request_init.connect(self.initialise)
+        self.request_store.connect(self.use_store)
         self.request_reindex.connect(self.reindex)
         # Queued even when emitted on this thread (a watcher report during watch()): a job never runs inside another.
         self.request_changes.connect(self.apply_changes, Qt.ConnectionType.QueuedConnection)
@@ -228,6 +230,15 @@ class IndexWorker(QObject):
             if not isinstance(exc, UserError):
                 log.exception("start-up failed")
             self.init_failed.emit(explain(exc, self.address(), "starting"))
+
+    @Slot(object)
+    def use_store(self, store) -> None:
+        """The engine came back where ``store`` connects (its index already checked): only the store changes —
+        the models stay loaded and the next job writes through it. Before the first start-up: nothing to do."""
+        if self.sync.indexer is None or store is self.store:
+            return
+        store.on_wait = self._store_waiting
+        self.store = self.sync.indexer.store = store
 
     @Slot(list)
     def reindex(self, roots: list[str]) -> None:

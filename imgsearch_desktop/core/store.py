@@ -948,6 +948,21 @@ class Store:
             after, count = hits[-1]["sort"], count - len(hits)
         return after
 
+    def timeline_paths(self, timeline: Timeline, page: int = MAX_WINDOW) -> list[str]:
+        """The path of every photo in the snapshot, in timeline order, read ``page`` at a time with no other field:
+        what an action on the whole timeline (Ctrl+A) acts on, without a page of documents held for each."""
+        paths: list[str] = []
+        after = None
+        while True:
+            kwargs = {"search_after": after} if after else {}
+            resp = self._timeline_search(timeline, None, page, kwargs, source=["path", "path_b64"],
+                                         filter_path="pit_id,hits.hits._source,hits.hits.sort")
+            hits = resp.get("hits", {}).get("hits", [])  # filter_path leaves out an empty list altogether
+            if not hits:
+                return paths
+            paths += [path_from_source(h["_source"]) for h in hits]
+            after = hits[-1]["sort"]
+
     def _timeline_search(self, timeline: Timeline, month: str | None, size: int, kwargs: dict,
                          sort: list = TIMELINE_SORT, **more) -> dict:
         extra = [] if month is None else [_from_month(month)]

@@ -7,8 +7,11 @@ from __future__ import annotations
 import argparse
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
 
 from imgsearch_desktop import checks
+from imgsearch_desktop.app.keep_rules import KeepRulesBox
 from imgsearch_desktop.app.settings_dialog import SettingsDialog
 from imgsearch_desktop.config import AppDirs, Settings, split_credentials
 from imgsearch_desktop.context import Context
@@ -49,3 +52,25 @@ def test_the_dialog_keeps_each_device_and_the_largest_batch_the_command_line_acc
     dialog.accept()
     saved = Settings.load(dirs, env={})
     assert (saved.device, saved.batch_size) == (device, largest)
+
+
+def test_a_removed_folder_leaves_the_folder_priority_with_its_subfolders(qtbot, isolated_home, tmp_path):
+    dirs = AppDirs.resolve(isolated_home)
+    a, b, ref = str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "ref")
+    settings = Settings(folders=[a, b], references=[ref], folder_priority=[f"{b}/sub", b, a, str(tmp_path / "old")])
+    dialog = SettingsDialog(settings, dirs)
+    qtbot.addWidget(dialog)
+    priority = dialog.findChild(KeepRulesBox).folders
+    assert priority.values() == [f"{b}/sub", b, a, ref]  # a folder removed before is not listed
+
+    dialog.folders.item(1).setSelected(True)  # b
+    qtbot.mouseClick(next(w for w in dialog.findChildren(QPushButton) if w.text() == "Remove"),
+                     Qt.MouseButton.LeftButton)
+    assert [dialog.folders.item(i).text() for i in range(dialog.folders.count())] == [a]
+    assert priority.values() == [a, ref]
+    dialog.accept()
+    saved = Settings.load(dirs, env={})
+    assert saved.folders == [a] and saved.folder_priority == [a, ref]
+    again = SettingsDialog(saved, dirs)
+    qtbot.addWidget(again)
+    assert again.findChild(KeepRulesBox).folders.values() == [a, ref]

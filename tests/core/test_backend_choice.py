@@ -151,3 +151,28 @@ def test_switching_to_int8_re_embeds_into_its_own_index_never_mixed(es_client, e
     finally:
         for name in es_client.indices.get(index=f"{alias}-*"):
             es_client.indices.delete(index=name)
+
+
+def test_a_start_on_made_exports_never_imports_torch(tiny_models, exports):
+    """Asking whether the exporter is installed must not import it: torch and sentence-transformers took most of
+    the window's memory on every start, also when ONNX Runtime runs the exports made long ago ([W] issue 23)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from imgsearch_desktop.core.embedder import Embedder\n"
+        "from imgsearch_desktop.core.encoders import choice\n"
+        f"choice.AGREEMENT = {TINY_AGREEMENT}\n"
+        f"e = Embedder({str(tiny_models['clip'])!r}, {str(tiny_models['text'])!r}, device='cpu', batch_size=4,"
+        f" backend='auto', exports=Path({str(exports)!r}))\n"
+        "e.load_both()\n"
+        "print(e.backend, e.text_encoder().backend, e.dims)\n"
+        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers', 'onnx') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    backends, imported = out.stdout.strip().splitlines()[-2:]
+    assert backends == "onnx onnx 32"
+    assert imported == "[]", out.stdout

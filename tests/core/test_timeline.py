@@ -59,6 +59,9 @@ def test_newest_first_by_date_taken_else_file_time_undated_last(store):
     narrowed = store.timeline(Filters(folders=["/lib/a"]))
     assert narrowed.months == [("2024-06", 1), ("2024-05", 1)] and narrowed.total == 2
     assert store.folder_counts() == {("/lib", "/lib/a"): 2, ("/lib", "/lib/b"): 3}
+    # Every path of a snapshot (what Ctrl+A in the timeline acts on), page by page, in timeline order.
+    assert store.timeline_paths(timeline, page=2) == order
+    assert store.timeline_paths(narrowed) == order[:2]
     for t in (timeline, narrowed):
         store.close_timeline(t)
 

@@ -11,6 +11,7 @@ own model (``model_id`` "…+int8"): the index for them is a new one, filled by 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -77,19 +78,18 @@ def has_gpu(device: str) -> bool:
     return pick_device("auto") != "cpu"
 
 
+EXPORTER = ("onnx", "onnxscript", "sentence_transformers", "torch", "imgsearch_desktop.devtools.onnx_export")
+
+
 def can_export() -> bool:
     """The installed app can export (torch and the onnx exporter present); a packaged app cannot (its bundle
-    leaves the exporter out)."""
+    leaves the exporter out). Looked up, not imported: importing torch and sentence-transformers only to ask
+    kept them in the window's memory on every start, also when the exports were made long ago and ONNX Runtime
+    runs them (benchmarks/memory.py measures it)."""
     try:
-        import onnx  # noqa: F401
-        import onnxscript  # noqa: F401
-        import sentence_transformers  # noqa: F401
-        import torch  # noqa: F401
-
-        import imgsearch_desktop.devtools.onnx_export  # noqa: F401
-    except ImportError:
+        return all(importlib.util.find_spec(name) is not None for name in EXPORTER)
+    except (ImportError, ValueError):  # a parent package that cannot be imported, a module without a spec
         return False
-    return True
 
 
 def export_folder(root: Path, name: str, kind: str) -> Path:
