@@ -38,8 +38,9 @@ def format_left(seconds: float | None) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min left"
 
 
-def progress_text(done: int, total: int, rate: float, left: float | None, paused: bool) -> str:
-    text = f"Indexing {done:,} / {total:,}"
+def progress_text(done: int, total: int, rate: float, left: float | None, paused: bool,
+                  label: str = "Indexing") -> str:
+    text = f"{label} {done:,} / {total:,}"
     if paused:
         return text + " · paused"
     if rate > 0:
@@ -84,6 +85,7 @@ class IndexClock:
     active: float = 0.0  # unpaused seconds before ``running_since``
     running_since: float | None = None
     active_at_update: float = 0.0
+    label: str = "Indexing"  # the job's phase: "Finding faces" after the photos are searchable
 
     def _active(self, now: float) -> float:
         return self.active + (now - self.running_since if self.running_since is not None else 0.0)
@@ -111,7 +113,7 @@ class IndexClock:
     def text(self, now: float) -> str:
         left = eta_seconds(self.done, self.total, self.done - (self.first_done or 0), self.active_at_update,
                            self._active(now) - self.active_at_update)
-        return progress_text(self.done, self.total, self.rate(), left, self.paused)
+        return progress_text(self.done, self.total, self.rate(), left, self.paused, self.label)
 
 
 # ---------------------------------------------------------------- widgets
@@ -197,6 +199,15 @@ class IndexStatus(QWidget):
         self.bar.setValue(done)
         self.ticker.start()
         self._tick()
+
+    def set_phase(self, label: str) -> None:
+        """A new phase of the job (the faces after the CLIP pass): its own count and rate."""
+        paused = self.clock.paused
+        self.clock.reset()
+        self.clock.label = label
+        if paused:
+            self.clock.pause(time.monotonic())
+        self.message.setText(label + "…")
 
     def set_paused(self, paused: bool) -> None:
         (self.clock.pause if paused else self.clock.resume)(time.monotonic())

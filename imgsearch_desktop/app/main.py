@@ -74,6 +74,8 @@ class App:
         self.worker.control.cancel()
         self.window.thumbnails.shutdown()
         self.window.library.model.thumbnails.shutdown()
+        if getattr(self.window, "people_view", None) is not None:
+            self.window.people_view.shutdown()  # its face thumbnails are cut on a pool of its own
         self.worker.shutdown()
         self.thread.quit()
         self.thread.wait(wait_ms)
