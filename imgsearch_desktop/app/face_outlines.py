@@ -69,6 +69,8 @@ class FaceOutlines(QObject):
         self.path: str | None = None
         self.image_bytes: bytes | None = None
         self.chosen: int | None = None
+        self._wanted = False  # a photo's faces to look up at start()
+        self._chosen_box = None
         self._seq = 0
         self._press: QPoint | None = None
         self.overlay = _Overlay(self, label)
@@ -78,31 +80,42 @@ class FaceOutlines(QObject):
 
     # ----- which photo -----
     def show_for(self, path: str | None = None, image_bytes: bytes | None = None, chosen_box=None) -> None:
-        """Outline the faces of this photo (file or image data); ``chosen_box``: the face the query searches by."""
-        if (path, image_bytes) == (self.path, self.image_bytes) and self.faces is not None:
-            self._choose(chosen_box)
+        """Outline the faces of this photo (file or image data); ``chosen_box``: the face the query searches by.
+        The faces are looked up at ``start`` (the window calls it once the query's results are shown: finding
+        faces in a photo that is not indexed takes a core for half a second, which the query must not wait for)."""
+        if (path, image_bytes) == (self.path, self.image_bytes) and (self.faces is not None or self._wanted):
+            self._chosen_box = chosen_box
+            if self.faces is not None:
+                self._choose(chosen_box)
             return
         self.clear()
         if path is None and image_bytes is None:
             return
-        self.path, self.image_bytes = path, image_bytes
+        self.path, self.image_bytes, self._chosen_box = path, image_bytes, chosen_box
+        self._wanted = True
+
+    def start(self) -> None:
+        if not self._wanted:
+            return
+        self._wanted = False
         self._seq += 1
-        seq, store = self._seq, self.store_of()
+        seq, store, path, image_bytes = self._seq, self.store_of(), self.path, self.image_bytes
         from imgsearch_desktop.core.people import photo_faces
 
-        run_call(lambda: photo_faces(store, path, image_bytes), lambda faces: self._on_faces(seq, faces, chosen_box),
+        run_call(lambda: photo_faces(store, path, image_bytes), lambda faces: self._on_faces(seq, faces),
                  lambda exc: log.info("faces of the query photo: %s", exc), owner=self)
 
     def clear(self) -> None:
         self._seq += 1
         self.faces, self.path, self.image_bytes, self.chosen = None, None, None, None
+        self._wanted, self._chosen_box = False, None
         self.overlay.update()
 
-    def _on_faces(self, seq: int, faces, chosen_box) -> None:
+    def _on_faces(self, seq: int, faces) -> None:
         if seq != self._seq:
             return  # another photo is shown now
         self.faces = faces
-        self._choose(chosen_box)
+        self._choose(self._chosen_box)
         self.found.emit(len(faces.faces))
 
     def _choose(self, box) -> None:

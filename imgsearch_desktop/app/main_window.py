@@ -565,6 +565,7 @@ class MainWindow(PhotoInput, QMainWindow):
         self.query_caption.setText(f"{query.describe()}\n{len(hits)} similar photos · {ms:.0f} ms")
         if not self.index_status.indexing:
             self.index_status.show_message(f"{len(hits)} results in {ms:.0f} ms")
+        self.composer.outlines.start()  # the query photo's faces, now that its answer is on screen
         self.results_shown.emit(len(hits))
 
     def show_problem(self, problem: Problem, key: str = "") -> None:

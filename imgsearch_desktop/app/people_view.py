@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from imgsearch_desktop.app.problems import explain
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.core import images
+from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.people import PersonFace, box_of, doc_of, face_crop, person_faces
 from imgsearch_desktop.core.store import readable_path
 
@@ -57,9 +58,19 @@ class PersonRow:
         return self.name or f"Unnamed #{self.id}"
 
 
-def person_rows(store, people) -> list[PersonRow]:
-    """The persons shown (named, or two faces and more), each with their largest face: on the pool."""
+def person_rows(store, people, extra: list[str] = ()) -> list[PersonRow]:
+    """The persons shown (named, or two faces and more), each with their largest face: on the pool. ``extra``:
+    persons to show anyway (one just split off, with one face: the user names it next)."""
     shown = people.people()
+    ids = {p.id for p in shown}
+    for pid in extra:
+        try:
+            person = people.resolve(pid)
+        except UserError:
+            continue  # merged or emptied since
+        if person.id not in ids:
+            shown.append(person)
+            ids.add(person.id)
     reps = {p.id: max(p.faces, key=lambda k: box_of(k)[2] * box_of(k)[3]) for p in shown}
     paths = store.paths_of(list(dict.fromkeys(doc_of(k) for k in reps.values())))
     return [PersonRow(p.id, p.name, len(p.faces), paths.get(doc_of(reps[p.id])), box_of(reps[p.id]))
@@ -126,6 +137,7 @@ class PeopleView(QDialog):
         self.faces: list[PersonFace] = []
         self._face_person: str | None = None
         self._busy = False
+        self.split_off: list[str] = []  # persons split off here: shown even with one face, to be named
         self.crops = _Crops(self)
         self.crops.loaded.connect(self._on_crop)
         self.setWindowTitle("People")
@@ -214,8 +226,8 @@ class PeopleView(QDialog):
 
     # ----- reading -----
     def reload(self) -> None:
-        store, people = self.store, self.people
-        run_call(lambda: person_rows(store, people), self._on_rows, self._on_failed, owner=self)
+        store, people, extra = self.store, self.people, list(self.split_off)
+        run_call(lambda: person_rows(store, people, extra), self._on_rows, self._on_failed, owner=self)
 
     def _on_rows(self, rows: list[PersonRow]) -> None:
         chosen = set(self.selected_ids())
@@ -331,7 +343,13 @@ class PeopleView(QDialog):
         if pid is None or len(keys) != 1:
             return
         store, people = self.store, self.people
-        self._decide(lambda: people.split(store, pid, keys[0]), "Split off as a new person.")
+
+        def job():
+            new = people.split(store, pid, keys[0])
+            self.split_off.append(new.id)  # read on the main thread only after this job is done
+            return new
+
+        self._decide(job, "Split off as a new person: select it to name it.")
 
     def open_selected(self) -> None:
         ids = self.selected_ids()
