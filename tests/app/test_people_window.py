@@ -158,10 +158,13 @@ def test_merge_in_the_view_and_faces_off_deletes_the_face_data(qtbot, make_app, 
     people_file = people_path(app.ctx.dirs.data, index)
     assert people_file.exists()
 
-    app.ctx.settings.faces = False
+    dialog = app.window.open_settings()  # Settings → Faces off: the save re-scans, the pass deletes
+    assert dialog.faces.isChecked()
+    dialog.faces.setChecked(False)
     with qtbot.waitSignal(app.worker.analysed, timeout=120_000) as cleared:
-        app.window.reindex()
-    assert cleared.args[0].cleared == 6
+        dialog.accept()
+    assert cleared.args[0].cleared == 6 and app.ctx.settings.faces is False
+    assert "faces = false" in app.ctx.dirs.settings_file.read_text()
     assert all(not f for f in faces_by_path(app.worker.store).values())
     assert not people_file.exists()
     assert app.window.open_people() is None and "Faces are off" in app.window.index_status.message.text()
