@@ -189,6 +189,11 @@ class IndexStatus(QWidget):
     def indexing(self) -> bool:
         return self.bar.isVisibleTo(self)
 
+    @property
+    def adding(self) -> bool:
+        """Photos are still being made searchable (not the faces phase after it, when every photo already is)."""
+        return self.indexing and self.clock.label == IndexClock.label
+
     def on_progress(self, done: int, total: int, _note: str = "") -> None:
         self.clock.progress(done, total, time.monotonic())
         if total == 0:

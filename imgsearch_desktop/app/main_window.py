@@ -422,7 +422,7 @@ class MainWindow(PhotoInput, QMainWindow):
         library follow, every LIVE_MS at most. The timeline keeps its scroll position; it is not refreshed while
         photos are selected in it (a selection is never pulled from under the user) — the end of indexing does."""
         store = self.runner.store
-        if store is None or not self.index_status.indexing:
+        if store is None or not self.index_status.adding:
             return
         run_call(store.count, self._on_live_count, lambda exc: log.info("count while indexing failed: %s", exc),
                  owner=self)
@@ -559,7 +559,7 @@ class MainWindow(PhotoInput, QMainWindow):
         self.model.set_hits(hits, result.relations, result.best)
         if self.model.thumbnails_ready():
             end()
-        self.results.show_result(result, empty_hint(indexing=self.index_status.indexing, photos=self.photos,
+        self.results.show_result(result, empty_hint(indexing=self.index_status.adding, photos=self.photos,
                                                     min_score=query.min_score, filters=query.filters,
                                                     undated=self.undated))
         self.query_caption.setText(f"{query.describe()}\n{len(hits)} similar photos · {ms:.0f} ms")

@@ -56,11 +56,12 @@ def test_the_faces_phase_has_its_own_name_count_and_rate(qtbot):
     status = IndexStatus()
     qtbot.addWidget(status)
     status.on_progress(900, 1000)
+    assert status.adding  # photos still being made searchable: an empty answer says so
     status.finished("Up to date · 1,000 added")
     status.set_phase("Finding faces")
     assert status.message.text() == "Finding faces…"
     status.on_progress(0, 40)
-    assert status.indexing and status.message.text() == "Finding faces 0 / 40"
+    assert status.indexing and not status.adding and status.message.text() == "Finding faces 0 / 40"
     status.set_paused(True)
     assert status.message.text() == "Finding faces 0 / 40 · paused"
     status.finished("Up to date")
