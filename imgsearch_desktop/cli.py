@@ -129,8 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON Lines, one group a line")
 
     p = add("people", "the people found in the photos: list, name, merge, re-cluster")
-    p.add_argument("action", nargs="?", choices=["list", "name", "merge", "not", "recluster"], default="list")
-    p.add_argument("words", nargs="*", metavar="ARG", help="name: ID NAME; merge: ID ID…; not: ID PHOTO")
+    p.add_argument("action", nargs="?", choices=["list", "name", "merge", "not", "split", "recluster"],
+                   default="list")
+    p.add_argument("words", nargs="*", metavar="ARG",
+                   help="name: ID NAME; merge: ID ID…; not: ID PHOTO; split: ID PHOTO")
     p.add_argument("--json", action="store_true", help="JSON Lines, one person a line")
 
     p = add("watch", "index, then keep the index in step with the folders until Ctrl+C")
@@ -316,15 +318,20 @@ def cmd_people(ctx: Context, args: argparse.Namespace) -> int:
         person = people.merge(words)
         print(f"merged into person {person.id} ({len(person.faces)} faces)")
         return 0
-    if args.action == "not":
+    if args.action in ("not", "split"):
         if len(words) != 2:
-            raise UsageError("people not needs a person's id and one of their photos: people not ID PHOTO")
+            raise UsageError(f"people {args.action} needs a person's id and one of their photos: "
+                             f"people {args.action} ID PHOTO")
         from imgsearch_desktop.core.store import doc_id
 
         person, photo = people.resolve(words[0]), doc_id(os.path.abspath(words[1]), store.library)
         face = next((k for k in person.faces if k.startswith(photo + "/")), None)
         if face is None:
             raise UsageError(f"person {person.id} has no face in {words[1]}")
+        if args.action == "split":
+            new = people.split(store, person.id, face)
+            print(f"split off person {new.id} ({len(new.faces)} faces) from person {person.id}")
+            return 0
         people.not_this_person(face, person.id)
         print(f"that face is not person {person.id} any more")
         return 0

@@ -92,9 +92,9 @@ class Context:
         return ([FacesAnalysis()] if self.settings.faces else []) + ([TextAnalysis()] if text else [])
 
     def people(self):
-        from imgsearch_desktop.core.people import People
+        from imgsearch_desktop.core.people import People, people_path
 
-        return People(self.dirs.data / f"people-{self.settings.index}.json")
+        return People(people_path(self.dirs.data, self.settings.index))
 
     @property
     def embedder(self):

@@ -10,7 +10,17 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QDate, QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDateEdit, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QWidget,
+)
 
 from imgsearch_desktop.app.flow_layout import FlowLayout
 from imgsearch_desktop.core import images
@@ -100,7 +110,19 @@ class FilterBar(QWidget):
         self.include_undated = QCheckBox("include photos without a date")
         self.include_undated.setVisible(False)  # shown with the date filter: the row stays one line otherwise
 
+        # A person as a filter (People view → "Show photos"): "Anna" + the sentence "at the beach". A chip first in
+        # the row; ✕ removes it. Resolved to the person's photos when the query runs (inside kNN's filter).
+        self._person: tuple[str, str] | None = None  # (id, name)
+        self.person_chip = QToolButton()
+        self.person_chip.setObjectName("personChip")
+        self.person_chip.setToolTip("Only this person's photos: click to remove the filter")
+        self.person_chip.setStyleSheet("QToolButton#personChip { border: 2px solid #6a1b9a; border-radius: 8px; "
+                                       "background: #f3e5f5; color: #4a148c; padding: 2px 8px; font-weight: bold; }")
+        self.person_chip.clicked.connect(lambda: self.set_person(None))
+        self.person_chip.hide()
+
         flow = FlowLayout(self)
+        flow.addWidget(self.person_chip)
         flow.addWidget(_group(QLabel("Results"), self.k_spin))
         flow.addWidget(_group(QLabel("Min. similarity"), self.threshold, self.threshold_label))
         flow.addWidget(_group(self.folder_combo, self.format_combo))
@@ -149,7 +171,8 @@ class FilterBar(QWidget):
         return {"k": self.k_spin.value(), "threshold": self.threshold.value(),
                 "folder": self.folder_combo.currentData(), "format": self.format_combo.currentIndex(),
                 "dated": self.date_filter.isChecked(), "from": self.date_from.date().toString("yyyy-MM-dd"),
-                "to": self.date_to.date().toString("yyyy-MM-dd"), "undated": self.include_undated.isChecked()}
+                "to": self.date_to.date().toString("yyyy-MM-dd"), "undated": self.include_undated.isChecked(),
+                "person": list(self._person) if self._person else None}
 
     def set_state(self, state: dict) -> None:
         """Put a ``state()`` back with the signals blocked: the caller runs its query once, not once per widget."""
@@ -173,6 +196,27 @@ class FilterBar(QWidget):
                 w.blockSignals(False)
         self._show_threshold(state["threshold"])
         self._show_dated(state["dated"])
+        self._show_person(tuple(state["person"]) if state.get("person") else None)
+
+    # ----- the person filter -----
+    @property
+    def person(self) -> tuple[str, str] | None:
+        """(person id, name shown) of the person filter, or None."""
+        return self._person
+
+    def set_person(self, person: tuple[str, str] | None, emit: bool = True) -> None:
+        if person == self._person:
+            return
+        self._show_person(person)
+        if emit:
+            self.changed.emit()
+
+    def _show_person(self, person: tuple[str, str] | None) -> None:
+        self._person = (str(person[0]), str(person[1])) if person else None
+        if self._person:
+            self.person_chip.setText(f"👤 {self._person[1]}  ✕")
+            self.person_chip.setAccessibleName(f"Person filter: {self._person[1]} (remove)")
+        self.person_chip.setVisible(self._person is not None)
 
     # ----- what the query uses -----
     def filters(self) -> Filters:

@@ -50,8 +50,9 @@ def duration_text(seconds: float) -> str:
     return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
-def progress_text(done: int, total: int, rate: float, left: float | None, paused: bool) -> str:
-    text = f"Indexing {done:,} / {total:,}"
+def progress_text(done: int, total: int, rate: float, left: float | None, paused: bool,
+                  label: str = "Indexing") -> str:
+    text = f"{label} {done:,} / {total:,}"
     if paused:
         return text + " · paused"
     if rate > 0:
@@ -96,6 +97,7 @@ class IndexClock:
     active: float = 0.0  # unpaused seconds before ``running_since``
     running_since: float | None = None
     active_at_update: float = 0.0
+    label: str = "Indexing"  # the job's phase: "Finding faces" after the photos are searchable
 
     def _active(self, now: float) -> float:
         return self.active + (now - self.running_since if self.running_since is not None else 0.0)
@@ -123,7 +125,7 @@ class IndexClock:
     def text(self, now: float) -> str:
         left = eta_seconds(self.done, self.total, self.done - (self.first_done or 0), self.active_at_update,
                            self._active(now) - self.active_at_update)
-        return progress_text(self.done, self.total, self.rate(), left, self.paused)
+        return progress_text(self.done, self.total, self.rate(), left, self.paused, self.label)
 
 
 # ---------------------------------------------------------------- widgets
@@ -199,6 +201,11 @@ class IndexStatus(QWidget):
     def indexing(self) -> bool:
         return self.bar.isVisibleTo(self)
 
+    @property
+    def adding(self) -> bool:
+        """Photos are still being made searchable (not the faces phase after it, when every photo already is)."""
+        return self.indexing and self.clock.label == IndexClock.label
+
     def on_progress(self, done: int, total: int, _note: str = "") -> None:
         self.clock.progress(done, total, time.monotonic())
         if total == 0:
@@ -209,6 +216,15 @@ class IndexStatus(QWidget):
         self.bar.setValue(done)
         self.ticker.start()
         self._tick()
+
+    def set_phase(self, label: str) -> None:
+        """A new phase of the job (the faces after the CLIP pass): its own count and rate."""
+        paused = self.clock.paused
+        self.clock.reset()
+        self.clock.label = label
+        if paused:
+            self.clock.pause(time.monotonic())
+        self.message.setText(label + "…")
 
     def set_paused(self, paused: bool) -> None:
         (self.clock.pause if paused else self.clock.resume)(time.monotonic())

@@ -46,6 +46,7 @@ from imgsearch_desktop.app.settings_dialog import SettingsChange, SettingsDialog
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import IndexWorker, run_call
 from imgsearch_desktop.core import private
+from imgsearch_desktop.core.people import PeopleQuery
 from imgsearch_desktop.core.pipeline import IndexStats
 from imgsearch_desktop.core.query import Part, Query, QueryResult
 from imgsearch_desktop.core.store import readable_path
@@ -195,6 +196,7 @@ class MainWindow(PhotoInput, QMainWindow):
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         tools_menu = self.menuBar().addMenu("&Tools")
         self._action(tools_menu, "Find &duplicates…", self.open_duplicates, QKeySequence("Ctrl+D"))
+        self._action(tools_menu, "&People…", self.open_people, QKeySequence("Ctrl+Shift+P"))
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Documentation (README)", self.open_help, QKeySequence.StandardKey.HelpContents)
         self._action(help_menu, "&About", self.about)
@@ -240,7 +242,11 @@ class MainWindow(PhotoInput, QMainWindow):
         w.failed.connect(self._on_job_failed)
         w.status.connect(self.index_status.show_message)
         w.summary.connect(self._on_summary)
+        w.analysing.connect(self.index_status.set_phase)
+        w.analysed.connect(self._on_analysed)
+        w.people_changed.connect(self._on_people_changed)
         r = self.runner
+        r.people = lambda: self.worker.people
         r.answered.connect(self._on_results)
         r.failed.connect(lambda problem: self.show_problem(problem, "query"))
         r.waiting.connect(self.index_status.show_message)
@@ -336,6 +342,7 @@ class MainWindow(PhotoInput, QMainWindow):
 
     def show_library(self) -> None:
         """Back from a query to every photo: the query is dropped (Alt+Left still brings it back)."""
+        self.filter_bar.set_person(None, emit=False)
         self.runner.clear()
         self.composer.clear()
         self.search.clear()
@@ -418,12 +425,29 @@ class MainWindow(PhotoInput, QMainWindow):
             self.library.refresh()
             self.folder_tree.reload()
 
+    def _on_analysed(self, outcome) -> None:
+        """The faces phase after a job ended: the status says what it did."""
+        if outcome.cleared:
+            self.index_status.finished(f"Faces are off: the face data of {outcome.cleared:,} photos deleted")
+        elif outcome.stopped:
+            self.index_status.finished("Finding faces stopped — F5 goes on where it stopped")
+        else:
+            found = outcome.stats.analysed if outcome.stats is not None else 0
+            self.index_status.finished("Up to date" + (f" · faces looked for in {found:,} photos" if found else ""))
+        if self.worker.control.paused:
+            self.index_status.set_paused(True)
+
+    def _on_people_changed(self) -> None:
+        view = getattr(self, "people_view", None)
+        if view is not None and view.isVisible():
+            view.reload()
+
     def _catch_up(self) -> None:
         """While indexing runs (search already answers what is in): the photo count, the folder tree and the
         library follow, every LIVE_MS at most. The timeline keeps its scroll position; it is not refreshed while
         photos are selected in it (a selection is never pulled from under the user) — the end of indexing does."""
         store = self.runner.store
-        if store is None or not self.index_status.indexing:
+        if store is None or not self.index_status.adding:
             return
         run_call(store.count, self._on_live_count, lambda exc: log.info("count while indexing failed: %s", exc),
                  owner=self)
@@ -486,7 +510,13 @@ class MainWindow(PhotoInput, QMainWindow):
     # ----- queries -----
     def current_query(self, **kwargs) -> Query:
         fb = self.filter_bar
-        return Query(k=fb.k, min_score=fb.min_score, filters=fb.filters(), **kwargs)
+        face = getattr(self, "composer", None) and self.composer.face
+        if fb.person is None and not face:
+            return Query(k=fb.k, min_score=fb.min_score, filters=fb.filters(), **kwargs)
+        person_id, person_name = fb.person or (None, "")
+        return PeopleQuery(k=fb.k, min_score=fb.min_score, filters=fb.filters(), person=person_id,
+                           person_name=person_name, face=face.descriptor if face else None,
+                           face_source=face.source if face else "", **kwargs)
 
     def submit_query(self, query: Query) -> None:
         """Hand the query to the runner (a pool thread); the results come back to ``_on_results``."""
@@ -500,6 +530,9 @@ class MainWindow(PhotoInput, QMainWindow):
         """A filter moved: the current query again, at once — never old results under new filters."""
         fb = self.filter_bar
         self.thumbnails.cancel_pending()
+        if fb.person is not None or self.composer.face is not None or isinstance(self.runner.last, PeopleQuery):
+            self.composer.resubmit()  # the person filter may have come or gone: the query is built afresh
+            return
         self.runner.rerun(fb.k, fb.min_score, fb.filters())
 
     def search_path(self, path: str, add: bool = False) -> None:
@@ -551,12 +584,13 @@ class MainWindow(PhotoInput, QMainWindow):
         self.model.set_hits(hits, result.relations, result.best)
         if self.model.thumbnails_ready():
             end()
-        self.results.show_result(result, empty_hint(indexing=self.index_status.indexing, photos=self.photos,
+        self.results.show_result(result, empty_hint(indexing=self.index_status.adding, photos=self.photos,
                                                     min_score=query.min_score, filters=query.filters,
                                                     undated=self.undated))
         self.query_caption.setText(f"{query.describe()}\n{len(hits)} similar photos · {took}")
         if not self.index_status.indexing:
             self.index_status.show_message(f"{len(hits)} results in {took}")
+        self.composer.outlines.start()  # the query photo's faces, now that its answer is on screen
         self.results_shown.emit(len(hits))
 
     def show_problem(self, problem: Problem, key: str = "") -> None:
@@ -598,6 +632,33 @@ class MainWindow(PhotoInput, QMainWindow):
         view = DupesView(self.worker.store, self.settings, self.dirs, self)
         view.show()
         return view
+
+    def open_people(self):
+        """Tools → People: one face per person, names, merges; opening one shows their photos here."""
+        from imgsearch_desktop.app.people_view import PeopleView
+
+        if not self.settings.faces:
+            self.index_status.show_message("Faces are off (Settings): there are no people")
+            return None
+        if not self.ready or self.worker.store is None or self.worker.people is None:
+            self.index_status.show_message("People can be shown once the index is ready")
+            return None
+        view = getattr(self, "people_view", None)
+        if view is None or view.store is not self.worker.store or view.people is not self.worker.people:
+            if view is not None:
+                view.close()
+            view = self.people_view = PeopleView(self.worker.store, self.worker.people, self)
+            view.open_person.connect(self.show_person)
+        view.show()
+        view.raise_()
+        view.reload()
+        return view
+
+    def show_person(self, person_id: str, name: str) -> None:
+        """A person's photos in the grid, best face first; the person stays as a filter chip (type a sentence:
+        "Anna" + "at the beach")."""
+        self.filter_bar.set_person((person_id, name), emit=False)
+        self.composer.show_person()
 
     # ----- settings: everything applies at once -----
     def open_settings(self) -> SettingsDialog:

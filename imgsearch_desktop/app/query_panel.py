@@ -173,7 +173,15 @@ class QueryPanel(QWidget):
         self.help.setObjectName("queryCaption")
         self.help.setWordWrap(True)
         self.help.setStyleSheet("color: #78909c; font-size: 11px;")
+        # The face the query searches by (clicked on the query photo): one chip above the parts; ✕ removes it.
+        self.face_chip = QToolButton()
+        self.face_chip.setObjectName("faceChip")
+        self.face_chip.setToolTip("Photos with this face, nearest first: click to remove it from the query")
+        self.face_chip.setStyleSheet("QToolButton#faceChip { border: 2px solid #2e7d32; border-radius: 8px; "
+                                     "background: #e8f5e9; padding: 4px 8px; }")
+        self.face_chip.hide()
         layout.addWidget(self.title)
+        layout.addWidget(self.face_chip)
         layout.addWidget(self.scroll, 1)
         layout.addWidget(self.help)
         self.chips: list[Chip] = []
@@ -192,7 +200,10 @@ class QueryPanel(QWidget):
 
 class QueryComposer(QObject):
     """The query's parts, their chips, history and the ways parts arrive. Needs from the window: ``query_pane``,
-    ``thumbnails``, ``grid``, ``filter_bar``, ``search``, ``run``, ``current_query``, ``query_image``."""
+    ``thumbnails``, ``grid``, ``filter_bar``, ``search``, ``run``, ``current_query``, ``query_image``.
+
+    Besides the parts: a face clicked on the query photo (``face``, a positive part that takes the photo's place)
+    and the filter bar's person filter; a query may be only one of them (a person's photos, best face first)."""
 
     changed = Signal()  # the parts changed (tests wait on it)
 
@@ -219,6 +230,12 @@ class QueryComposer(QObject):
         window.runner.unreadable.connect(self.drop_unreadable)
         self.back_action = self._shortcut("Back to the previous query", "Alt+Left", self.back)
         self.forward_action = self._shortcut("Forward to the next query", "Alt+Right", self.forward)
+        from imgsearch_desktop.app.face_outlines import FaceOutlines
+
+        self.face = None  # FacePick: the face the query searches by
+        self.outlines = FaceOutlines(window.query_image, lambda: window.runner.store)
+        self.outlines.face_clicked.connect(self.ask_face)
+        self.panel.face_chip.clicked.connect(self.remove_face)
 
     def _shortcut(self, text: str, keys: str, slot) -> QAction:
         action = QAction(text, self.w)
@@ -240,18 +257,45 @@ class QueryComposer(QObject):
         ``add``, which joins them to it."""
         if not parts:
             return
+        if not add and any(is_photo(p) for p in parts):
+            self.face = None  # a new photo: its own faces are outlined, none chosen
         self.parts = [*self.parts, *parts] if add and self.parts else list(parts)
         self._apply(push=True)
 
     def ask_text(self, text: str) -> None:
-        """A typed sentence: joins a query that has a photo, else it is the query."""
-        self.ask(Part(text=text), add=any(is_photo(p) for p in self.parts))
+        """A typed sentence: joins a query that has a photo or a face, else it is the query (the person filter
+        stays: "Anna" + "at the beach")."""
+        self.ask(Part(text=text), add=any(is_photo(p) for p in self.parts) or self.face is not None)
+
+    def ask_face(self, pick) -> None:
+        """A face clicked on the query photo: the query searches by it in the photo's place (sentences stay)."""
+        self.face = pick
+        self.parts = [p for p in self.parts if not is_photo(p)]
+        self._apply(push=True)
+
+    def remove_face(self) -> None:
+        self.face = None
+        self._apply(push=True)
+
+    def show_person(self) -> None:
+        """The filter bar's person alone: their photos, best face first."""
+        self.face = None
+        self.parts = []
+        self._apply(push=False)
+
+    def resubmit(self) -> None:
+        """The query again as the window builds it now (the person filter came or went)."""
+        self._apply(push=False, preview=False)
+
+    def _has_query(self) -> bool:
+        return bool(self.parts) or self.face is not None or self.w.filter_bar.person is not None
 
     def clear(self) -> None:
         """No parts: the window shows the library (the history keeps the query for Alt+Left)."""
         if self.parts and self.history.current is not None:
             self.history.update(self.parts, self.w.filter_bar.state())
         self.parts = []
+        self.face = None
         self._apply(push=False)
 
     def set_region(self, region) -> None:
@@ -311,11 +355,14 @@ class QueryComposer(QObject):
         if any(is_photo(p) for p in self.parts):
             self.w.search.clear()  # its sentence, if any, is a chip now: typed after, it must not run on
         self.region.show_region(self._main_photo().region if self._main_photo() else None)
+        self.panel.face_chip.setVisible(self.face is not None)
+        if self.face is not None:
+            self.panel.face_chip.setText(f"☺ Face in {self.face.source}  ✕")
         self.changed.emit()
-        if not self.parts:
+        if not self._has_query():
             self.w.clear_results()
             return
-        if push:
+        if push and self.parts:
             self.history.push(self.parts, self.w.filter_bar.state())
         self.w.submit_query(self.w.current_query(parts=copy_parts(self.parts)))
 
@@ -335,14 +382,28 @@ class QueryComposer(QObject):
         w, pane = self.w, self.w.query_pane
         main = self._main_photo()
         w._query_preview = None
+        face = self.face
+        if main is None and face is not None:  # the face's photo stays shown, the face outlined as chosen
+            main = Part(path=face.path, image_bytes=face.image_bytes)
         if main is None:
+            self.outlines.clear()
+            person = self.w.filter_bar.person
             if self.parts:
                 pane.show_text(" + ".join(p.text for p in self.parts if p.text is not None))
+            elif person is not None:
+                pane.image.clear()
+                pane.image.setText(f"👤 {person[1]}")
+                pane.caption.setText("Their photos, best face first")
             else:
                 pane.image.clear()
                 pane.image.setText("No query yet")
                 pane.caption.setText("")
             return
+        if main.stored is None:  # a photo file or pasted data: its faces, outlined (click one to search by it)
+            self.outlines.show_for(main.path, None if main.path else main.image_bytes,
+                                   face.box if face is not None else None)
+        else:
+            self.outlines.clear()
         path = main.path or main.stored
         if path is not None:
             # The photo itself may be 50 MP: its preview is decoded off the main thread, like the thumbnails.

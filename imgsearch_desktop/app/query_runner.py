@@ -15,7 +15,8 @@ from PySide6.QtCore import QObject, Signal
 from imgsearch_desktop.app.problems import explain, is_unreachable
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.core.dupes import keep_policy
-from imgsearch_desktop.core.errors import UnreadablePart
+from imgsearch_desktop.core.errors import UnreadablePart, UsageError
+from imgsearch_desktop.core.people import PeopleQuery, run_people_query
 from imgsearch_desktop.core.query import Query, QueryResult, run_query
 from imgsearch_desktop.core.store import Filters
 
@@ -35,6 +36,7 @@ class QueryRunner(QObject):
         self.store = None
         self.embedder = None
         self.address = ""  # the remote cluster's URL, for messages ("" = the managed node)
+        self.people = lambda: None  # () -> core.people.People or None (faces off): a person or face query uses it
         self.pending: Query | None = None
         self.last: Query | None = None
         self._seq = 0
@@ -68,8 +70,18 @@ class QueryRunner(QObject):
             return
         seq, store, embedder = self._seq, self.store, self.embedder
         keep = keep_policy(self.settings) if self.settings is not None else None  # as saved when asked
-        run_call(lambda: run_query(embedder, store, query, keep), lambda result: self._answered(seq, result),
-                 lambda exc: self._failed(seq, query, exc), owner=self)
+        if isinstance(query, PeopleQuery):  # a person filter or a face part: core/people
+            people = self.people()
+
+            def job():
+                if people is None:
+                    raise UsageError("faces are off (Settings): there are no people or faces to search by")
+                return run_people_query(embedder, store, people, query, keep)
+        else:
+            def job():
+                return run_query(embedder, store, query, keep)
+        run_call(job, lambda result: self._answered(seq, result), lambda exc: self._failed(seq, query, exc),
+                 owner=self)
 
     def clear(self) -> None:
         """No query any more (the window went back to the library): an answer still on its way is dropped."""

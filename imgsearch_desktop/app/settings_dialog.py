@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -49,13 +50,13 @@ class SettingsChange:
 
     reconnect: bool  # the Elasticsearch address, user, password / API key or CA certificate changed
     models: bool  # the image or text model, the device or the batch size changed: a new embedder
-    rescan: bool  # folders or exclusions changed
+    rescan: bool  # folders or exclusions changed, or faces switched on or off (the next job finds or deletes them)
     removed: list[str]  # folders whose photos leave the index
 
 
 def _snapshot(s) -> tuple[tuple, tuple, tuple, tuple]:
     return ((s.es_url, s.es_user, s.es_ca_cert), (s.image_model, s.text_model, s.device, s.batch_size, s.backend),
-            (tuple(s.folders), tuple(s.excluded)), tuple(s.folders))
+            (tuple(s.folders), tuple(s.excluded), s.faces), tuple(s.folders))
 
 
 class SettingsDialog(QDialog):
@@ -129,6 +130,11 @@ class SettingsDialog(QDialog):
         self.results.setRange(1, 500)
         self.results.setValue(settings.results)
         form.addRow("Results per query", self.results)
+        self.faces = QCheckBox("Find faces and group them into people")
+        self.faces.setChecked(settings.faces)
+        self.faces.setToolTip("Face data stay in this app's index and data folder. Off: every photo's face data and "
+                              "the people (names, merges) are deleted at the next scan.")
+        form.addRow("Faces", self.faces)
         layout.addLayout(form)
         self.keep_rules = KeepRulesBox(settings, dirs, self)  # duplicates' keep rules: saves itself on accept
         layout.addWidget(self.keep_rules)
@@ -228,6 +234,7 @@ class SettingsDialog(QDialog):
         s.image_model, s.text_model = self.image_model.text().strip(), self.text_model.text().strip()
         s.device, s.batch_size, s.results = self.device.currentText(), self.batch.value(), self.results.value()
         s.backend = self.backend.currentText()
+        s.faces = self.faces.isChecked()
         secret_changed = bool(self.es_password.text() or password)
         if secret_changed:  # the one place a secret is written (Settings.save writes none)
             secrets.remember(self.dirs.data, s.es_url, self.es_password.text() or password)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import itertools
 import logging
@@ -150,6 +151,20 @@ class _Cancelled(Exception):
     """Raised out of a store's retry wait when the job was cancelled."""
 
 
+@dataclasses.dataclass
+class AnalysisOutcome:
+    """What the faces phase after a job did (``stats``: the backfill's BackfillStats)."""
+
+    stats: Any = None
+    placed: int = 0  # faces placed among the people
+    cleared: int = 0  # photos whose face data were deleted (faces switched off)
+    cancelled: bool = False
+
+    @property
+    def stopped(self) -> bool:
+        return self.cancelled or (self.stats is not None and self.stats.cancelled)
+
+
 class IndexWorker(QObject):
     """Runs the library's FolderSync (watch → index → apply under the lock) on its own QThread, one job at a time.
 
@@ -163,6 +178,10 @@ class IndexWorker(QObject):
     init_failed = Signal(object)  # Problem: could not connect or load the models
     status = Signal(str)
     summary = Signal(int, object)  # photos in the index, [(path, reason)] of the files skipped
+    # The analyses after CLIP (faces), run once a job's photos are searchable: its phase in words, then its outcome.
+    analysing = Signal(str)
+    analysed = Signal(object)  # AnalysisOutcome
+    people_changed = Signal()  # faces were placed among the people, or deleted (faces switched off)
     # Requests from the main thread, delivered queued into this object's thread.
     request_init = Signal(object)  # a new Embedder (models changed in Settings), or None to keep the current one
     request_store = Signal(object)  # the engine was restarted: a Store connected to it (models and index unchanged)
@@ -179,6 +198,8 @@ class IndexWorker(QObject):
         self.settings = settings
         self.thumbnails = thumbnails  # indexing writes the grid's thumbnails from its own decode
         self.store = None
+        self.people = None  # core.people.People of the current index (faces on and a data dir), shared with the view
+        self._faces = None  # one FacesAnalysis: its model loads once, on this thread, at the first photo
         self.sync = FolderSync(self.request_changes.emit, on_error=log.warning, lock=self._lock)
         self.skipped = SkippedFiles()
         self.control = JobControl()  # the window pauses, resumes and cancels jobs through it
@@ -224,7 +245,10 @@ class IndexWorker(QObject):
             self.embedder.load_both()  # once, here: queries then never pay for (or race on) a model load
             dims = self.embedder.dims
             store.use_index(self.embedder.model_id, dims)
+            # No analyses in the Indexer: the window runs them itself after each job (_analyse), so that the job's
+            # `finished` comes as soon as its photos are searchable, and the faces phase is named in the status bar.
             self.store, self.sync.indexer = store, Indexer(store, self.embedder, thumbnails=self.thumbnails)
+            self.people = self._people()
             self.ready.emit({"es": store.check_server(), "count": store.count(), "dims": dims})
         except Exception as exc:
             if not isinstance(exc, UserError):
@@ -299,6 +323,64 @@ class IndexWorker(QObject):
         stats.seconds = stats.seconds or time.perf_counter() - started
         self.finished.emit(stats)
         self._send_summary()
+        if not stats.cancelled:
+            self._analyse()
+
+    # ----- the analyses after CLIP: faces and people -----
+    def _people(self):
+        if self.data_dir is None or not self.settings.faces:
+            return None
+        from imgsearch_desktop.core.people import People, people_path
+
+        return People(people_path(self.data_dir, self.settings.index))
+
+    def _analyse(self) -> None:
+        """Faces on: the photos lacking them get them (core/analyses/backfill: resumable, the job's own Pause and
+        Cancel), then the new faces are placed among the people. Faces off: every face and person is deleted."""
+        from imgsearch_desktop.core.analyses.backfill import backfill
+
+        store = self.store
+        if store is None:
+            return
+        outcome = AnalysisOutcome()
+        try:
+            if not self.settings.faces:
+                with self._lock():
+                    outcome.cleared = store.clear_analysis("faces", ["faces"])
+                if self.data_dir is not None:
+                    from imgsearch_desktop.core.people import People, people_path
+
+                    People(people_path(self.data_dir, self.settings.index)).forget()
+                self.people = None
+                if outcome.cleared:
+                    self.analysed.emit(outcome)
+                    self.people_changed.emit()
+                return
+            if self.people is None:  # faces switched on again in Settings
+                self.people = self._people()
+            if self._faces is None:
+                from imgsearch_desktop.core.analyses.faces import FacesAnalysis
+
+                self._faces = FacesAnalysis()
+            lacking = store.count_lacking({self._faces.name: self._faces.version})
+            if lacking:
+                self.analysing.emit("Finding faces")
+                with self._lock():
+                    outcome.stats = backfill(store, [self._faces], self.control.report)
+            if self.people is not None and not outcome.stopped and (lacking or not self.people.path.exists()):
+                outcome.placed = self.people.update(store)
+            if not lacking and not outcome.placed:
+                return  # nothing new: no phase shown
+        except _Cancelled:
+            outcome.cancelled = True
+        except Exception as exc:
+            if not isinstance(exc, UserError):
+                log.exception("finding faces failed")
+            self.failed.emit(explain(exc, self.address(), "finding faces"))
+            return
+        self.analysed.emit(outcome)
+        if outcome.placed or (outcome.stats is not None and outcome.stats.analysed):
+            self.people_changed.emit()
 
     def _send_summary(self) -> None:
         try:

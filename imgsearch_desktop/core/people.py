@@ -13,8 +13,11 @@ and its box, so a changed photo's new faces are new faces.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Iterator
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +25,7 @@ import numpy as np
 
 from imgsearch_desktop.core import private
 from imgsearch_desktop.core.errors import UsageError, UserError
+from imgsearch_desktop.core.query import Query, QueryResult, run_query
 
 # Euclidean distance between a face's descriptor and a person's mean. DESIGN.md: on 520 labelled pairs, 0.6 decided
 # 518 right, 0.55 515 with no false "same"; the stricter one, since merging two people is worse than splitting one
@@ -29,6 +33,11 @@ from imgsearch_desktop.core.errors import UsageError, UserError
 THRESHOLD = 0.55
 MIN_FACES = 2  # unnamed people with one face are not shown as people
 STATE_VERSION = 1
+
+
+def people_path(data_dir: Path, index: str) -> Path:
+    """The people file of an index (the CLI and the window share it)."""
+    return Path(data_dir) / f"people-{index}.json"
 
 
 @dataclass
@@ -75,15 +84,40 @@ class _State:
     rejected: dict[str, list[str]] = field(default_factory=dict)  # face key → ids it is not ("not this person")
 
 
+def _locked(method: Callable) -> Callable:
+    """One People object is shared by the window's indexer thread and its pool (the People view's decisions): one
+    call at a time. The file is read again first when something else (a CLI `people name`) changed it meanwhile,
+    so a decision made there is not overwritten by this object's older state."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            if self._stamp != self._file_stamp():
+                self.state = self._load()
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class People:
-    """The library's people, kept in ``path`` (JSON, private to the user)."""
+    """The library's people, kept in ``path`` (JSON, private to the user). Thread-safe (see ``_locked``)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._lock = threading.RLock()
+        self._stamp: tuple[int, int] | None = None
         self.state = self._load()
 
     # ----- the state file -----
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
     def _load(self) -> _State:
+        self._stamp = self._file_stamp()
         try:
             raw = json.loads(self.path.read_text("utf-8"))
         except FileNotFoundError:
@@ -100,19 +134,24 @@ class People:
         data = {"version": STATE_VERSION, "next_id": s.next_id, "members": s.members, "names": s.names,
                 "confirmed": sorted(s.confirmed), "merged": s.merged, "rejected": s.rejected}
         private.write_text(self.path, json.dumps(data, ensure_ascii=False))
+        self._stamp = self._file_stamp()
 
+    @_locked
     def forget(self) -> None:
         """Faces switched off: every person and decision goes with the face data."""
         self.path.unlink(missing_ok=True)
         self.state = _State()
+        self._stamp = None
 
     # ----- reading -----
+    @_locked
     def people(self, all_groups: bool = False) -> list[Person]:
         """The persons shown (named, or with at least MIN_FACES faces), most faces first."""
         out = [Person(pid, self.state.names.get(pid), list(keys)) for pid, keys in self.state.members.items()
                if keys and (all_groups or pid in self.state.names or len(keys) >= MIN_FACES)]
         return sorted(out, key=lambda p: (-len(p.faces), int(p.id)))
 
+    @_locked
     def resolve(self, name_or_id: str) -> Person:
         """A person by id (a merged-away id leads to the one it went into) or by name (case-insensitive)."""
         pid = self._current(name_or_id.strip())
@@ -123,6 +162,7 @@ class People:
             raise UsageError(f"no such person: {name_or_id} (see `people`)")
         return Person(pid, self.state.names.get(pid), list(self.state.members[pid]))
 
+    @_locked
     def person_of(self) -> dict[str, str]:
         """Face key → the shown person it belongs to."""
         return {k: p.id for p in self.people() for k in p.faces}
@@ -135,6 +175,7 @@ class People:
         return pid
 
     # ----- the user's decisions -----
+    @_locked
     def name(self, pid: str, name: str) -> Person:
         person = self.resolve(pid)
         if not name.strip():
@@ -144,6 +185,7 @@ class People:
         self.save()
         return self.resolve(person.id)
 
+    @_locked
     def merge(self, ids: list[str], faces: dict[str, FaceRow] | None = None) -> Person:
         """Merge into the first: its id and name stay (else the first name among the others). A photo with a face
         in two of them keeps the first's face; the other is marked "not this person" (one photo, one face each)."""
@@ -168,6 +210,7 @@ class People:
         self.save()
         return self.resolve(target.id)
 
+    @_locked
     def not_this_person(self, key: str, pid: str) -> None:
         """This face is not this person: it leaves them for good (the next update places it elsewhere)."""
         person = self.resolve(pid)
@@ -177,21 +220,66 @@ class People:
         self.state.rejected.setdefault(key, []).append(person.id)
         self.save()
 
+    def split(self, store, pid: str, key: str) -> Person:
+        """Split off a face's look-alikes: this face and the person's faces nearer to it than to the rest (two
+        means, seeded by this face and by the others' mean) become a new person. Both are the user's word from
+        then on: a re-cluster keeps them, and the split-off faces never rejoin the first. Returns the new person."""
+        faces = {f.key: f.descriptor for f in person_faces(store, self.resolve(pid))}
+        if key not in faces:
+            raise UsageError(f"that face is not one of person {pid}'s")
+        return self._split(pid, key, faces)
+
+    @_locked
+    def _split(self, pid: str, key: str, faces: dict[str, np.ndarray]) -> Person:
+        person = self.resolve(pid)
+        keys = [k for k in person.faces if k in faces]
+        if len(keys) < 2:
+            raise UsageError("a person with one face cannot be split")
+        vectors = np.stack([faces[k] for k in keys])
+        seed = keys.index(key)
+        near = np.zeros(len(keys), dtype=bool)
+        near[seed] = True
+        for _ in range(10):
+            a = vectors[near].mean(axis=0)
+            b = vectors[~near].mean(axis=0) if (~near).any() else None
+            if b is None:
+                break
+            now = np.linalg.norm(vectors - a, axis=1) < np.linalg.norm(vectors - b, axis=1)
+            now[seed] = True
+            if now.all():  # everything looks like it: only the face itself goes
+                now = np.zeros(len(keys), dtype=bool)
+                now[seed] = True
+            if (now == near).all():
+                break
+            near = now
+        moved = [k for k, n in zip(keys, near, strict=True) if n]
+        new = str(self.state.next_id)
+        self.state.next_id += 1
+        self.state.members[new] = moved
+        self.state.members[person.id] = [k for k in person.faces if k not in set(moved)]
+        for k in moved:
+            self.state.rejected.setdefault(k, []).append(person.id)
+        self.state.confirmed.update({new, person.id})
+        self.save()
+        return self.resolve(new)
+
     # ----- clustering -----
     def update(self, store) -> int:
         """Place the faces not yet in a group (new photos); drop faces whose photo is gone or changed.
         Returns the number of faces placed."""
-        rows = list(read_faces(store))
-        return self._cluster(rows, keep=set(self.state.members))
+        rows = list(read_faces(store))  # outside the lock: the view's decisions need not wait for the read
+        return self._cluster(rows, touched_only=False)
 
     def recluster(self, store) -> int:
         """Group every face again; the persons the user named or merged keep their faces, every decision holds,
         and new groups take the ids of the old groups they share most faces with."""
         rows = list(read_faces(store))
-        return self._cluster(rows, keep=set(self.state.confirmed))
+        return self._cluster(rows, touched_only=True)
 
-    def _cluster(self, rows: list[FaceRow], keep: set[str]) -> int:
+    @_locked
+    def _cluster(self, rows: list[FaceRow], touched_only: bool) -> int:
         s = self.state
+        keep = set(s.confirmed) if touched_only else set(s.members)
         by_key = {r.key: r for r in rows}
         old = {pid: [k for k in keys if k in by_key] for pid, keys in s.members.items()}
         groups = _Groups(by_key, s.rejected)
@@ -354,3 +442,159 @@ def face_filter(store, people: People | None, filters, person: str | None, face_
         if composed:
             filters = replace(filters, photo_ids=[h.image_id for h in hits])
     return filters, hits
+
+
+# ----- the window's side: a person's faces, face crops, the faces of a query photo, person and face queries -----
+@dataclass
+class PersonFace:
+    key: str
+    doc: str
+    path: str
+    box: tuple[int, int, int, int]
+    descriptor: np.ndarray
+
+    @property
+    def area(self) -> int:
+        return self.box[2] * self.box[3]
+
+
+def box_of(key: str) -> tuple[int, int, int, int]:
+    x, y, w, h = (int(v) for v in key.split("/", 1)[1].split(","))
+    return x, y, w, h
+
+
+def person_faces(store, person: Person) -> list[PersonFace]:
+    """A person's faces with their photo's path and descriptor, the most typical first (nearest to the person's
+    mean descriptor): the first is the face that stands for them, and their photos are shown in this order."""
+    from imgsearch_desktop.core.store import Filters, path_from_source
+
+    wanted = set(person.faces)
+    out: list[PersonFace] = []
+    docs = store.documents(Filters(photo_ids=person.photos), ["path", "path_b64", "faces.box", "faces.descriptor"])
+    for doc, source in docs:
+        path = path_from_source(source)
+        for face in source.get("faces") or []:
+            key = face_key(doc, face["box"])
+            if key in wanted:
+                out.append(PersonFace(key, doc, path, tuple(int(v) for v in face["box"]),
+                                      np.asarray(face["descriptor"], dtype=np.float32)))
+    if out:
+        mean = np.mean([f.descriptor for f in out], axis=0)
+        out.sort(key=lambda f: (float(np.linalg.norm(f.descriptor - mean)), -f.area, f.key))
+    return out
+
+
+FACE_MARGIN = 0.35  # a face thumbnail shows this much of the box's size around it (hair, chin)
+
+
+def face_crop(path: str, box: Iterable[int], side: int = 160):
+    """A square RGB thumbnail of the face at ``box`` (the photo's pixels) in the photo file at ``path``, decoded
+    only as large as the thumbnail needs. Raises images.ImageSkipped when the photo cannot be read."""
+    import io
+
+    from PIL import Image
+
+    from imgsearch_desktop.core import images
+
+    x, y, w, h = (int(v) for v in box)
+    reach = max(w, h) * (1 + 2 * FACE_MARGIN)
+    data = images.read_file(path)
+    with images.pillow_reasons(), Image.open(io.BytesIO(images.viewable(data, path))) as im:
+        shortest = min(im.size)  # the same before and after an EXIF rotation
+    target = max(1, min(shortest, int(shortest * side / max(reach, 1)) + 1))
+    loaded = images.decode(data, target, name=path)
+    f = loaded.image.width / max(1, loaded.width)
+    cx, cy, half = (x + w / 2) * f, (y + h / 2) * f, reach * f / 2
+    crop = loaded.image.crop((round(cx - half), round(cy - half), round(cx + half), round(cy + half)))
+    return crop.resize((side, side), Image.Resampling.LANCZOS)
+
+
+@dataclass
+class PhotoFaces:
+    """The faces of a query photo: boxes in its pixels, with its size and each face's descriptor."""
+
+    width: int
+    height: int
+    faces: list[dict]  # {"box": [x, y, w, h], "descriptor": [...]}
+    indexed: bool  # read from the index (else found now)
+
+
+def photo_faces(store, path: str | None = None, data: bytes | None = None) -> PhotoFaces:
+    """The faces of a query photo: the stored ones when the file is indexed as it is now (and has been analysed),
+    else found now with the faces analysis (about half a second: call it off the main thread)."""
+    from imgsearch_desktop.core import images
+    from imgsearch_desktop.core.analyses.faces import FacesAnalysis
+    from imgsearch_desktop.core.query import unchanged_source
+
+    analysis = FacesAnalysis()
+    if path is not None and store is not None:
+        source = unchanged_source(store, path)
+        if source is not None and (source.get("analyses") or {}).get("faces") == analysis.version:
+            faces = [{"box": list(f["box"]), "descriptor": list(f["descriptor"])} for f in source.get("faces") or []]
+            return PhotoFaces(int(source.get("width") or 0), int(source.get("height") or 0), faces, True)
+    raw = images.read_file(path) if path is not None else (data or b"")
+    loaded = images.decode(raw, analysis.decode_side, name=path or "pasted image")
+    found = analysis.analyse(loaded.image, (loaded.width, loaded.height))["faces"]
+    return PhotoFaces(loaded.width, loaded.height, [{"box": f["box"], "descriptor": f["descriptor"]} for f in found],
+                      False)
+
+
+@dataclass
+class PeopleQuery(Query):
+    """A query with a person filter and/or a face part (the window's composer; the CLI's --person / --face)."""
+
+    person: str | None = None  # only this person's photos (an id)
+    person_name: str = ""
+    face: tuple[float, ...] | None = None  # a positive part: photos with this face, nearest first
+    face_source: str = ""  # where the face is from, in words
+
+    def describe(self) -> str:
+        words = [Query.describe(self)] if self.all_parts() else []
+        if self.face is not None:
+            words.insert(0, f"face in {self.face_source or 'the photo'}")
+        text = " + ".join(w for w in words if w)
+        if self.person:
+            text = (self.person_name or f"person {self.person}") + (f" · {text}" if text else "")
+        return text
+
+
+PERSON_PHOTOS = 1000  # a person alone: up to this many of their photos, best face first
+
+
+def run_people_query(embedder, store, people: People, query, keep=None):
+    """The window's ``run_query`` for a ``PeopleQuery``: the person narrows the filters (inside kNN); a face alone
+    finds the photos with that face, nearest first; composed with other parts, those parts rank that face's
+    photos (as `search --face`); a person alone is their photos, the most typical face first."""
+    import time
+    from dataclasses import replace
+
+    started = time.perf_counter()
+    filters = query.filters
+    person = None
+    if query.person:
+        person = people.resolve(query.person)
+        photos = person.photos
+        if filters.photo_ids is not None:
+            photos = [p for p in photos if p in set(filters.photo_ids)]
+        filters = replace(filters, photo_ids=photos)
+    composed = any(p.weight > 0 for p in query.all_parts())
+    if query.face is not None:
+        found = store.face_knn(list(query.face), k=COMPOSED_CANDIDATES if composed else query.k,
+                               max_distance=SAME_PERSON, filters=filters)
+        if not composed:
+            return QueryResult(query, [hit for hit, _d, _w in found], time.perf_counter() - started)
+        filters = replace(filters, photo_ids=[hit.image_id for hit, _d, _w in found])
+    if composed:
+        result = run_query(embedder, store, replace(query, filters=filters), keep)
+        result.query = query
+        return result
+    if person is None:
+        raise UsageError("a query needs a photo, a sentence, a face or a person")
+    faces = person_faces(store, person)
+    if not faces:
+        return QueryResult(query, [], time.perf_counter() - started)
+    # Their photos ranked by the face nearest to the person's mean: the most typical face first (a photo is the
+    # person's by that face; the filter keeps the kNN to their photos).
+    mean = np.mean([f.descriptor for f in faces], axis=0)
+    found = store.face_knn([float(v) for v in mean], k=min(len(person.photos), PERSON_PHOTOS), filters=filters)
+    return QueryResult(query, [hit for hit, _d, _w in found], time.perf_counter() - started)

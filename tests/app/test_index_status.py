@@ -48,3 +48,22 @@ def test_a_new_job_starts_a_new_estimate():
     clock.progress(900, 1000, now=9.0)
     clock.progress(0, 5, now=100.0)  # a watcher job after the scan
     assert clock.rate() == 0.0 and clock.text(100.0) == "Indexing 0 / 5"
+
+
+def test_the_faces_phase_has_its_own_name_count_and_rate(qtbot):
+    from imgsearch_desktop.app.index_status import IndexStatus
+
+    status = IndexStatus()
+    qtbot.addWidget(status)
+    status.on_progress(900, 1000)
+    assert status.adding  # photos still being made searchable: an empty answer says so
+    status.finished("Up to date · 1,000 added")
+    status.set_phase("Finding faces")
+    assert status.message.text() == "Finding faces…"
+    status.on_progress(0, 40)
+    assert status.indexing and not status.adding and status.message.text() == "Finding faces 0 / 40"
+    status.set_paused(True)
+    assert status.message.text() == "Finding faces 0 / 40 · paused"
+    status.finished("Up to date")
+    status.on_progress(0, 3)  # the next job is indexing again
+    assert status.message.text() == "Indexing 0 / 3"

@@ -7,6 +7,7 @@ import pytest
 
 from imgsearch_desktop.core.analyses.backfill import backfill
 from imgsearch_desktop.core.analyses.faces import FacesAnalysis, default_model, faces_in
+from imgsearch_desktop.core.errors import UsageError
 from imgsearch_desktop.core.images import load_file
 from imgsearch_desktop.core.people import People, doc_of, face_key
 from imgsearch_desktop.core.pipeline import Indexer
@@ -143,3 +144,28 @@ def test_a_name_merge_and_not_this_person_survive_a_recluster_and_a_restart(stor
         assert set(people.resolve(merged.id).photos) == {doc_id(str(lib[BIDEN])), doc_id(str(lib[ASTRONAUT]))}
         assert people.resolve(astronaut.id).id == merged.id  # the merged-away id leads to the merge
     assert face_key(doc_of(third), third.split("/")[1].split(",")) == third
+
+
+def test_split_off_a_faces_look_alikes_holds_through_a_recluster(store, embedder, tmp_path):
+    """A wrong merge (Obama's three photos and Biden's) undone by splitting off Biden's face: his face alone goes
+    (it is nearer to itself than to the rest), Obama keeps his three; both are the user's word from then on."""
+    lib = face_library(tmp_path / "pics", [*OBAMA, BIDEN])
+    face_library(tmp_path / "pics" / "copy", [BIDEN])  # a second photo of Biden's face: two faces, one person
+    Indexer(store, embedder, analyses=[FacesAnalysis()]).run([str(tmp_path / "pics")])
+    people = People(tmp_path / "people.json")
+    people.update(store)
+    obama = next(p for p in people.people() if doc_id(str(lib["obama.jpg"])) in p.photos)
+    biden = next(p for p in people.people() if doc_id(str(lib[BIDEN])) in p.photos)
+    merged = people.merge([obama.id, biden.id])
+    assert len(merged.faces) == 5
+    biden_face = next(k for k in merged.faces if doc_of(k) == doc_id(str(lib[BIDEN])))
+    new = people.split(store, merged.id, biden_face)
+    assert set(new.photos) == {doc_id(str(lib[BIDEN])), doc_id(str(tmp_path / "pics" / "copy" / BIDEN))}
+    assert set(people.resolve(merged.id).photos) == {doc_id(str(lib[n])) for n in OBAMA}
+    people.recluster(store)
+    people = People(tmp_path / "people.json")
+    assert set(people.resolve(new.id).photos) == set(new.photos)
+    assert len(people.resolve(merged.id).faces) == 3
+    obama_face = people.resolve(merged.id).faces[0]
+    with pytest.raises(UsageError):
+        people.split(store, new.id, obama_face)  # not one of that person's faces

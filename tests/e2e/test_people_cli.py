@@ -54,6 +54,16 @@ def test_people_name_merge_and_search_by_face_and_person(cli_env, tmp_path):
     assert run(cli_env, "people", "not", person["id"], str(other)).returncode == 0
     (after,) = lines(run(cli_env, "people", "recluster", "--json"))
     assert after["id"] == person["id"] and after["faces"] == 3 and str(other) not in after["photos"]
+    # "split": obama3's face and its look-alikes among Barack's faces become a new person (here: that face alone);
+    # the re-cluster then places the copy's free face (not Barack's, by the user's word) with it: same person
+    out = run(cli_env, "people", "split", person["id"], str(lib["obama3.jpg"]))
+    assert out.returncode == 0 and f"from person {person['id']}" in out.stdout, out.stderr
+    after = {p["id"]: p for p in lines(run(cli_env, "people", "recluster", "--json"))}
+    assert after[person["id"]]["faces"] == 2 and str(lib["obama3.jpg"]) not in after[person["id"]]["photos"]
+    (split,) = [p for i, p in after.items() if i != person["id"]]
+    assert sorted(split["photos"]) == sorted([str(lib["obama3.jpg"]), str(other)])
+    out = run(cli_env, "people", "split", person["id"])
+    assert out.returncode == 2 and "people split ID PHOTO" in out.stderr
 
 
 def test_faces_off_deletes_the_face_data(cli_env, tmp_path):
