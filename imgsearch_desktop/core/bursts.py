@@ -189,9 +189,10 @@ def linked_sets(photos: Iterable[Photo], shots: dict[str, Shot] | None = None) -
         for p in {id(q): q for pair in pairs for q in pair}.values():
             if p.doc_id not in shots and (shot := read_shot(p)) is not None:
                 shots[p.doc_id] = shot
+        copies = _copies(pairs, shots)
         parent = {p.doc_id: p.doc_id for p in run}
         for a, b in pairs:
-            if burst_pair(a, b, shots):
+            if a.doc_id not in copies and b.doc_id not in copies and burst_pair(a, b, shots):
                 ra, rb = _root(parent, a.doc_id), _root(parent, b.doc_id)
                 if ra != rb:
                     parent[max(ra, rb)] = min(ra, rb)
@@ -199,6 +200,19 @@ def linked_sets(photos: Iterable[Photo], shots: dict[str, Shot] | None = None) -
         for p in run:
             sets.setdefault(_root(parent, p.doc_id), []).append(p)
         out += [s for s in sets.values() if len(s) > 1]
+    return out
+
+
+def _copies(pairs: list[tuple[Photo, Photo]], shots: dict[str, Shot]) -> set[str]:
+    """Photos that are another file of a frame's very instant (a recompressed or edited copy keeps its EXIF): the
+    least compressed of each such pair (most bytes, then the path) is the frame, the other is no frame at all
+    (the duplicate tiers judge it against that frame)."""
+    out: set[str] = set()
+    for a, b in pairs:
+        sa, sb = shots.get(a.doc_id), shots.get(b.doc_id)
+        if sa and sb and sa.from_exif and sb.from_exif and sa.time == sb.time and sa.camera == sb.camera \
+                and a.sha256 != b.sha256:
+            out.add(min((a, b), key=lambda p: (p.size or 0, p.path)).doc_id)
     return out
 
 
@@ -278,6 +292,11 @@ def scan(finder, photos: Sequence[Photo], picks: BurstPicks | None = None, progr
     done = 0
     groups: list[Group] = []
     for frames in sets:
+        by_sha: dict[str, list[Photo]] = {}
+        for p in frames:
+            by_sha.setdefault(p.sha256, []).append(p)
+        # One file per content is the frame (by the keep rules); its identical copies are identical files of it.
+        frames = [finder.policy.pick(same) if len(same) > 1 else same[0] for same in by_sha.values()]
         scores: dict[str, shot_quality.FrameScore] = {}
         for p in frames:
             data = read(p)

@@ -42,7 +42,7 @@ CLIP_COST = 1.0  # score lost per share of clipped pixels above the burst's medi
 # black areas off the limit, so a noisy frame always reads least clipped)
 EAR_OPEN = 0.2  # an eye aspect ratio this high is open (Soukupová & Čech 2016 put the blink at ≈ 0.2) …
 EAR_SHARE = 0.7  # … and so is one at 70% of the burst's most open frame: the open-eyed faces of tests/faces measure
-# 0.20–0.35 (obama.jpg's 0.20–0.22 at 640 px), so 0.2 alone would close eyes that are open
+# 0.196–0.35 (obama.jpg's 0.196–0.22 at 640 px), so 0.2 alone would close eyes that are open
 CLOSED_COST = 0.5  # score lost per face with its eyes closed or cut by the frame's edge: a blink ruins a frame more
 # than a 50% loss of sharpness
 MISSING_COST = 0.2  # per face fewer than the frame with the most: a face turned away (HOG misses some faces in a
