@@ -99,6 +99,7 @@ def write_burst(folder: Path, source: Image.Image, start: datetime, damages: lis
         if damage:
             im = DAMAGES[damage](im, rng)
         path = folder / f"IMG_{i:04d}.jpg"
+        (folder / "damage.txt").open("a").write(f"{path.name}: {damage or 'clean'}\n")
         when = start + timedelta(seconds=step * i)
         im.save(path, "JPEG", quality=92, exif=camera_exif(when, *camera))
         paths.append(path)

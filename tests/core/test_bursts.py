@@ -81,7 +81,15 @@ def test_each_burst_is_one_group_and_scenes_a_second_apart_stay_apart(indexed, b
 def test_the_pick_is_the_undamaged_frame_in_95_percent_of_bursts(indexed, burst_groups):
     _, expected = indexed
     clean_of = {frozenset(frames): clean for frames, clean in expected}
-    right = sum(g.keep.path == clean_of[frozenset(m.photo.path for m in g.members)] for g in burst_groups)
+    right = 0
+    for g in burst_groups:
+        clean = clean_of[frozenset(m.photo.path for m in g.members)]
+        right += g.keep.path == clean
+        if g.keep.path != clean:  # the misses, frame by frame, for the log
+            print(f"missed: picked {g.keep.path}")
+            for m in g.members:
+                print(f"    {'clean ' if m.photo.path == clean else '      '}{Path(m.photo.path).name} "
+                      f"{m.quality.as_json()} {m.quality.why}")
     print(f"pick = the undamaged frame in {right}/{len(expected)} bursts")
     assert len(burst_groups) == len(expected) == len(SOURCES) * PER_SOURCE
     assert right >= 0.95 * len(expected)
