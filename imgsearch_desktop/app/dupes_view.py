@@ -520,6 +520,8 @@ class DupesView(QDialog):
         p = m.photo
         folder, name = os.path.split(readable_path(p.path))
         relation = f"keeper\n{group.keep_why}" if m.is_keeper else m.relation
+        if m.quality is not None and not m.is_keeper:  # a burst's frame: what it lacks against the pick
+            relation = f"{relation}\n{m.why}"
         if m.copy_of is not None:  # an identical copy of another member, not of the keeper: say of which
             relation += f"\nof {Path(m.copy_of.path).name}"
         if m.protected:

@@ -46,9 +46,15 @@ def test_bursts_view_stars_the_pick_explains_it_and_trashes_the_rest(qtbot, stor
     assert sorted(item.data(0, MemberRole).photo.path for item in keepers) == sorted(map(str, clean.values()))
     for item in keepers:
         assert "sharp" in item.toolTip(2) and item.text(2).startswith("keeper\n")
+    for item in view.tree.file_items():
+        if item.text(0) != "★":
+            assert item.text(2).startswith("burst\n") and item.text(2).split("\n", 1)[1] == item.toolTip(2)
     others = [item for item in view.tree.file_items() if item.text(0) != "★"]
     assert len(others) == 5 and all(item.toolTip(2) for item in others)  # what each frame lacks, on hover
-    view.tree.setCurrentItem(others[0])
+    with qtbot.waitSignal(view.compare.shown, timeout=30_000):
+        view.tree.setCurrentItem(others[0])
+    qtbot.waitUntil(lambda: view.thumbnails_ready() and view.compare.pictures_ready(), timeout=30_000)
+    qtbot.wait(200)
     SCREENSHOTS.mkdir(exist_ok=True)
     assert view.grab().save(str(SCREENSHOTS / "bursts.png"))
 
@@ -83,10 +89,10 @@ def test_the_frame_the_user_keeps_is_remembered(qtbot, store, embedder, isolated
     view = open_and_scan()
     assert view.groups[0].keep.path == str(clean)
     other = next(i for i in view.tree.file_items() if i.data(0, MemberRole).photo.path != str(clean))
+    chosen = other.data(0, MemberRole).photo.path  # (the rows are redrawn by the regroup)
     view.tree.setCurrentItem(other)
     with qtbot.waitSignal(view.regrouped, timeout=60_000):
         view.keep_current()
-    chosen = other.data(0, MemberRole).photo.path
     assert view.groups[0].keep.path == chosen
     view.close()
     again = open_and_scan()  # a new window: its choices start empty, the burst picks file remembers
