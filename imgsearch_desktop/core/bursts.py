@@ -4,8 +4,9 @@ frame as the pick (``shot_quality``) and the user's own pick remembered.
 Two frames belong to one burst when all of these hold (``burst_pair``):
   * taken within ``BURST_SECONDS`` of each other: EXIF DateTimeOriginal + SubSecTimeOriginal, else the file's
     mtime — never one against the other (a camera clock and a copy's file time say nothing about each other);
-  * by the same camera (EXIF Make + Model, both absent counts as the same), with the same pixel size (a resized
-    copy is a duplicate, not a frame);
+  * by the same camera (EXIF Make + Model, both absent counts as the same), in the same format, with the same
+    pixel size (a converted or resized copy is a duplicate, not a frame); without EXIF dates, not the same picture
+    by the duplicates' cheap test (files that alike saved seconds apart are copies: a recompressed one, a PNG);
   * of the same content: perceptual hashes ≤ ``BURST_BITS`` apart (measured) and CLIP cosine ≥ ``BURST_COSINE``;
   * different shots: not the same bytes, and not the same instant (to the sub-second when both files carry it;
     without sub-seconds, the same second and a same-picture hash is a copy of one shot).
@@ -116,11 +117,13 @@ def similar_content(a: Photo, b: Photo) -> tuple[float, int | None] | None:
 
 def burst_pair(a: Photo, b: Photo, shots: dict[str, Shot]) -> tuple[float, int | None] | None:
     """(cosine, hash distance) when ``a`` and ``b`` are two frames of one burst, else None."""
-    from imgsearch_desktop.core.dupes import NEAR_BITS
+    from imgsearch_desktop.core.dupes import NEAR_BITS, near_match
 
     sa, sb = shots.get(a.doc_id), shots.get(b.doc_id)
     if sa is None or sb is None or a.sha256 == b.sha256 or sa.from_exif != sb.from_exif:
         return None
+    if (a.format or "") != (b.format or ""):
+        return None  # one camera writes one format; a PNG of a JPEG is a converted copy
     dt = abs(sa.time - sb.time)
     if dt > BURST_SECONDS or sa.camera != sb.camera or not _same_size(a, b):
         return None
@@ -129,6 +132,8 @@ def burst_pair(a: Photo, b: Photo, shots: dict[str, Shot]) -> tuple[float, int |
         return None
     if dt == 0 and ((sa.subsec and sb.subsec) or (content[1] is not None and content[1] <= NEAR_BITS)):
         return None  # one instant twice: copies of one shot (the duplicate tiers judge them)
+    if not sa.from_exif and near_match(a.phash, b.phash, content[0]):
+        return None  # no camera clock: files this alike, saved seconds apart, are copies (recompressed, rotated)
     return content
 
 

@@ -48,12 +48,14 @@ def photo(name: str, *, width: int = 1000, height: int = 750, size: int = 100_00
 
 # ---------------------------------------------------------------- tiers and words
 def test_tier_labels_and_levels():
-    assert [t.value for t in Tier] == ["exact", "near", "similar"]  # the CLI's --level words, in order
+    assert [t.value for t in Tier] == ["exact", "near", "similar", "burst"]  # the CLI's --level words, in order
     assert Tier.EXACT.label == "identical file"
     assert Tier.SAME_PICTURE.label == "same picture"
     assert Tier.SIMILAR.label == "similar shot"
-    assert [t.order for t in Tier] == [0, 1, 2]
+    assert Tier.BURST.label == "burst"
+    assert [t.order for t in Tier] == [0, 1, 2, 3]
     assert Tier.EXACT.pre_ticked and Tier.SAME_PICTURE.pre_ticked and not Tier.SIMILAR.pre_ticked
+    assert Tier.BURST.pre_ticked  # a person keeps one frame of a burst
 
 
 def test_tier_parse():
