@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also the photos of other computers sharing this index (default: this computer's only)")
 
     p = add("dupes", "duplicate groups: identical files, the same picture, or similar shots")
-    p.add_argument("--level", choices=TierWords(), default="near")
+    p.add_argument("--level", choices=TierWords(), default="near",
+                   help="exact, near (same picture), similar (shots), or burst (the best frame of each burst)")
     p.add_argument("--threshold", type=checks.cosine, default=None,
                    help="cosine similarity for --level similar (default 0.9)")
     p.add_argument("--folder", action="append", default=[], help="only photos under this folder (repeatable)")
@@ -375,7 +376,10 @@ def cmd_dupes(ctx: Context, args: argparse.Namespace) -> int:
         print(f"warning: {memory.warning}", file=sys.stderr)
     # The window's keeper decision: saved keep rules, reference folders and folder priority (--keep-rules and
     # --reference on top).
-    finder = DupeFinder(store, not_duplicates=memory, policy=keep_policy(ctx.settings, args.reference, rules))
+    from imgsearch_desktop.core.bursts import BurstPicks
+
+    finder = DupeFinder(store, not_duplicates=memory, policy=keep_policy(ctx.settings, args.reference, rules),
+                        burst_picks=BurstPicks(ctx.dirs.data / "burst-picks.json"))
     threshold = args.threshold if args.threshold is not None else SIMILAR_COSINE
     groups = finder.scan(args.level, threshold, folders=args.folder)
     for group in groups:
@@ -386,7 +390,8 @@ def cmd_dupes(ctx: Context, args: argparse.Namespace) -> int:
               f" · {group.why}")
         for m in group.members:
             mark = "keep" if m.is_keeper else ("[x]" if m.ticked else "[ ]")
-            note = f"  ({m.why})" if m.is_keeper else (f"  ({m.protected})" if m.protected else "")
+            note = f"  ({m.why})" if m.is_keeper or m.quality is not None else (
+                f"  ({m.protected})" if m.protected else "")
             print(f"  {mark:<4}  {m.score:7.4f}  {m.relation:<14}  {printable(m.photo.path)}{note}")
     if not args.json:
         wasted = megabytes(sum(g.wasted_bytes for g in groups))

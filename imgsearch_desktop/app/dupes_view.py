@@ -61,6 +61,7 @@ from imgsearch_desktop.app.problems import Problem, address, explain
 from imgsearch_desktop.app.results_model import centred, placeholder
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import JobControl, run_call
+from imgsearch_desktop.core.bursts import BurstPicks
 from imgsearch_desktop.core.dupes import (
     SIMILAR_COSINE,
     DupeFinder,
@@ -253,9 +254,11 @@ class DupesView(QDialog):
     trashed = Signal(int)  # number of files moved to the trash
     regrouped = Signal()  # a group was redrawn around the keeper the user chose
 
-    def __init__(self, store, settings, dirs, parent: QWidget | None = None) -> None:
+    def __init__(self, store, settings, dirs, parent: QWidget | None = None, level: Tier = Tier.SAME_PICTURE) -> None:
         super().__init__(parent)
         self.store, self.settings, self.dirs = store, settings, dirs
+        self._start_level = Tier.parse(level)
+        self.burst_picks = BurstPicks(dirs.data / "burst-picks.json")  # a burst's pick the user chose, remembered
         self.groups: list[Group] = []
         self.choices = Choices()
         self.not_duplicates = NotDuplicates(dirs.data / "not-duplicates.json")
@@ -276,7 +279,8 @@ class DupesView(QDialog):
         self.icons: dict[str, QIcon] = {}
         self._items: dict[str, list[QTreeWidgetItem]] = {}
         self._loading_icon = QIcon(placeholder(ICON_PX))
-        self.setWindowTitle("Duplicates and similar shots")
+        self.setWindowTitle("Bursts: the best frame of each" if self._start_level is Tier.BURST
+                            else "Duplicates and similar shots")
         self.resize(1280, 800)
         self._build()
         if self.not_duplicates.warning:
@@ -288,7 +292,7 @@ class DupesView(QDialog):
         self.level = QComboBox()
         for tier in Tier:
             self.level.addItem(tier.choice, tier.value)
-        self.level.setCurrentIndex(self.level.findData(Tier.SAME_PICTURE.value))
+        self.level.setCurrentIndex(self.level.findData(self._start_level.value))
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0.5, 1.0)
         self.threshold.setSingleStep(0.01)
@@ -390,7 +394,8 @@ class DupesView(QDialog):
         policy = keep_policy(self.settings)
         key = (tuple(policy.references), tuple(policy.rules), tuple(policy.folders))
         if self._finder is None or key != self._finder_key:
-            self._finder = DupeFinder(self.store, not_duplicates=self.not_duplicates, policy=policy)
+            self._finder = DupeFinder(self.store, not_duplicates=self.not_duplicates, policy=policy,
+                                      burst_picks=self.burst_picks)
             self._finder_key = key
         return self._finder
 
@@ -514,6 +519,8 @@ class DupesView(QDialog):
         p = m.photo
         folder, name = os.path.split(readable_path(p.path))
         relation = f"keeper\n{group.keep_why}" if m.is_keeper else m.relation
+        if m.quality is not None and not m.is_keeper:  # a burst's frame: what it lacks against the pick
+            relation = f"{relation}\n{m.why}"
         if m.copy_of is not None:  # an identical copy of another member, not of the keeper: say of which
             relation += f"\nof {Path(m.copy_of.path).name}"
         if m.protected:

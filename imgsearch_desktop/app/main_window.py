@@ -197,6 +197,7 @@ class MainWindow(PhotoInput, QMainWindow):
         tools_menu = self.menuBar().addMenu("&Tools")
         self._action(tools_menu, "Find &duplicates…", self.open_duplicates, QKeySequence("Ctrl+D"))
         self._action(tools_menu, "&People…", self.open_people, QKeySequence("Ctrl+Shift+P"))
+        self._action(tools_menu, "&Bursts: the best frame of each…", self.open_bursts)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Documentation (README)", self.open_help, QKeySequence.StandardKey.HelpContents)
         self._action(help_menu, "&About", self.about)
@@ -623,13 +624,13 @@ class MainWindow(PhotoInput, QMainWindow):
                           f"Image model: {self.settings.image_model}<br>Text model: {self.settings.text_model}<br>"
                           f"{self.status_label.text()}")
 
-    def open_duplicates(self):
+    def open_duplicates(self, level: str = "near"):
         from imgsearch_desktop.app.dupes_view import DupesView
 
         if not self.ready or self.worker.store is None:
             self.index_status.show_message("Duplicates can be searched once the index is ready")
             return None
-        view = DupesView(self.worker.store, self.settings, self.dirs, self)
+        view = DupesView(self.worker.store, self.settings, self.dirs, self, level=level or "near")
         view.show()
         return view
 
@@ -659,6 +660,10 @@ class MainWindow(PhotoInput, QMainWindow):
         "Anna" + "at the beach")."""
         self.filter_bar.set_person((person_id, name), emit=False)
         self.composer.show_person()
+
+    def open_bursts(self):
+        """The Duplicates window on the burst tier: each burst around its pick (★), the reasons on hover."""
+        return self.open_duplicates("burst")
 
     # ----- settings: everything applies at once -----
     def open_settings(self) -> SettingsDialog:

@@ -6,7 +6,9 @@ Three tiers (``Tier``), each including the one before:
                 within ``near_bits``, CLIP cosine ≥ ``near_cosine``, the same aspect ratio, and a strict re-check of
                 the files on disk (hashes on a white and on a black background, so transparency counts; never for an
                 image too flat for a hash to mean anything).
-  similar       "similar shot": CLIP cosine ≥ ``threshold``: burst shots, the same scene, crops.
+  similar       "similar shot": CLIP cosine ≥ ``threshold``: the same scene, crops.
+A fourth tier stands apart: ``burst`` (core/bursts.py), frames one camera took seconds apart, grouped around the
+best frame; their frames are left out of the same-picture and similar-shot groups (``DupeFinder.relation``).
 
 Candidate pairs come from an exact cosine join of the library's vectors in memory (blocked matrix products: at
 100,000 photos 2–4× quicker than a kNN query per photo, and exact up to 50 partners a photo), or above
@@ -31,12 +33,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from imgsearch_desktop.config import set_aside
-from imgsearch_desktop.core import exif, images, private
+from imgsearch_desktop.core import bursts, exif, images, private
 from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.paths import identity, inside
 from imgsearch_desktop.core.progress import Progress
@@ -72,6 +75,7 @@ class Tier(StrEnum):
     EXACT = "exact"
     SAME_PICTURE = "near"
     SIMILAR = "similar"
+    BURST = "burst"  # not a duplicate tier: frames of one burst, around its best frame (core/bursts.py)
 
     @property
     def label(self) -> str:
@@ -99,10 +103,11 @@ class Tier(StrEnum):
             raise ValueError(f"level must be one of {tuple(t.value for t in cls)}") from None
 
 
-_TIER_LABELS = {Tier.EXACT: "identical file", Tier.SAME_PICTURE: "same picture", Tier.SIMILAR: "similar shot"}
+_TIER_LABELS = {Tier.EXACT: "identical file", Tier.SAME_PICTURE: "same picture", Tier.SIMILAR: "similar shot",
+                Tier.BURST: "burst"}
 _TIER_CHOICES = {Tier.EXACT: "Identical files", Tier.SAME_PICTURE: "Same picture (resized, converted, recompressed)",
-                 Tier.SIMILAR: "Similar shots too"}
-_TIER_ORDER = {Tier.EXACT: 0, Tier.SAME_PICTURE: 1, Tier.SIMILAR: 2}
+                 Tier.SIMILAR: "Similar shots too", Tier.BURST: "Bursts (the best frame of each)"}
+_TIER_ORDER = {Tier.EXACT: 0, Tier.SAME_PICTURE: 1, Tier.SIMILAR: 2, Tier.BURST: 3}
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -133,6 +138,7 @@ class Photo:
     alias_ids: list[str] = field(default_factory=list)
     root: str = ""  # the library folder it was indexed under
     derived_from: Photo | None = None  # the lossy file this lossless one was decoded from (``mark_derived``)
+    taken: str | None = None  # the indexed EXIF date taken (ISO, whole seconds): bursts' first look
 
     @property
     def pixels(self) -> int:
@@ -153,6 +159,8 @@ class Relation:
             return "identical content"
         if self.tier is Tier.SAME_PICTURE:
             return f"same picture: hashes {self.bits} bits apart, similarity {self.score:.2f}"
+        if self.tier is Tier.BURST:
+            return f"burst frame: similarity {self.score:.2f}"
         return f"similar shot: {self.score:.2f}"
 
 
@@ -166,6 +174,7 @@ class Member:
     protected: str = ""  # why it can never be trashed (in a reference folder), else ""
     why: str = ""  # "identical content", "same picture: hashes 4 bits apart, similarity 0.99", "keep: most pixels"
     copy_of: Photo | None = None  # the member of this group it holds the very same bytes as (not the keeper)
+    quality: Any = None  # a burst frame's shot_quality.FrameScore (its ``scores`` in JSON)
 
     @property
     def is_keeper(self) -> bool:
@@ -186,8 +195,12 @@ class Member:
 
     def as_json(self) -> dict:
         p = self.photo
-        return {"path": readable_path(p.path), "size": p.size, "width": p.width, "height": p.height,
-                "score": round(self.score, 6)}
+        out = {"path": readable_path(p.path), "size": p.size, "width": p.width, "height": p.height,
+               "score": round(self.score, 6)}
+        if self.quality is not None:
+            out["scores"] = self.quality.as_json()
+            out["why"] = self.quality.why
+        return out
 
 
 @dataclass(eq=False)
@@ -208,6 +221,8 @@ class Group:
     def why(self) -> str:
         """The weakest member's reason: "identical content" / "same picture: hashes 4 bits apart, similarity 0.99"
         (the largest distance, the lowest similarity) / "similar shot: 0.93"."""
+        if self.level is Tier.BURST:
+            return self.keep_why  # the pick's reasons: "sharpest; 3 faces, eyes open"
         weakest = [m for m in self.members if m.tier is not None and m.tier is self.tier]
         if not weakest:
             return ""
@@ -624,8 +639,9 @@ class DupeFinder:
                  batch: int = 100, neighbours: int = 10, keep_rules: Sequence[KeepRule] = DEFAULT_KEEP_RULES,
                  folder_priority: Sequence[str] = (), min_spread: float = MIN_SPREAD,
                  exact_join_max: int = EXACT_JOIN_MAX, colour_delta: float = COLOUR_DELTA,
-                 policy: KeepPolicy | None = None) -> None:
-        """``policy`` (from ``keep_policy(settings)``) replaces ``references``/``keep_rules``/``folder_priority``."""
+                 policy: KeepPolicy | None = None, burst_picks: bursts.BurstPicks | None = None) -> None:
+        """``policy`` (from ``keep_policy(settings)``) replaces ``references``/``keep_rules``/``folder_priority``;
+        ``burst_picks``: the user's burst picks (a burst scan honours them, a rekeep of a burst remembers it)."""
         self.store = store
         self.colour_delta = colour_delta
         self.exact_join_max = exact_join_max
@@ -641,17 +657,19 @@ class DupeFinder:
         self._views: dict[tuple[str, int, int], images.PictureViews | None] = {}  # kept between scans
         self._flat: set[str] = set()  # photos of this scan too flat to hash
         self._library: list[str] = []  # real paths of the folders this scan's photos were indexed under
+        self.burst_picks = burst_picks
+        self._burst_shas: set[str] = set()  # this scan's burst frames (by content): never a near/similar member
 
     # ----- reading the index -----
     def photos(self, folders: Sequence[str] = ()) -> dict[str, Photo]:
         fields = ["path", "path_b64", "sha256", "size", "width", "height", "mtime_ns", "format", "phash",
-                  "image_embedding", "root", "relative_path"]
+                  "image_embedding", "root", "relative_path", "taken_at"]
         out = {}
         for doc, s in self.store.documents(Filters(folders=list(folders)), fields, page=500):
             out[doc] = Photo(doc, path_from_source(s), s.get("sha256", ""), s.get("size") or 0,
                              s.get("width") or 0, s.get("height") or 0, s.get("mtime_ns") or 0,
                              s.get("format") or "", s.get("phash"), np.asarray(s["image_embedding"], dtype=np.float32),
-                             root=root_from_source(s) if s.get("root") else "")
+                             root=root_from_source(s) if s.get("root") else "", taken=s.get("taken_at"))
         return out
 
     # ----- the scan -----
@@ -665,6 +683,12 @@ class DupeFinder:
         photos = self.photos(folders)
         self._library = sorted({os.path.realpath(p.root) for p in photos.values() if p.root})
         self.stats.photos = len(photos)
+        if tier is Tier.BURST:
+            groups = bursts.scan(self, list(photos.values()), self.burst_picks, progress)
+            self.stats.groups, self.stats.seconds = len(groups), time.perf_counter() - started
+            return groups
+        # The one place bursts are kept out of the duplicate tiers: their frames are judged in their own tier.
+        self._burst_shas = bursts.member_shas(photos.values()) if tier is not Tier.EXACT else set()
         pairs = self._candidate_pairs(photos, tier, threshold, folders, progress)
         self.stats.candidate_pairs = len(pairs)
         sets = self._linked_sets(photos, pairs)
@@ -850,8 +874,10 @@ class DupeFinder:
         score = float(keep.vector @ other.vector)
         if keep.sha256 and keep.sha256 == other.sha256:
             return Relation(Tier.EXACT, score, 0)
-        if level is Tier.EXACT:
-            return None
+        if level is Tier.EXACT or level is Tier.BURST:
+            return None  # (a burst's frames are related by core/bursts.burst_pair)
+        if self._burst_shas and (keep.sha256 in self._burst_shas or other.sha256 in self._burst_shas):
+            return None  # a frame of a burst: in its burst, not a same-picture or similar-shot group
         if level is Tier.SIMILAR and score < threshold:
             return None  # every member's score ≥ the level's threshold, whatever its tier
         bits = self.same_picture(keep, other, score)
@@ -950,6 +976,8 @@ class DupeFinder:
     def rekeep(self, group: Group, photo: Photo) -> Group:
         """The group with ``photo`` as its keeper (the user chose it): every other member is judged again against
         it, and one that no longer meets the group's rule is left out (a rescan shows it where it belongs)."""
+        if group.level is Tier.BURST:
+            return bursts.rekeep(self, group, photo, self.burst_picks)
         others = [m.photo for m in group.members if m.photo is not photo]
         chosen = [(r, p) for p in others if (r := self.relation(photo, p, group.level, group.threshold))]
         if not chosen:
