@@ -6,7 +6,9 @@ Two frames belong to one burst when all of these hold (``burst_pair``):
     mtime — never one against the other (a camera clock and a copy's file time say nothing about each other);
   * by the same camera (EXIF Make + Model, both absent counts as the same), in the same format, with the same
     pixel size (a converted or resized copy is a duplicate, not a frame); without EXIF dates, not the same picture
-    by the duplicates' cheap test (files that alike saved seconds apart are copies: a recompressed one, a PNG);
+    by the duplicates' cheap test (files that alike saved seconds apart are copies: a recompressed one, a PNG),
+    and with the files' own colours alike and enough in them to compare (a file time says nothing about where a file
+    came from: an unpacked set of wallpapers in several colourways, or of near-blank images, is no burst);
   * of the same content: perceptual hashes ≤ ``BURST_BITS`` apart (measured) and CLIP cosine ≥ ``BURST_COSINE``;
   * different shots: not the same bytes, and not the same instant (to the sub-second when both files carry it;
     without sub-seconds, the same second and a same-picture hash is a copy of one shot).
@@ -21,7 +23,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from imgsearch_desktop.core.dupes import Group, Photo
 
 log = logging.getLogger(__name__)
+Looks = Callable[["Photo"], "images.PictureViews | None"]  # a file's own hashes and colours (DupeFinder.views_of)
 
 BURST_SECONDS = 3.0  # from the pick: a phone burst is 3–10 frames a second, a few seconds long
 # Perceptual hashes (256 bits), measured on the 13 photographs of /usr/share/backgrounds/mate and 4 of tests/faces:
@@ -50,6 +53,11 @@ BURST_BITS = 96
 # on the full model (this machine has none; the tests' tiny random model put damaged frames of one burst as low as
 # 0.81 and different photographs as high as 0.9999), so the floor is low and the measured hash does the work.
 BURST_COSINE = 0.5
+# Without a camera clock the files' colour grids (images.colour_distance, mean ΔE) must agree. Measured on the same
+# 13 + 1 photographs: frames blurred, motion-blurred or noisy ≤ 7.1 (median 1.6); an editor's recolouring (hue +20/256,
+# a 20% tint, channels swapped) ≥ 5.5. The floor sits below the recolourings (a burst frame lost to the similar-shot
+# tier costs a person a look; a recoloured picture pre-ticked as a frame could cost it), and ±1.5 EV (≥ 14.9) parts.
+FILE_TIME_COLOUR = 5.0
 SUBSEC = 0x9291  # SubSecTimeOriginal
 PICKS_VERSION = 1
 
@@ -115,8 +123,10 @@ def similar_content(a: Photo, b: Photo) -> tuple[float, int | None] | None:
     return cos, bits
 
 
-def burst_pair(a: Photo, b: Photo, shots: dict[str, Shot]) -> tuple[float, int | None] | None:
-    """(cosine, hash distance) when ``a`` and ``b`` are two frames of one burst, else None."""
+def burst_pair(a: Photo, b: Photo, shots: dict[str, Shot], looks: Looks | None = None
+               ) -> tuple[float, int | None] | None:
+    """(cosine, hash distance) when ``a`` and ``b`` are two frames of one burst, else None. ``looks`` reads the
+    files' colours, needed when no camera clock vouches for the frames (without it such a pair is no burst)."""
     from imgsearch_desktop.core.dupes import NEAR_BITS, near_match
 
     sa, sb = shots.get(a.doc_id), shots.get(b.doc_id)
@@ -134,7 +144,19 @@ def burst_pair(a: Photo, b: Photo, shots: dict[str, Shot]) -> tuple[float, int |
         return None  # one instant twice: copies of one shot (the duplicate tiers judge them)
     if not sa.from_exif and near_match(a.phash, b.phash, content[0]):
         return None  # no camera clock: files this alike, saved seconds apart, are copies (recompressed, rotated)
+    if not sa.from_exif and not _same_colours(a, b, looks):
+        return None
     return content
+
+
+def _same_colours(a: Photo, b: Photo, looks: Looks | None) -> bool:
+    """Both files carry enough to compare (not near-blank) and their colours agree within FILE_TIME_COLOUR."""
+    from imgsearch_desktop.core.dupes import MIN_SPREAD
+
+    va, vb = (looks(a), looks(b)) if looks is not None else (None, None)
+    if va is None or vb is None or min(max(v.spread_white, v.spread_black) for v in (va, vb)) < MIN_SPREAD:
+        return False
+    return images.colour_distance(va, vb) <= FILE_TIME_COLOUR
 
 
 def time_candidates(photos: Iterable[Photo]) -> list[list[Photo]]:
@@ -180,9 +202,11 @@ def read_shot(p: Photo) -> Shot | None:
 HEADER_BYTES = 256 * 1024  # EXIF sits in the first 64 KB of a JPEG (APP1's limit); HEIC/TIFF may put it later
 
 
-def linked_sets(photos: Iterable[Photo], shots: dict[str, Shot] | None = None) -> list[list[Photo]]:
+def linked_sets(photos: Iterable[Photo], shots: dict[str, Shot] | None = None, looks: Looks | None = None
+                ) -> list[list[Photo]]:
     """Photos linked by ``burst_pair`` (union-find), sets of two or more. Only photos with a candidate partner by
-    the index (time, size, content) have their header read (into ``shots``)."""
+    the index (time, size, content) have their header read (into ``shots``), and only those without a camera
+    clock their pixels (by ``looks``)."""
     shots = {} if shots is None else shots
     out: list[list[Photo]] = []
     for run in time_candidates(photos):
@@ -200,7 +224,7 @@ def linked_sets(photos: Iterable[Photo], shots: dict[str, Shot] | None = None) -
         copies = _copies(pairs, shots)
         parent = {p.doc_id: p.doc_id for p in run}
         for a, b in pairs:
-            if a.doc_id not in copies and b.doc_id not in copies and burst_pair(a, b, shots):
+            if a.doc_id not in copies and b.doc_id not in copies and burst_pair(a, b, shots, looks):
                 ra, rb = _root(parent, a.doc_id), _root(parent, b.doc_id)
                 if ra != rb:
                     parent[max(ra, rb)] = min(ra, rb)
@@ -231,9 +255,9 @@ def _root(parent: dict[str, str], x: str) -> str:
     return x
 
 
-def member_shas(photos: Iterable[Photo]) -> set[str]:
+def member_shas(photos: Iterable[Photo], looks: Looks | None = None) -> set[str]:
     """The content (sha256) of every photo that is a frame of a burst: the duplicate tiers leave these out."""
-    return {p.sha256 for s in linked_sets(photos) for p in s if p.sha256}
+    return {p.sha256 for s in linked_sets(photos, looks=looks) for p in s if p.sha256}
 
 
 # ---------------------------------------------------------------- the user's picks, remembered
@@ -294,7 +318,7 @@ def scan(finder, photos: Sequence[Photo], picks: BurstPicks | None = None, progr
          eye_model: shot_quality.EyeModel | None = None) -> list[Group]:
     """Burst groups of ``photos``: every frame scored, stars around the pick (the user's, else the best)."""
     shots: dict[str, Shot] = {}
-    sets = linked_sets(photos, shots)
+    sets = linked_sets(photos, shots, finder.views_of)
     model = eye_model if eye_model is not None else shot_quality.default_eye_model()
     total = sum(len(s) for s in sets)
     done = 0
@@ -344,7 +368,7 @@ def _stars(finder, frames: list[Photo], scores: dict[str, shot_quality.FrameScor
     out = []
     while len(left) > 1:
         pick, rest = left[0], left[1:]
-        members = [(p, r) for p in rest if (r := burst_pair(pick, p, shots))]
+        members = [(p, r) for p in rest if (r := burst_pair(pick, p, shots, finder.views_of))]
         if members:
             out.append(group_of(finder, pick, members, scores, user=pick is chosen))
         taken = {id(p) for p, _ in members}
@@ -376,7 +400,7 @@ def rekeep(finder, group: Group, photo: Photo, picks: BurstPicks | None = None) 
     others = [m.photo for m in group.members if m.photo is not photo]
     shots = {p.doc_id: s for p in [photo, *others] if (s := read_shot(p)) is not None}
     scores = {m.photo.doc_id: m.quality for m in group.members if m.quality is not None}
-    members = [(p, r) for p in others if (r := burst_pair(photo, p, shots)) and p.doc_id in scores]
+    members = [(p, r) for p in others if (r := burst_pair(photo, p, shots, finder.views_of)) and p.doc_id in scores]
     if picks is not None:
         picks.choose(group, photo)
     return group_of(finder, photo, members, scores, user=True)

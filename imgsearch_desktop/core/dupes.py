@@ -688,7 +688,7 @@ class DupeFinder:
             self.stats.groups, self.stats.seconds = len(groups), time.perf_counter() - started
             return groups
         # The one place bursts are kept out of the duplicate tiers: their frames are judged in their own tier.
-        self._burst_shas = bursts.member_shas(photos.values()) if tier is not Tier.EXACT else set()
+        self._burst_shas = bursts.member_shas(photos.values(), self.views_of) if tier is not Tier.EXACT else set()
         pairs = self._candidate_pairs(photos, tier, threshold, folders, progress)
         self.stats.candidate_pairs = len(pairs)
         sets = self._linked_sets(photos, pairs)
@@ -862,7 +862,7 @@ class DupeFinder:
         return groups
 
     def _hashable(self, p: Photo) -> bool:
-        views = self._views_of(p)
+        views = self.views_of(p)
         return views is not None and max(views.spread_white, views.spread_black) >= self.min_spread
 
     def relation(self, keep: Photo, other: Photo, level: str | Tier = Tier.SIMILAR,
@@ -893,7 +893,7 @@ class DupeFinder:
         score = float(a.vector @ b.vector) if score is None else score
         if not self.near(a, b, score):
             return None
-        va, vb = self._views_of(a), self._views_of(b)
+        va, vb = self.views_of(a), self.views_of(b)
         if va is None or vb is None or images.colour_distance(va, vb) > self.colour_delta:
             return None
         bits = []
@@ -908,7 +908,8 @@ class DupeFinder:
             return None
         return max(bits)
 
-    def _views_of(self, p: Photo) -> images.PictureViews | None:
+    def views_of(self, p: Photo) -> images.PictureViews | None:
+        """The file's own hashes and colours, read once a scan (None: unreadable); a near-blank one is counted."""
         key = _views_key(p)
         if key not in self._views:
             self._views[key], seconds = _read_views(p)

@@ -341,6 +341,9 @@ def test_the_same_design_in_other_colours_is_not_the_same_picture(store, embedde
         save(photo, f"{name}.png", name)  # converted
         for how, variant in recoloured(photo).items():
             save(variant, f"{name}-{how}.jpg", f"{name}-{how}", quality=92)
+    # As an unpacked download leaves them: no camera clock, file times 0.2 s apart (what a burst without EXIF shows).
+    for i, path in enumerate(sorted(lib.iterdir())):
+        os.utime(path, ns=(1_700_000_000_000_000_000 + i * 200_000_000,) * 2)
     Indexer(store, embedder).run([lib])
 
     # The tiny random test model cannot judge meaning: real CLIP puts these pairs at ≥ 0.95, so the cosine gate is
@@ -363,6 +366,9 @@ def test_the_same_design_in_other_colours_is_not_the_same_picture(store, embedde
     expected = [sorted([WARM.name, "warm-as.jpg"])] + [
         sorted([f"{n}.jpg", f"{n}-small.jpg", f"{n}-q70.jpg", f"{n}.png"]) for n in photos]
     assert found == sorted(expected)
+    # Nor are a picture's colourways frames of one burst (each frame but the pick is pre-ticked for the trash).
+    for g in finder.scan(Tier.BURST):
+        assert len({picture_of[Path(m.photo.path).name] for m in g.members}) == 1, [m.photo.path for m in g.members]
 
 
 # ---------------------------------------------------------------- not a duplicate
