@@ -174,6 +174,7 @@ class IndexWorker(QObject):
 
     ready = Signal(dict)  # {"es": version, "count": n, "dims": d}
     finished = Signal(object)  # IndexStats
+    settled = Signal(object)  # IndexStats, once the job's analyses (faces) are over too: the worker is idle
     failed = Signal(object)  # Problem: a job failed
     init_failed = Signal(object)  # Problem: could not connect or load the models
     status = Signal(str)
@@ -325,6 +326,7 @@ class IndexWorker(QObject):
         self._send_summary()
         if not stats.cancelled:
             self._analyse()
+        self.settled.emit(stats)
 
     # ----- the analyses after CLIP: faces and people -----
     def _people(self):

@@ -12,7 +12,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 
 def wait_indexed(qtbot, app, timeout=120_000):
-    with qtbot.waitSignal(app.worker.finished, timeout=timeout) as blocker:
+    """The job's IndexStats, once its faces phase is over too (its status would overwrite what a test looks at)."""
+    with qtbot.waitSignal(app.worker.settled, timeout=timeout) as blocker:
         pass
     return blocker.args[0]
 
