@@ -151,12 +151,12 @@ def burst_pair(a: Photo, b: Photo, shots: dict[str, Shot], looks: Looks | None =
 
 def _same_colours(a: Photo, b: Photo, looks: Looks | None) -> bool:
     """Both files carry enough to compare (not near-blank) and their colours agree within FILE_TIME_COLOUR."""
-    from imgsearch_desktop.core.dupes import MIN_SPREAD
+    from imgsearch_desktop.core.dupes import MIN_SPREAD, same_colours
 
     va, vb = (looks(a), looks(b)) if looks is not None else (None, None)
     if va is None or vb is None or min(max(v.spread_white, v.spread_black) for v in (va, vb)) < MIN_SPREAD:
         return False
-    return images.colour_distance(va, vb) <= FILE_TIME_COLOUR
+    return same_colours(va, vb, FILE_TIME_COLOUR)
 
 
 def time_candidates(photos: Iterable[Photo]) -> list[list[Photo]]:

@@ -474,14 +474,21 @@ def near_match(phash_a: str | None, phash_b: str | None, score: float, near_bits
 
 
 def relation_to_query(hit, query_sha256: str | None, query_phash: str | None, near_bits: int = NEAR_BITS,
-                      near_cosine: float = NEAR_COSINE) -> Tier:
+                      near_cosine: float = NEAR_COSINE, alike: Callable[[Any], bool] | None = None) -> Tier:
     """How a search hit relates to the dropped photo: identical file, same picture, or similar shot (a label only:
-    the strict same-picture check runs in a duplicate scan, before anything can be trashed)."""
+    the strict same-picture check runs in a duplicate scan, before anything can be trashed). ``alike`` confirms a
+    same-picture candidate on the files (``same_colours``: the hashes see brightness only); without it none is."""
     if query_sha256 and hit.sha256 == query_sha256:
         return Tier.EXACT
-    if near_match(query_phash, hit.phash, hit.score, near_bits, near_cosine):
+    if near_match(query_phash, hit.phash, hit.score, near_bits, near_cosine) and alike is not None and alike(hit):
         return Tier.SAME_PICTURE
     return Tier.SIMILAR
+
+
+def same_colours(a: images.PictureViews | None, b: images.PictureViews | None,
+                 delta: float = COLOUR_DELTA) -> bool:
+    """Two files' colours agree as copies' do (unreadable: they do not): one design in two colourways hashes alike."""
+    return a is not None and b is not None and images.colour_distance(a, b) <= delta
 
 
 # ---------------------------------------------------------------- "not a duplicate", remembered
@@ -894,7 +901,7 @@ class DupeFinder:
         if not self.near(a, b, score):
             return None
         va, vb = self.views_of(a), self.views_of(b)
-        if va is None or vb is None or images.colour_distance(va, vb) > self.colour_delta:
+        if not same_colours(va, vb, self.colour_delta):
             return None
         bits = []
         for ha, hb, sa, sb in ((va.on_white, vb.on_white, va.spread_white, vb.spread_white),

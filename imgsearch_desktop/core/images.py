@@ -411,6 +411,11 @@ def picture_views(path: str | Path) -> PictureViews:
     data = read_file(path)
     if Path(path).suffix.lower() in RAW_EXTENSIONS:
         data = raw_preview(data)
+    return views_of_data(data)
+
+
+def views_of_data(data: bytes) -> PictureViews:
+    """``picture_views`` of image data (a pasted image; a RAW file's preview). Raises ImageSkipped with a reason."""
     with pillow_reasons(), Image.open(io.BytesIO(data)) as im:
         _check_opened(im)
         if im.format in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK", "YCbCr"):

@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from imgsearch_desktop.core import images
-from imgsearch_desktop.core.dupes import KeepPolicy, Tier, mark_derived, relation_to_query
+from imgsearch_desktop.core.dupes import KeepPolicy, Tier, mark_derived, relation_to_query, same_colours
 from imgsearch_desktop.core.errors import UnreadablePart, UsageError, UserError
 from imgsearch_desktop.core.store import Filters, Hit, WordsHit
 from imgsearch_desktop.core.textfold import WordsQuery, words_query
@@ -139,7 +140,8 @@ def run_query(embedder, store: VectorStore, query: Query, keep: KeepPolicy | Non
     result = QueryResult(query, hits, 0.0)
     if len(parts) == 1 and single is not None:  # one photo: label its copies among the hits
         sha256, phash = single
-        result.relations = [relation_to_query(h, sha256, phash) for h in hits]
+        alike = _alike_to(parts[0])
+        result.relations = [relation_to_query(h, sha256, phash, alike=alike) for h in hits]
         copies = result.copies
         if len(copies) >= 2:
             policy = keep or KeepPolicy()
@@ -147,6 +149,31 @@ def run_query(embedder, store: VectorStore, query: Query, keep: KeepPolicy | Non
             result.best = max(copies, key=lambda i: policy.key(hits[i]))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _alike_to(part: Part) -> Callable[[Hit], bool] | None:
+    """For a photo part: whether a hit's file has the query's colours (the query read once, when the first
+    same-picture candidate asks). A region of a photo is no copy of the photo: None."""
+    if part.region is not None and not _whole(part.region):
+        return None
+    query: list[images.PictureViews | None] = []
+
+    def alike(hit: Hit) -> bool:
+        if not query:
+            if part.path is None and part.stored is None:
+                query.append(_views(lambda: images.views_of_data(part.image_bytes or b"")))
+            else:
+                query.append(_views(lambda: images.picture_views(part.path or part.stored or "")))
+        return same_colours(query[0], _views(lambda: images.picture_views(hit.path)))
+
+    return alike
+
+
+def _views(read: Callable[[], images.PictureViews]) -> images.PictureViews | None:
+    try:
+        return read()
+    except images.ImageSkipped:
+        return None  # unreadable now: a copy not confirmed is labelled a similar shot
 
 
 def _words_only(store, query: Query, words: WordsQuery, started: float) -> QueryResult:

@@ -9,6 +9,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -27,9 +28,11 @@ from imgsearch_desktop.core.dupes import (
     hamming,
     is_lossless,
     plural,
+    relation_to_query,
     webp_is_lossless,
 )
 from imgsearch_desktop.core.pipeline import Indexer
+from imgsearch_desktop.core.query import Part, _alike_to
 from imgsearch_desktop.core.store import PhotoDoc, Store
 from imgsearch_desktop.core.trash import (
     default_plan,
@@ -354,6 +357,15 @@ def test_the_same_design_in_other_colours_is_not_the_same_picture(store, embedde
     assert hamming(warm.phash, radioactive.phash) <= NEAR_BITS  # the hashes alone call them one picture
     assert finder.same_picture(warm, radioactive) is None
     assert finder.relation(warm, by_name["warm-as.jpg"], "near").tier is Tier.SAME_PICTURE
+    # Warm dropped on the window: the search labels its hits by the same colour rule ("same picture ★ best" was
+    # shown on Radioactive, and the copies banner offered it as a copy).
+    alike = _alike_to(Part(path=warm.path))
+
+    def hit(p):
+        return SimpleNamespace(path=p.path, sha256=p.sha256, phash=p.phash, score=0.99)  # real CLIP: ≥ 0.95
+
+    assert relation_to_query(hit(radioactive), warm.sha256, warm.phash, alike=alike) is Tier.SIMILAR
+    assert relation_to_query(hit(by_name["warm-as.jpg"]), warm.sha256, warm.phash, alike=alike) is Tier.SAME_PICTURE
     for name in photos:
         for how in recoloured(Image.new("RGB", (1, 1))):
             assert finder.relation(by_name[f"{name}.jpg"], by_name[f"{name}-{how}.jpg"], "near") is None, how

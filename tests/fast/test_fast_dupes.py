@@ -355,13 +355,16 @@ def test_group_tier_and_why_come_from_the_weakest_member():
 
 def test_relation_to_query_labels():
     hit = SimpleNamespace(sha256="abc", phash="ffff0000", score=0.99)
+    yes, no = (lambda h: True), (lambda h: False)  # the files' colours agree / differ
     assert relation_to_query(hit, "abc", None) is Tier.EXACT
-    assert relation_to_query(hit, "other", "ffff0001") is Tier.SAME_PICTURE  # 1 bit apart
-    assert relation_to_query(hit, "other", "0000ffff") is Tier.SIMILAR  # 32 bits apart: more than 24
-    assert relation_to_query(hit, None, "ff00ff00") is Tier.SAME_PICTURE  # 16 bits: within the default 24…
-    assert relation_to_query(hit, None, "ff00ff00", near_bits=8) is Tier.SIMILAR  # …not within 8
+    assert relation_to_query(hit, "other", "ffff0001", alike=yes) is Tier.SAME_PICTURE  # 1 bit apart
+    assert relation_to_query(hit, "other", "ffff0001", alike=no) is Tier.SIMILAR  # another colourway
+    assert relation_to_query(hit, "other", "ffff0001") is Tier.SIMILAR  # nothing confirmed it on the files
+    assert relation_to_query(hit, "other", "0000ffff", alike=yes) is Tier.SIMILAR  # 32 bits apart: more than 24
+    assert relation_to_query(hit, None, "ff00ff00", alike=yes) is Tier.SAME_PICTURE  # 16 bits: within 24…
+    assert relation_to_query(hit, None, "ff00ff00", near_bits=8, alike=yes) is Tier.SIMILAR  # …not within 8
     close_but_unlike = SimpleNamespace(sha256="x", phash="ffff0000", score=0.9)  # CLIP below near_cosine
-    assert relation_to_query(close_but_unlike, None, "ffff0000") is Tier.SIMILAR
+    assert relation_to_query(close_but_unlike, None, "ffff0000", alike=yes) is Tier.SIMILAR
 
 
 # ---------------------------------------------------------------- a whole scan over a fake store
