@@ -33,9 +33,9 @@ from PIL import Image
 
 from imgsearch_desktop.config import set_aside
 from imgsearch_desktop.core import exif, images, private, shot_quality
-from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.progress import Progress
 from imgsearch_desktop.core.store import readable_path
+from imgsearch_desktop.errors import UserError
 
 if TYPE_CHECKING:
     from imgsearch_desktop.core.dupes import Group, Photo

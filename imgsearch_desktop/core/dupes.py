@@ -40,11 +40,11 @@ from PIL import Image, ImageOps
 
 from imgsearch_desktop.config import set_aside
 from imgsearch_desktop.core import bursts, exif, images, private
-from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.paths import identity, inside
 from imgsearch_desktop.core.progress import Progress
 from imgsearch_desktop.core.store import Filters, path_from_source, readable_path, root_from_source
 from imgsearch_desktop.core.vector_store import VectorStore
+from imgsearch_desktop.errors import UserError
 
 log = logging.getLogger(__name__)
 

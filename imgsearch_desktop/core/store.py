@@ -36,7 +36,9 @@ from imgsearch_desktop import APP_NAME
 from imgsearch_desktop.core.analyses import analyses_mapping
 from imgsearch_desktop.core.analyses.faces import FacesAnalysis, distance_from_score
 from imgsearch_desktop.core.analyses.text import TextAnalysis
-from imgsearch_desktop.core.errors import (
+from imgsearch_desktop.core.paths import path_bytes, readable_path, under
+from imgsearch_desktop.core.textfold import WordsQuery
+from imgsearch_desktop.errors import (
     AuthRefused,
     DiskFull,
     ElasticsearchUnavailable,
@@ -44,8 +46,6 @@ from imgsearch_desktop.core.errors import (
     IndexNotReady,
     UserError,
 )
-from imgsearch_desktop.core.paths import path_bytes, readable_path, under
-from imgsearch_desktop.core.textfold import WordsQuery
 
 # 2: documents carry ``library`` (several desktops share one index) and their id hashes library id + path.
 # 3: ``photo_date`` (date taken, else the file's time): the library's timeline is sorted and grouped by it.

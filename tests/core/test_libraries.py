@@ -14,10 +14,10 @@ import pytest
 from imgsearch_desktop.config import AppDirs, Settings, library_id
 from imgsearch_desktop.core import store as store_module
 from imgsearch_desktop.core.dupes import DupeFinder
-from imgsearch_desktop.core.errors import IndexConflict, UsageError
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import SCHEMA_VERSION, Filters, PhotoDoc, Store, doc_id, path_from_source
 from imgsearch_desktop.core.watcher import ChangeSet
+from imgsearch_desktop.errors import IndexConflict, UsageError
 from tests.photos import write_photo
 
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from imgsearch_desktop import APP_NAME
-from imgsearch_desktop.core.errors import IndexConflict
 from imgsearch_desktop.core.store import (
     SCHEMA_VERSION,
     Filters,
@@ -18,6 +17,7 @@ from imgsearch_desktop.core.store import (
     cosine_from_score,
     doc_id,
 )
+from imgsearch_desktop.errors import IndexConflict
 from tests.conftest import TINY_DIMS
 
 

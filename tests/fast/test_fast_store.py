@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from elasticsearch import ConnectionError as EsConnectionError
 
-from imgsearch_desktop.core.errors import ElasticsearchUnavailable
 from imgsearch_desktop.core.store import (
     DEFAULT_LIBRARY,
     SCHEMA_VERSION,
@@ -26,6 +25,7 @@ from imgsearch_desktop.core.store import (
     readable_path,
     root_from_source,
 )
+from imgsearch_desktop.errors import ElasticsearchUnavailable
 
 LATIN1 = os.fsdecode(b"/photos/caf\xe9")  # a folder whose name is not UTF-8
 OTHER = os.fsdecode(b"/photos/caf\xe8")  # another one with the same display form
