@@ -1,4 +1,4 @@
-"""core/store.py: the pure helpers (filters, paths, ids) and a few reads against a fake Elasticsearch client."""
+"""core/store/: the pure helpers (filters, paths, ids) and a few reads against a fake Elasticsearch client."""
 
 from __future__ import annotations
 
