@@ -14,7 +14,7 @@ from datetime import date
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from imgsearch_desktop.core.errors import UsageError
+from imgsearch_desktop.errors import UsageError
 from imgsearch_desktop.redact import redact
 
 T = TypeVar("T")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 from imgsearch_desktop import APP_NAME, __version__, checks
 from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.context import Context
-from imgsearch_desktop.core.errors import UsageError, UserError
+from imgsearch_desktop.errors import UsageError, UserError
 from imgsearch_desktop.frozen import restore_child_environment
 from imgsearch_desktop.redact import redact, reexec_without_password, split_password
 

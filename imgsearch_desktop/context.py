@@ -8,8 +8,8 @@ import os
 import sys
 
 from imgsearch_desktop.config import AppDirs, Settings
-from imgsearch_desktop.core.errors import UsageError, UserError
 from imgsearch_desktop.core.filekind import special_kind
+from imgsearch_desktop.errors import UsageError, UserError
 
 
 def usable_dirs(home: str | None) -> AppDirs:

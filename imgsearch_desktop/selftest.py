@@ -8,7 +8,7 @@ from pathlib import Path
 
 from imgsearch_desktop.context import Context
 from imgsearch_desktop.core import images
-from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.errors import UserError
 from imgsearch_desktop.frozen import resource_dir
 
 

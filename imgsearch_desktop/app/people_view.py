@@ -36,9 +36,9 @@ from imgsearch_desktop.app import pools
 from imgsearch_desktop.app.problems import explain
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.core import images
-from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.people import PersonFace, box_of, doc_of, face_crop, person_faces
 from imgsearch_desktop.core.store import readable_path
+from imgsearch_desktop.errors import UserError
 
 log = logging.getLogger(__name__)
 FACE_PX = 112

@@ -1,7 +1,7 @@
 """Exceptions → one plain sentence for the window, with the technical text kept for "Details" and the log.
 
 Qt-free and pure, so every mapping is unit-tested. The window never shows ``str(exc)`` of a client library. Kinds
-come from the exception's class (core/errors.py's types, the client's), never from its message's text.
+come from the exception's class (errors.py's types, the client's), never from its message's text.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import elastic_transport
 from elasticsearch import AuthenticationException
 
-from imgsearch_desktop.core.errors import (
+from imgsearch_desktop.errors import (
     AuthRefused,
     ElasticsearchUnavailable,
     LocalEsError,

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from imgsearch_desktop import APP_NAME
-from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.errors import UserError
 
 
 class UnsafeSocketDir(UserError):

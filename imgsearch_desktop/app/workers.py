@@ -17,12 +17,12 @@ from PySide6.QtCore import QObject, Qt, QThread, QThreadPool, Signal, Slot
 
 from imgsearch_desktop.app.problems import address, explain
 from imgsearch_desktop.app.skipped import SkippedFiles
-from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.locks import index_lock
 from imgsearch_desktop.core.pipeline import IndexStats
 from imgsearch_desktop.core.sync import FolderSync
 from imgsearch_desktop.core.thumbs import ThumbCache
 from imgsearch_desktop.core.watcher import ChangeSet
+from imgsearch_desktop.errors import UserError
 
 log = logging.getLogger(__name__)
 # Model loading recurses deeply (transformers' config validation); platform-default thread stacks can be too small.

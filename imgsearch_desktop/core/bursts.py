@@ -33,9 +33,10 @@ from PIL import Image
 
 from imgsearch_desktop.config import set_aside
 from imgsearch_desktop.core import exif, images, private, shot_quality
-from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.core.paths import inside
 from imgsearch_desktop.core.progress import Progress
 from imgsearch_desktop.core.store import readable_path
+from imgsearch_desktop.errors import UserError
 
 if TYPE_CHECKING:
     from imgsearch_desktop.core.dupes import Group, Photo
@@ -380,7 +381,7 @@ def group_of(finder, pick: Photo, members: list[tuple[Photo, tuple[float, int | 
              scores: dict[str, shot_quality.FrameScore], user: bool = False) -> Group:
     """The burst as a group: the pick first (its reasons as the group's ``why``), every other frame pre-ticked
     (a person keeps one frame of a burst) unless it lies in a reference folder."""
-    from imgsearch_desktop.core.dupes import Group, Member, Tier, inside
+    from imgsearch_desktop.core.dupes import Group, Member, Tier
 
     mine = scores[pick.doc_id]
     keep_why = ("chosen by you; " if user else "") + mine.why

@@ -17,8 +17,8 @@ import numpy as np
 
 from imgsearch_desktop.core.encoders import Encoder, open_encoder
 from imgsearch_desktop.core.encoders.choice import Choice, choose
-from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.progress import Progress, no_progress
+from imgsearch_desktop.errors import UserError
 
 if TYPE_CHECKING:
     from PIL import Image

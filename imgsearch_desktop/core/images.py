@@ -382,7 +382,7 @@ def _dct_matrix(n: int) -> np.ndarray:
     return 2 * np.cos(np.pi * k * (2 * i + 1) / (2 * n))
 
 
-# ---------------------------------------------------------------- the strict "same picture" check (core/dupes.py)
+# ---------------------------------------------------------------- the strict "same picture" check (dupes/finder.py)
 VIEW_SIDE = 256  # decode (JPEG draft, reduce) to about this before hashing: the hash looks at 64×64
 COLOUR_CELLS = 8  # the colour check compares an 8×8 grid of mean colours
 

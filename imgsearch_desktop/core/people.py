@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from imgsearch_desktop.core import private
-from imgsearch_desktop.core.errors import UsageError, UserError
 from imgsearch_desktop.core.query import Query, QueryResult, run_query
+from imgsearch_desktop.errors import UsageError, UserError
 
 # Euclidean distance between a face's descriptor and a person's mean. DESIGN.md: on 520 labelled pairs, 0.6 decided
 # 518 right, 0.55 515 with no false "same"; the stricter one, since merging two people is worse than splitting one

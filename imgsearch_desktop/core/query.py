@@ -25,10 +25,10 @@ import numpy as np
 
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.dupes import KeepPolicy, Tier, mark_derived, relation_to_query, same_colours
-from imgsearch_desktop.core.errors import UnreadablePart, UsageError, UserError
 from imgsearch_desktop.core.store import Filters, Hit, WordsHit
 from imgsearch_desktop.core.textfold import WordsQuery, words_query
 from imgsearch_desktop.core.vector_store import VectorStore
+from imgsearch_desktop.errors import UnreadablePart, UsageError, UserError
 
 REGION_ZOOM = 4  # a region query decodes its photo at 4× the model's input size before cutting the region out
 Region = tuple[float, float, float, float]  # left, top, right, bottom as fractions of the photo's size

@@ -6,7 +6,7 @@ from __future__ import annotations
 from imgsearch_desktop.app.banner import Banner
 from imgsearch_desktop.app.problems import Problem, explain
 from imgsearch_desktop.core import images
-from imgsearch_desktop.core.errors import UnreadablePart
+from imgsearch_desktop.errors import UnreadablePart
 
 
 def unreadable(data: bytes, name: str) -> UnreadablePart:

@@ -11,7 +11,8 @@ from elasticsearch import AuthenticationException
 
 from imgsearch_desktop.app.problems import Kind, address, explain, is_unreachable, plain
 from imgsearch_desktop.config import AppDirs
-from imgsearch_desktop.core.errors import (
+from imgsearch_desktop.core.node import LocalNode
+from imgsearch_desktop.errors import (
     AuthRefused,
     ElasticsearchUnavailable,
     LocalEsError,
@@ -19,7 +20,6 @@ from imgsearch_desktop.core.errors import (
     NodeStartFailed,
     UserError,
 )
-from imgsearch_desktop.core.node import LocalNode
 
 RAW = ("Connection error caused by: NewConnectionError(HTTPConnection(host='127.0.0.1', port=9202): Failed to "
        "establish a new connection: [Errno 111] Connection refused)")

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject
 
 from imgsearch_desktop.app import pools
 from imgsearch_desktop.app.workers import run_task
-from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.errors import UserError
 
 STRESS = textwrap.dedent("""
     import gc, sys, time

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from imgsearch_desktop.core.embedder import Embedder, ModelMismatch
-from imgsearch_desktop.core.errors import ModelNotFound
+from imgsearch_desktop.errors import ModelNotFound
 from tests.conftest import TINY_DIMS
 from tests.photos import picture
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from imgsearch_desktop.config import AppDirs
-from imgsearch_desktop.core.errors import LocalEsError
 from imgsearch_desktop.core.node import LocalNode, archive
 from imgsearch_desktop.core.node.archive import ES_VERSION, obtain_archive, official_url
+from imgsearch_desktop.errors import LocalEsError
 
 OFFICIAL = f"elasticsearch-{ES_VERSION}-linux-x86_64.tar.gz"
 

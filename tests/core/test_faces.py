@@ -7,11 +7,11 @@ import pytest
 
 from imgsearch_desktop.core.analyses.backfill import backfill
 from imgsearch_desktop.core.analyses.faces import FacesAnalysis, default_model, faces_in
-from imgsearch_desktop.core.errors import UsageError
 from imgsearch_desktop.core.images import load_file
 from imgsearch_desktop.core.people import People, doc_of, face_key
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import doc_id
+from imgsearch_desktop.errors import UsageError
 from tests.faces import ASTRONAUT, BIDEN, OBAMA, face_library, two_faces
 
 

@@ -13,12 +13,12 @@ import uuid
 import pytest
 
 from imgsearch_desktop.config import AppDirs
-from imgsearch_desktop.core.errors import ElasticsearchUnavailable, UserError
 from imgsearch_desktop.core.node import LocalNode
 from imgsearch_desktop.core.node.client import ManagedConnection
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import Store
 from imgsearch_desktop.devtools.random_models import build_clip
+from imgsearch_desktop.errors import ElasticsearchUnavailable, UserError
 from tests.listeners import ForeignListener
 from tests.photos import write_photo
 

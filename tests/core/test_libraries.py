@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from imgsearch_desktop.config import AppDirs, Settings, library_id
-from imgsearch_desktop.core import store as store_module
 from imgsearch_desktop.core.dupes import DupeFinder
-from imgsearch_desktop.core.errors import IndexConflict, UsageError
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import SCHEMA_VERSION, Filters, PhotoDoc, Store, doc_id, path_from_source
+from imgsearch_desktop.core.store import schema as schema_module
 from imgsearch_desktop.core.watcher import ChangeSet
+from imgsearch_desktop.errors import IndexConflict, UsageError
 from tests.photos import write_photo
 
 
@@ -88,10 +88,10 @@ def test_two_libraries_in_one_index_stay_apart(es_client, embedder, alias, tmp_p
 
 def old_schema(monkeypatch, labelled: bool) -> None:
     """Make this process write as the previous schema did (schema 1: no ``library`` field when not labelled)."""
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION - 1)
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", SCHEMA_VERSION - 1)
     if labelled:
         return
-    mapping = store_module.mapping
+    mapping = schema_module.mapping
 
     def without_library(*args) -> dict:
         body = mapping(*args)
@@ -103,7 +103,7 @@ def old_schema(monkeypatch, labelled: bool) -> None:
     def unlabelled(self) -> dict:
         return {k: v for k, v in source(self).items() if k != "library"}
 
-    monkeypatch.setattr(store_module, "mapping", without_library)
+    monkeypatch.setattr(schema_module, "mapping", without_library)
     monkeypatch.setattr(PhotoDoc, "source", unlabelled)
 
 

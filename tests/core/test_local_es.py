@@ -28,10 +28,10 @@ import pytest
 from elasticsearch import ConnectionError as EsConnectionError
 
 from imgsearch_desktop.config import AppDirs
-from imgsearch_desktop.core.errors import AuthRefused
 from imgsearch_desktop.core.node import LocalEsError, LocalNode, download, identity
 from imgsearch_desktop.core.node.client import ManagedConnection
 from imgsearch_desktop.core.store import Connection, Store
+from imgsearch_desktop.errors import AuthRefused
 from tests.listeners import ForeignListener
 
 

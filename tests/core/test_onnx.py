@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from imgsearch_desktop.core.embedder import Embedder
-from imgsearch_desktop.core.errors import ModelNotFound
 from imgsearch_desktop.core.images import load_file
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import Store
+from imgsearch_desktop.errors import ModelNotFound
 from tests.conftest import TINY_DIMS
 from tests.photos import picture, write_photo
 
@@ -174,7 +174,7 @@ def test_a_model_without_an_export_is_one_plain_sentence_without_torch(tiny_mode
     # The window reports it through the worker's failed signal: the same sentence.
     out = run_without_torch(f"""
 from imgsearch_desktop.core.embedder import Embedder
-from imgsearch_desktop.core.errors import ModelNotFound
+from imgsearch_desktop.errors import ModelNotFound
 try:
     Embedder({bundled!r}, {str(tiny_models['text16'])!r}).load_both()
 except ModelNotFound as exc:

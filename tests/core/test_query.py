@@ -9,10 +9,10 @@ import pytest
 
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.dupes import Tier
-from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.query import REGION_ZOOM, Part, Query, crop, part_vector, run_query
 from imgsearch_desktop.core.store import path_from_source
+from imgsearch_desktop.errors import UserError
 from tests.photos import write_photo
 
 

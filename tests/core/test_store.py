@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from imgsearch_desktop import APP_NAME
-from imgsearch_desktop.core.errors import IndexConflict
 from imgsearch_desktop.core.store import (
     SCHEMA_VERSION,
     Filters,
@@ -18,6 +17,7 @@ from imgsearch_desktop.core.store import (
     cosine_from_score,
     doc_id,
 )
+from imgsearch_desktop.errors import IndexConflict
 from tests.conftest import TINY_DIMS
 
 
@@ -148,7 +148,7 @@ def test_bulk_items_a_cluster_heals_are_sent_again(monkeypatch):
             else:
                 yield True, {"index": {"_id": a["_id"], "status": 201}}
 
-    monkeypatch.setattr("imgsearch_desktop.core.store.helpers.streaming_bulk", fake_bulk)
+    monkeypatch.setattr("imgsearch_desktop.core.store.writes.helpers.streaming_bulk", fake_bulk)
     waits: list[str] = []
     store = Store(None, "x", bulk_backoff=0.01, on_wait=waits.append)  # type: ignore[arg-type]
     errors = store.write(list(docs.values()))

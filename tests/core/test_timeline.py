@@ -11,6 +11,7 @@ from imgsearch_desktop.core import library as library_module
 from imgsearch_desktop.core import store as store_module
 from imgsearch_desktop.core.library import folder_tree, groups, plan_page
 from imgsearch_desktop.core.store import UNDATED_MONTH, Filters, PhotoDoc, Store
+from imgsearch_desktop.core.store import timeline as timeline_module
 from tests.conftest import TINY_DIMS
 
 UNIT = [1.0] + [0.0] * (TINY_DIMS - 1)
@@ -68,7 +69,7 @@ def test_newest_first_by_date_taken_else_file_time_undated_last(store):
 
 def test_a_page_deep_inside_a_month_bigger_than_the_result_window_is_reached_by_seeking(store, monkeypatch):
     window = 7  # ES's window is 10,000; a small one lets 40 photos stand for a 60,000-photo month
-    monkeypatch.setattr(store_module, "MAX_WINDOW", window)
+    monkeypatch.setattr(timeline_module, "MAX_WINDOW", window)
     monkeypatch.setattr(library_module, "MAX_WINDOW", window)
     put(store, [(f"/lib/dump/p{i:03d}.jpg", "2022-03-05T10:00:00", 1) for i in range(40)]
         + [(f"/lib/new/q{i}.jpg", f"2023-01-0{i + 1}T10:00:00", 1) for i in range(3)])

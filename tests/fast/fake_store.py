@@ -18,10 +18,10 @@ from imgsearch_desktop.core.store import (
     Hit,
     IndexedFile,
     PhotoDoc,
-    _hit,
     doc_id,
     path_from_source,
 )
+from imgsearch_desktop.core.store.schema import _hit
 
 
 class FakeStore:

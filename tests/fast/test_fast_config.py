@@ -13,7 +13,7 @@ import pytest
 from imgsearch_desktop import checks
 from imgsearch_desktop.config import AppDirs, Settings, library_id, split_credentials
 from imgsearch_desktop.core import secrets
-from imgsearch_desktop.core.errors import UsageError
+from imgsearch_desktop.errors import UsageError
 from imgsearch_desktop.redact import redact
 
 

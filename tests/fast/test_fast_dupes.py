@@ -1,4 +1,4 @@
-"""core/dupes.py on fake photos: keep rules, star groups that never chain, tiers, "not a duplicate" marks, and a
+"""core/dupes/ on fake photos: keep rules, star groups that never chain, tiers, "not a duplicate" marks, and a
 whole similar-shot scan over a fake store."""
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from imgsearch_desktop.core.dupes import (
     saved_keep_rules,
     webp_is_lossless,
 )
+from imgsearch_desktop.core.dupes import finder as finder_module
 from tests.fast.fake_store import FakeStore
 
 
@@ -407,7 +408,7 @@ def test_the_cosine_join_finds_exactly_the_pairs_at_or_above_the_floor():
     expected = {(i, j) for i in range(300) for j in range(i + 1, 300) if sims[i, j] >= 0.8}
     seen = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(dupes, "JOIN_BLOCK_FLOATS", 300 * 20)  # blocks of 20 rows: the triangle crosses block edges
+        mp.setattr(finder_module, "JOIN_BLOCK_FLOATS", 300 * 20)  # blocks of 20 rows: the triangle crosses block edges
         got = set(dupes.cosine_pairs(vectors, 0.8, progress=lambda done, total, note: seen.append(done) or True))
     assert got == expected and len(expected) >= 150
     assert seen[-1] == 300 and len(seen) == 15

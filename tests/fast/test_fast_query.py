@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from imgsearch_desktop.core.dupes import Tier
-from imgsearch_desktop.core.errors import UsageError, UserError
 from imgsearch_desktop.core.query import Part, Query, QueryResult, _whole, crop, fuse, run_query
 from imgsearch_desktop.core.store import Filters, Hit, WordsHit
+from imgsearch_desktop.errors import UsageError, UserError
 from tests.fast.fake_store import FakeStore
 
 

@@ -1,4 +1,4 @@
-"""core/store.py: the pure helpers (filters, paths, ids) and a few reads against a fake Elasticsearch client."""
+"""core/store/: the pure helpers (filters, paths, ids) and a few reads against a fake Elasticsearch client."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from elasticsearch import ConnectionError as EsConnectionError
 
-from imgsearch_desktop.core.errors import ElasticsearchUnavailable
 from imgsearch_desktop.core.store import (
     DEFAULT_LIBRARY,
     SCHEMA_VERSION,
@@ -17,7 +16,6 @@ from imgsearch_desktop.core.store import (
     Filters,
     Hit,
     Store,
-    _version_tuple,
     concrete_name,
     cosine_from_score,
     doc_id,
@@ -26,6 +24,8 @@ from imgsearch_desktop.core.store import (
     readable_path,
     root_from_source,
 )
+from imgsearch_desktop.core.store.connection import _version_tuple
+from imgsearch_desktop.errors import ElasticsearchUnavailable
 
 LATIN1 = os.fsdecode(b"/photos/caf\xe9")  # a folder whose name is not UTF-8
 OTHER = os.fsdecode(b"/photos/caf\xe8")  # another one with the same display form
@@ -243,7 +243,7 @@ class FlakyClient(FakeClient):
 
 
 def test_reads_wait_for_an_unreachable_node_like_writes_then_say_so_plainly(monkeypatch):
-    monkeypatch.setattr("imgsearch_desktop.core.store.time.sleep", lambda s: None)
+    monkeypatch.setattr("imgsearch_desktop.core.store.connection.time.sleep", lambda s: None)
     waits = []
     store = Store(FlakyClient([source("/p/a.jpg")], failures=2), "idx", on_wait=waits.append)
     assert list(store.files_at(["/p/a.jpg"])) == ["/p/a.jpg"]  # answered once the node is back
@@ -254,7 +254,7 @@ def test_reads_wait_for_an_unreachable_node_like_writes_then_say_so_plainly(monk
 
 
 def test_a_scan_that_fails_says_why_even_when_its_point_in_time_cannot_be_closed(monkeypatch):
-    monkeypatch.setattr("imgsearch_desktop.core.store.time.sleep", lambda s: None)
+    monkeypatch.setattr("imgsearch_desktop.core.store.connection.time.sleep", lambda s: None)
 
     class DeadMidScan(FlakyClient):
         def close_point_in_time(self, **kwargs):

@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from imgsearch_desktop.core.errors import UserError
+from imgsearch_desktop.errors import UserError
 
 MAX_SIDE = 800  # measured: 8.8 portrait photos/s a core, every face found (DESIGN.md)
 DIMS = 128

@@ -24,8 +24,8 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from imgsearch_desktop.core.errors import UserError
 from imgsearch_desktop.core.textfold import fold
+from imgsearch_desktop.errors import UserError
 
 TEXT_VERSION = 1  # PP-OCRv4 det + rec (Chinese/English) + mobile v2 angle classifier; probe 640, read 1440
 PROBE_SIDE = 640  # longest side of the first, cheap detection pass

@@ -19,7 +19,7 @@ from imgsearch_desktop.core.encoders.base import (
     normalise,
     read_manifest,
 )
-from imgsearch_desktop.core.errors import ModelNotFound
+from imgsearch_desktop.errors import ModelNotFound
 
 __all__ = ["MANIFEST", "Encoder", "cannot_run", "find_export", "model_dirs", "normalise", "open_encoder",
            "read_manifest"]

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from imgsearch_desktop.core.encoders.base import Encoder, normalise
-from imgsearch_desktop.core.errors import ModelNotFound
+from imgsearch_desktop.errors import ModelNotFound
 
 
 def _session(model_file: Path, device: str):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from imgsearch_desktop.checks import DEVICES
-from imgsearch_desktop.core.errors import DeviceUnavailable, ModelNotFound
+from imgsearch_desktop.errors import DeviceUnavailable, ModelNotFound
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -7,7 +7,6 @@ restarts); client.py is the Elasticsearch client that only ever talks
 to the proven node (it imports elasticsearch, so it is not imported here).
 """
 
-from imgsearch_desktop.core.errors import LocalEsError
 from imgsearch_desktop.core.node.archive import (
     ES_VERSION,
     MAVEN_ARTIFACT,
@@ -19,6 +18,7 @@ from imgsearch_desktop.core.node.archive import (
 )
 from imgsearch_desktop.core.node.node import HTTP_PORTS, LocalNode, NodeStatus
 from imgsearch_desktop.core.node.runtime import find_java, run_as
+from imgsearch_desktop.errors import LocalEsError
 
 __all__ = ["ES_VERSION", "HTTP_PORTS", "MAVEN_ARTIFACT", "PINNED_SHA512", "LocalEsError", "LocalNode", "NodeStatus",
            "download", "extract", "fetch_with_maven", "find_java", "obtain_archive", "run_as"]

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import IO
 
 from imgsearch_desktop.core import private
-from imgsearch_desktop.core.errors import LocalEsError
 from imgsearch_desktop.core.progress import Progress
+from imgsearch_desktop.errors import LocalEsError
 from imgsearch_desktop.frozen import resource_dir
 
 ES_VERSION = "8.19.7"

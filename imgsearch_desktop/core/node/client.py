@@ -15,9 +15,9 @@ from elastic_transport import NodeConfig, Urllib3HttpNode
 from urllib3.connection import HTTPConnection
 from urllib3.exceptions import NewConnectionError
 
-from imgsearch_desktop.core.errors import ElasticsearchUnavailable, LocalEsError
 from imgsearch_desktop.core.node.node import LocalNode
 from imgsearch_desktop.core.store import Connection
+from imgsearch_desktop.errors import ElasticsearchUnavailable, LocalEsError
 
 Guard = Callable[[int], None]  # raises LocalEsError unless 127.0.0.1:port is our node
 

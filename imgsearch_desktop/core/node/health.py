@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from imgsearch_desktop.core.errors import ElasticsearchUnavailable, UserError
+from imgsearch_desktop.errors import ElasticsearchUnavailable, UserError
 
 if TYPE_CHECKING:
     from imgsearch_desktop.core.store import Store

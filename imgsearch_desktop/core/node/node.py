@@ -33,7 +33,6 @@ from filelock import FileLock
 
 from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.core import private
-from imgsearch_desktop.core.errors import LocalEsError, NodeNotHealthy, NodeStartFailed
 from imgsearch_desktop.core.node import identity, runtime
 from imgsearch_desktop.core.node.archive import (
     Progress,
@@ -44,6 +43,7 @@ from imgsearch_desktop.core.node.archive import (
     obtain_archive,
     script,
 )
+from imgsearch_desktop.errors import LocalEsError, NodeNotHealthy, NodeStartFailed
 
 HTTP_PORTS = "9200-9299"
 TRANSPORT_PORTS = "9300-9399"

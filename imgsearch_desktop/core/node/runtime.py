@@ -19,8 +19,8 @@ import stat
 import subprocess
 from pathlib import Path
 
-from imgsearch_desktop.core.errors import LocalEsError
 from imgsearch_desktop.core.node.identity import current_uid
+from imgsearch_desktop.errors import LocalEsError
 
 # Not following a link at the last component (POSIX); Windows has no such flags and no root mode.
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
