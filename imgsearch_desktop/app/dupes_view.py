@@ -283,8 +283,9 @@ class DupesView(QDialog):
                             else "Duplicates and similar shots")
         self.resize(1280, 800)
         self._build()
-        if self.not_duplicates.warning:
-            self.log.appendPlainText(self.not_duplicates.warning)
+        for memory in (self.not_duplicates, self.burst_picks):  # a file that could not be read was set aside
+            if memory.warning:
+                self.log.appendPlainText(memory.warning)
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)

@@ -60,6 +60,7 @@ BURST_COSINE = 0.5
 # tier costs a person a look; a recoloured picture pre-ticked as a frame could cost it), and ±1.5 EV (≥ 14.9) parts.
 FILE_TIME_COLOUR = 5.0
 SUBSEC = 0x9291  # SubSecTimeOriginal
+EXPOSURE_BIAS, EXPOSURE_MODE, AUTO_BRACKET = 0x9204, 0xA402, 2  # ExposureBiasValue; ExposureMode 2: auto bracket
 PICKS_VERSION = 1
 
 
@@ -68,9 +69,11 @@ class Shot:
     """When and with what a frame was taken, read from its file's header."""
 
     time: float  # seconds (EXIF date as local wall-clock time, or the file's mtime)
-    from_exif: bool
+    from_exif: bool  # a camera clock: DateTimeOriginal (DateTime is when some program last wrote the file)
     subsec: bool  # the EXIF date carried sub-seconds
     camera: str
+    bias: str = ""  # ExposureBiasValue: frames of a bracket differ in it; a burst's do not
+    bracket: bool = False  # ExposureMode says auto bracket: an exposure series, never a burst
 
 
 def _seconds(iso: str) -> float:
@@ -91,17 +94,18 @@ def shot_of(data: bytes, p: Photo) -> Shot | None:
     """The frame's exact time and camera from its bytes' EXIF header, else its mtime and no camera."""
     try:
         with Image.open(io.BytesIO(data)) as im:
-            raw = im.getexif()
             facts = exif.of_image(im)
-            sub = raw.get_ifd(exif.EXIF_IFD).get(SUBSEC)
+            ifd = dict(im.getexif().get_ifd(exif.EXIF_IFD))
     except Exception:  # a header Pillow cannot read has no facts (the decode says why, later)
-        raw, facts, sub = None, exif.Facts(), None
-    if facts.taken:
+        facts, ifd = exif.Facts(), {}
+    if facts.taken and ifd.get(exif.DATE_TIME_ORIGINAL):
         fraction = 0.0
+        sub = ifd.get(SUBSEC)
         digits = str(sub).strip("\x00 ") if sub is not None else ""
         if digits.isdigit():
             fraction = int(digits) / 10 ** len(digits)
-        return Shot(_seconds(facts.taken) + fraction, True, bool(digits.isdigit()), facts.camera)
+        return Shot(_seconds(facts.taken) + fraction, True, bool(digits.isdigit()), facts.camera,
+                    str(ifd.get(EXPOSURE_BIAS, "")), ifd.get(EXPOSURE_MODE) == AUTO_BRACKET)
     if not p.mtime_ns:
         return None
     return Shot(p.mtime_ns / 1e9, False, True, facts.camera)
@@ -138,6 +142,8 @@ def burst_pair(a: Photo, b: Photo, shots: dict[str, Shot], looks: Looks | None =
     dt = abs(sa.time - sb.time)
     if dt > BURST_SECONDS or sa.camera != sb.camera or not _same_size(a, b):
         return None
+    if sa.bracket or sb.bracket or sa.bias != sb.bias:
+        return None  # an exposure bracket (for HDR): every frame is meant to be kept
     content = similar_content(a, b)
     if content is None:
         return None
@@ -275,12 +281,12 @@ class BurstPicks:
 
     def _load(self) -> None:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except OSError as exc:
             raise UserError(f"cannot read {self.path} ({exc.strerror or exc}): the burst picks in it would be "
                             "lost; fix its permissions and try again") from None
         try:
-            data = json.loads(text)
+            data = json.loads(raw.decode("utf-8"))  # (not UTF-8: set aside as unreadable JSON is)
             self._picks = {str(p["sha256"]): {"path": str(p.get("path", "")), "time": str(p.get("time", "")),
                                               "others": {str(k): str(v) for k, v in p["others"].items()}}
                            for p in data["picks"]}
@@ -340,6 +346,9 @@ def scan(finder, photos: Sequence[Photo], picks: BurstPicks | None = None, progr
                     score = shot_quality.measure(image, model)
                 except images.ImageSkipped:
                     score = None
+                except Exception:  # one odd frame (a 1 px strip, a face model's error) is left out, not the scan
+                    log.warning("cannot score %s as a burst frame", readable_path(p.path), exc_info=True)
+                    score = None
             if score is not None:
                 scores[p.doc_id] = score
             done += 1
@@ -369,18 +378,21 @@ def _stars(finder, frames: list[Photo], scores: dict[str, shot_quality.FrameScor
     out = []
     while len(left) > 1:
         pick, rest = left[0], left[1:]
-        members = [(p, r) for p in rest if (r := burst_pair(pick, p, shots, finder.views_of))]
+        members = [(p, r) for p in rest
+                   if not finder.vetoed(pick, p) and (r := burst_pair(pick, p, shots, finder.views_of))]
         if members:
-            out.append(group_of(finder, pick, members, scores, user=pick is chosen))
+            out.append(group_of(finder, pick, members, scores, user=pick is chosen, clocked=_clocked(pick, shots)))
         taken = {id(p) for p, _ in members}
         left = [p for p in rest if id(p) not in taken]
     return out
 
 
 def group_of(finder, pick: Photo, members: list[tuple[Photo, tuple[float, int | None]]],
-             scores: dict[str, shot_quality.FrameScore], user: bool = False) -> Group:
+             scores: dict[str, shot_quality.FrameScore], user: bool = False, clocked: bool = True) -> Group:
     """The burst as a group: the pick first (its reasons as the group's ``why``), every other frame pre-ticked
-    (a person keeps one frame of a burst) unless it lies in a reference folder."""
+    (a person keeps one frame of a burst) unless it lies in a reference folder or no camera clock vouches for the
+    burst (``clocked`` False: frames linked by file times, as screenshots or scanned pages can be, wait for the
+    person to tick them)."""
     from imgsearch_desktop.core.dupes import Group, Member, Tier
 
     mine = scores[pick.doc_id]
@@ -390,7 +402,7 @@ def group_of(finder, pick: Photo, members: list[tuple[Photo, tuple[float, int | 
         real = getattr(p, "real", "") or os.path.realpath(p.path)
         protected = "in a reference folder" if any(inside(real, r) for r in finder.references) else ""
         m = Member(p, cos, Tier.BURST, bits, protected=protected, why=scores[p.doc_id].why, quality=scores[p.doc_id])
-        m.ticked = m.pre_ticked and not protected
+        m.ticked = m.pre_ticked and not protected and clocked
         out.append(m)
     return Group(pick, out, Tier.BURST, keep_why=keep_why)
 
@@ -401,7 +413,14 @@ def rekeep(finder, group: Group, photo: Photo, picks: BurstPicks | None = None) 
     others = [m.photo for m in group.members if m.photo is not photo]
     shots = {p.doc_id: s for p in [photo, *others] if (s := read_shot(p)) is not None}
     scores = {m.photo.doc_id: m.quality for m in group.members if m.quality is not None}
-    members = [(p, r) for p in others if (r := burst_pair(photo, p, shots, finder.views_of)) and p.doc_id in scores]
+    members = [(p, r) for p in others if p.doc_id in scores and not finder.vetoed(photo, p)
+               and (r := burst_pair(photo, p, shots, finder.views_of))]
     if picks is not None:
         picks.choose(group, photo)
-    return group_of(finder, photo, members, scores, user=True)
+    return group_of(finder, photo, members, scores, user=True, clocked=_clocked(photo, shots))
+
+
+def _clocked(pick: Photo, shots: dict[str, Shot]) -> bool:
+    """The burst's times come from a camera clock (every frame's does as its pick's: ``burst_pair``)."""
+    shot = shots.get(pick.doc_id)
+    return shot is not None and shot.from_exif

@@ -203,3 +203,78 @@ def test_eye_aspect_ratio_on_real_open_eyes(name):
     shut.faces[0].eyes = max(shot_quality.eyes_of(closed))
     pick = shot_quality.rank([shut, open_frame])
     assert pick == 1 and "eyes closed" in shut.why and "eyes open" in open_frame.why
+
+
+# ---------------------------------------------------------------- what a burst is not
+def _resave(frames: list[Path], folder: Path, exif_of) -> list[Path]:
+    """The frames saved again into ``folder`` with the EXIF ``exif_of(i, exif)`` makes, file times 0.25 s apart."""
+    folder.mkdir(parents=True)
+    out = []
+    for i, path in enumerate(frames):
+        with Image.open(path) as im:
+            target = folder / path.name
+            im.save(target, "JPEG", quality=92, exif=exif_of(i, im.getexif()).tobytes())
+        os.utime(target, ns=(1_717_243_200_000_000_000 + i * 250_000_000,) * 2)
+        out.append(target)
+    return out
+
+
+def test_what_no_camera_clock_vouches_for_is_never_pre_ticked_and_a_bracket_is_no_burst(tmp_path, store, embedder):
+    """Frames linked by file times (a scanner's pages, screenshots: DateTime is when a program wrote the file, not a
+    camera clock) wait for the person to tick them; an exposure bracket (ExposureBiasValue differs) is kept whole."""
+    from imgsearch_desktop.core import exif as exif_tags
+
+    rng = np.random.default_rng(11)
+    source = bf.load(bf.BACKGROUNDS / "nature" / "Dune.jpg")
+    frames, _ = bf.write_burst(tmp_path / "camera", source, datetime(2024, 6, 1, 12, 0, 0), ["blur σ1.5"], rng)
+
+    def written_by_a_program(i, ex):
+        ex.get_ifd(exif_tags.EXIF_IFD).clear()
+        ex[exif_tags.DATE_TIME] = "2024:06:01 12:00:00"
+        return ex
+
+    def bracketed(i, ex):  # a minute later (else these would be copies of the camera's frames: the same instants)
+        ex.get_ifd(exif_tags.EXIF_IFD)[exif_tags.DATE_TIME_ORIGINAL] = "2024:06:01 12:01:00"
+        ex.get_ifd(exif_tags.EXIF_IFD)[bursts.EXPOSURE_BIAS] = (-2.0, 2.0)[i]
+        return ex
+
+    program = _resave(frames, tmp_path / "program", written_by_a_program)
+    bracket = _resave(frames, tmp_path / "bracket", bracketed)
+    Indexer(store, embedder).run([tmp_path])
+    groups = {Path(g.keep.path).parent.name: g for g in DupeFinder(store).scan(Tier.BURST)}
+    assert set(groups) == {"camera", "program"}, {k: [m.photo.path for m in g.members] for k, g in groups.items()}
+    assert [m.ticked for m in groups["camera"].members[1:]] == [True]
+    assert [m.ticked for m in groups["program"].members[1:]] == [False]
+    assert {m.photo.path for m in groups["program"].members} == {str(p) for p in program}
+    assert not {str(p) for p in bracket} & {m.photo.path for g in groups.values() for m in g.members}
+
+
+def test_a_not_a_duplicate_mark_and_an_odd_frame_part_a_frame_from_its_burst(small_burst, tmp_path, monkeypatch):
+    from imgsearch_desktop.core.dupes import NotDuplicates
+
+    store, frames, clean, _ = small_burst
+    marks = NotDuplicates(tmp_path / "not-duplicates.json")
+    (group,) = DupeFinder(store, not_duplicates=marks).scan(Tier.BURST)
+    marked = next(m for m in group.members if m.photo.path != clean)
+    marks.mark(group, marked)
+    (group,) = DupeFinder(store, not_duplicates=marks).scan(Tier.BURST)
+    assert marked.photo.path not in {m.photo.path for m in group.members}
+
+    measure = shot_quality.measure
+
+    def odd(image, model):  # what a 1 px strip did to the scorer: one frame's error, not the scan's
+        odd.calls += 1
+        if odd.calls == 1:
+            raise ValueError("cannot pad an empty axis")
+        return measure(image, model)
+
+    odd.calls = 0
+    monkeypatch.setattr(shot_quality, "measure", odd)
+    groups = DupeFinder(store).scan(Tier.BURST)
+    assert odd.calls == len(frames) and len(groups) == 1 and len(groups[0].members) == len(frames) - 1
+
+
+def test_picks_that_are_not_utf8_are_set_aside(tmp_path):
+    (tmp_path / "burst-picks.json").write_bytes(b"\xff\xfe{\x00")
+    picks = bursts.BurstPicks(tmp_path / "burst-picks.json")
+    assert picks.warning and len(picks) == 0 and not (tmp_path / "burst-picks.json").exists()

@@ -219,7 +219,7 @@ class DupeFinder:
         uf = _UnionFind()
         for a, b in pairs:
             ca, cb = canonical.get(a), canonical.get(b)
-            if ca and cb and ca is not cb and not self._vetoed(ca, cb):
+            if ca and cb and ca is not cb and not self.vetoed(ca, cb):
                 uf.union(ca.doc_id, cb.doc_id)
         by_id = {p.doc_id: p for p in canonical.values()}
         sets: dict[str, list[Photo]] = {}
@@ -300,7 +300,7 @@ class DupeFinder:
             related.sort(key=lambda rp: (rp[0].tier.order, -rp[0].score, rp[1].path))
             chosen: list[tuple[Relation, Photo]] = []
             for rel, p in related:
-                if not any(self._vetoed(p, q) for _, q in chosen):
+                if not any(self.vetoed(p, q) for _, q in chosen):
                     chosen.append((rel, p))
             if chosen:
                 groups.append(self._group(keep, chosen, level, threshold))
@@ -316,7 +316,7 @@ class DupeFinder:
                  threshold: float = SIMILAR_COSINE) -> Relation | None:
         """How ``other`` relates to ``keep`` at this level, or None: the one rule every group member meets."""
         level = Tier.parse(level)
-        if self._vetoed(keep, other):
+        if self.vetoed(keep, other):
             return None
         score = float(keep.vector @ other.vector)
         if keep.sha256 and keep.sha256 == other.sha256:
@@ -387,7 +387,8 @@ class DupeFinder:
                 if progress and not progress(done, len(todo), "reading candidate files"):
                     return
 
-    def _vetoed(self, a: Photo, b: Photo) -> bool:
+    def vetoed(self, a: Photo, b: Photo) -> bool:
+        """The user said one of these is not a duplicate of the other (their burst too)."""
         return bool(self.not_duplicates and self.not_duplicates.vetoes(a.sha256, b.sha256))
 
     def _group(self, keep: Photo, chosen: list[tuple[Relation, Photo]], level: Tier, threshold: float) -> Group:
