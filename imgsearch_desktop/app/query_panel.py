@@ -399,7 +399,8 @@ class QueryComposer(QObject):
                 pane.image.setText("No query yet")
                 pane.caption.setText("")
             return
-        if main.stored is None:  # a photo file or pasted data: its faces, outlined (click one to search by it)
+        if main.stored is None and self.w.settings.faces:  # a photo file or pasted data: its faces, outlined
+            # (click one to search by it); with faces off in Settings no photo is looked at for faces
             self.outlines.show_for(main.path, None if main.path else main.image_bytes,
                                    face.box if face is not None else None)
         else:

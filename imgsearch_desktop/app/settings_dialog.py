@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -214,6 +215,14 @@ class SettingsDialog(QDialog):
         self.save_button.setText("Save anyway")
 
     # ----- saving -----
+    def _faces_off_confirmed(self) -> bool:
+        """Faces off deletes what a person cannot get back by a rescan (the names they gave, their merges)."""
+        answer = QMessageBox.question(
+            self, "Turn faces off",
+            "Turn faces off?\n\nEvery photo's face data and the people (the names you gave, merges, splits) are "
+            "deleted at the next scan. Turning faces on again finds the faces anew, but not the names.")
+        return answer == QMessageBox.StandardButton.Yes
+
     def accept(self) -> None:
         fields = self._connection_fields()
         if fields != self._initial and fields not in (self._tested, self._failed):
@@ -225,6 +234,8 @@ class SettingsDialog(QDialog):
             except argparse.ArgumentTypeError:
                 self._say("That is not an Elasticsearch address: use http(s)://HOST:PORT.", False)
                 return
+        if self.settings.faces and not self.faces.isChecked() and not self._faces_off_confirmed():
+            return
         s = self.settings
         s.folders = [self.folders.item(i).text() for i in range(self.folders.count())]
         s.excluded = [e.strip() for e in self.excluded.text().split(",") if e.strip()]

@@ -174,7 +174,7 @@ class IndexWorker(QObject):
 
     ready = Signal(dict)  # {"es": version, "count": n, "dims": d}
     finished = Signal(object)  # IndexStats
-    settled = Signal(object)  # IndexStats, once the job's analyses (faces) are over too: the worker is idle
+    settled = Signal(object)  # IndexStats (None: failed or nothing to do) once the job's faces phase is over
     failed = Signal(object)  # Problem: a job failed
     init_failed = Signal(object)  # Problem: could not connect or load the models
     status = Signal(str)
@@ -308,6 +308,13 @@ class IndexWorker(QObject):
         self._run(lambda: self.sync.forget(folders, list(self.settings.folders)))  # the library's folders now
 
     def _run(self, job: Callable[[], IndexStats | None]) -> None:
+        stats = None
+        try:
+            stats = self._run_job(job)
+        finally:
+            self.settled.emit(stats)  # whatever the job did: the worker is idle now
+
+    def _run_job(self, job: Callable[[], IndexStats | None]) -> IndexStats | None:
         self.control.start()
         started = time.perf_counter()
         try:
@@ -318,15 +325,15 @@ class IndexWorker(QObject):
             if not isinstance(exc, UserError):
                 log.exception("indexing failed")
             self.failed.emit(explain(exc, self.address(), "indexing"))
-            return
+            return None
         if stats is None:  # nothing left to do (every change was in an excluded folder)
-            return
+            return None
         stats.seconds = stats.seconds or time.perf_counter() - started
         self.finished.emit(stats)
         self._send_summary()
         if not stats.cancelled:
             self._analyse()
-        self.settled.emit(stats)
+        return stats
 
     # ----- the analyses after CLIP: faces and people -----
     def _people(self):

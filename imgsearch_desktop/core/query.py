@@ -78,7 +78,8 @@ class Query:
             return words_query(self.words)
         if not self.match_text:
             return WordsQuery()
-        return words_query(" ".join(p.text for p in self.all_parts() if p.text is not None and p.weight > 0))
+        sentences = " ".join(p.text for p in self.all_parts() if p.text is not None and p.weight > 0)
+        return words_query(sentences, every=True)  # a sentence's text hits hold all its words, not just "a"
 
     def all_parts(self) -> list[Part]:
         single = Part(path=self.path, image_bytes=self.image_bytes, text=self.text)

@@ -30,6 +30,7 @@ class WordsQuery:
 
     words: str = ""
     phrases: tuple[str, ...] = ()
+    every: bool = False  # every free word must be found (a sentence's words: "a", "of" alone would match anything)
 
     def __bool__(self) -> bool:
         return bool(self.words.strip() or self.phrases)
@@ -39,9 +40,9 @@ class WordsQuery:
         return re.findall(r"\w+", " ".join([self.words, *self.phrases]))
 
 
-def words_query(text: str) -> WordsQuery:
-    """Split a query into its "quoted phrases" and the rest, both folded."""
+def words_query(text: str, every: bool = False) -> WordsQuery:
+    """Split a query into its "quoted phrases" and the rest, both folded (``every``: see WordsQuery)."""
     phrases = [fold(next(g for g in m.groups() if g is not None)).strip() for m in _QUOTED.finditer(text)]
     rest = fold(_QUOTED.sub(" ", text))
     rest = " ".join(rest.replace('"', " ").split())
-    return WordsQuery(rest, tuple(p for p in phrases if re.search(r"\w", p)))
+    return WordsQuery(rest, tuple(p for p in phrases if re.search(r"\w", p)), every)

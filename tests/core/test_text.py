@@ -136,6 +136,12 @@ def test_every_word_ranks_first_and_filters_compose(library):
     assert not any(w.every_word for w in found)
     found = store.words_search(words_query("lidl receipt"), k=10)
     assert [w.every_word for w in found] == [True]
+    # A sentence's words all have to be there (its "a", "of", "the" alone would match most photos with text):
+    # "wifi receipt" typed as a sentence finds no photo by its words, as --words it finds both.
+    sentence = Query(text="wifi receipt", k=10).words_query()
+    assert sentence.every and store.words_search(sentence, k=10) == []
+    lidl = store.words_search(Query(text="lidl receipt").words_query(), k=10)
+    assert names([w.hit for w in lidl], root) == ["receipt.jpg"]
     assert words(store, "rialto", folders=[str(root / "venice")]) != []
     assert words(store, "rialto", folders=[str(root / "nowhere")]) == []
     assert words(store, "receipt", formats=["PNG"]) == []

@@ -87,14 +87,15 @@ def _word_clause(word: str) -> dict:
 
 def words_clauses(words: WordsQuery) -> dict:
     """The bool clauses matching folded ``words`` in ``text``: every quoted phrase exactly, and at least one free
-    word, each exact, one typo off or a prefix of the photo's word (what is typed so far); photos holding every free
-    word so are marked EVERY_WORD; exact words, and words side by side, rank higher."""
+    word (all of them when ``words.every``), each exact, one typo off or a prefix of the photo's word (what is
+    typed so far); photos holding every free word so are marked EVERY_WORD; exact words, and words side by side,
+    rank higher."""
     must: list[dict] = [{"match_phrase": {"text": phrase}} for phrase in words.phrases]
     should: list[dict] = []
     free = words.words.split()[:MAX_WORDS]
     if free:
         each = [_word_clause(w) for w in free]
-        must.append({"bool": {"should": each, "minimum_should_match": 1}})
+        must.append({"bool": {"should": each, "minimum_should_match": len(each) if words.every else 1}})
         should += [{"bool": {"must": each, "_name": EVERY_WORD}},
                    {"match": {"text": {"query": " ".join(free), "operator": "and", "boost": 2.0}}},
                    {"match_phrase": {"text": {"query": " ".join(free), "slop": 2}}}]
