@@ -86,6 +86,8 @@ sed 's/^/smoke: /' "$work/self-test.log"
 echo "smoke: self-test took $(( $(date +%s) - t0 )) s"
 grep -q "HEIC (round trip .* ok)" "$work/self-test.log" && grep -q "camera-raw.dng .* ok" "$work/self-test.log" \
   || fail "HEIC or camera RAW does not work in this bundle"
+grep -q "analyses: faces (.*eyes open), text in photos (read 'PHOTO 2026')" "$work/self-test.log" \
+  || fail "faces, the eyes of a burst's frames or text in photos do not work in this bundle"
 
 # index → search: the bundled samples, found again by image (kNN on the engine) and by text.
 mkdir "$work/photos"

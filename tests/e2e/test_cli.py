@@ -81,10 +81,12 @@ def test_self_test(cli_env, onnx_models, backend):
     assert out.returncode == 0, out.stderr
     steps = out.stdout.splitlines()
     assert [s.split(":")[0] for s in steps[:-1]] == ["models", "elasticsearch", "index", "image search",
-                                                      "text search", "cleanup", "formats"]
+                                                      "text search", "cleanup", "formats", "analyses"]
     assert f"{backend} on cpu" in steps[0]
-    assert re.search(r"HEIC \(round trip \d+×\d+ ok\)", steps[-2])
-    assert re.search(r"camera RAW previews \(LibRaw [\d.]+: camera-raw.dng 640×427 ok\)", steps[-2])
+    assert re.search(r"HEIC \(round trip \d+×\d+ ok\)", steps[-3])
+    assert re.search(r"camera RAW previews \(LibRaw [\d.]+: camera-raw.dng 640×427 ok\)", steps[-3])
+    assert "faces (astronaut.png: 1 face, 128-d descriptor, eyes open)" in steps[-2]
+    assert "text in photos (read 'PHOTO 2026')" in steps[-2]
     assert steps[-1] == "self-test passed"
 
 
