@@ -78,6 +78,11 @@ EOF
   fi
   touch "$stamp"
 fi
+# Text in photos: RapidOCR without its opencv-python requirement (the GUI build; pyproject.toml says why), as
+# scripts/setup.sh installs it; its requirements (opencv-python-headless, pyclipper, shapely) are the app's.
+if ! "$venv/bin/python" -m pip show -q rapidocr-onnxruntime >/dev/null 2>&1; then
+  "$venv/bin/python" -m pip install -q --no-deps "rapidocr-onnxruntime==1.4.4"
+fi
 
 echo "build: PyInstaller ($flavor)"
 rm -rf "dist/$flavor"

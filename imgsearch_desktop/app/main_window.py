@@ -427,14 +427,14 @@ class MainWindow(PhotoInput, QMainWindow):
             self.folder_tree.reload()
 
     def _on_analysed(self, outcome) -> None:
-        """The faces phase after a job ended: the status says what it did."""
+        """The analyses phase after a job ended: the status says what it did."""
         if outcome.cleared:
             self.index_status.finished(f"Faces are off: the face data of {outcome.cleared:,} photos deleted")
         elif outcome.stopped:
-            self.index_status.finished("Finding faces stopped — F5 goes on where it stopped")
+            self.index_status.finished(f"{self.index_status.clock.label} stopped — F5 goes on where it stopped")
         else:
             found = outcome.stats.analysed if outcome.stats is not None else 0
-            self.index_status.finished("Up to date" + (f" · faces looked for in {found:,} photos" if found else ""))
+            self.index_status.finished("Up to date" + (f" · {found:,} photos analysed" if found else ""))
         if self.worker.control.paused:
             self.index_status.set_paused(True)
 

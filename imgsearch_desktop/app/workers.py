@@ -153,7 +153,7 @@ class _Cancelled(Exception):
 
 @dataclasses.dataclass
 class AnalysisOutcome:
-    """What the faces phase after a job did (``stats``: the backfill's BackfillStats)."""
+    """What the analyses phase after a job did (``stats``: the backfill's BackfillStats)."""
 
     stats: Any = None
     placed: int = 0  # faces placed among the people
@@ -163,6 +163,13 @@ class AnalysisOutcome:
     @property
     def stopped(self) -> bool:
         return self.cancelled or (self.stats is not None and self.stats.cancelled)
+
+
+def phase_label(analyses: list) -> str:
+    """What the status bar says while the analyses run: "Finding faces", "Reading text in photos", or both."""
+    names = {"faces": "finding faces", "text": "reading text in photos"}
+    said = " and ".join(names.get(a.name, a.name) for a in analyses)
+    return said[:1].upper() + said[1:]
 
 
 class IndexWorker(QObject):
@@ -201,6 +208,7 @@ class IndexWorker(QObject):
         self.store = None
         self.people = None  # core.people.People of the current index (faces on and a data dir), shared with the view
         self._faces = None  # one FacesAnalysis: its model loads once, on this thread, at the first photo
+        self._text = None  # one TextAnalysis, likewise
         self.sync = FolderSync(self.request_changes.emit, on_error=log.warning, lock=self._lock)
         self.skipped = SkippedFiles()
         self.control = JobControl()  # the window pauses, resumes and cancels jobs through it
@@ -337,46 +345,34 @@ class IndexWorker(QObject):
 
     # ----- the analyses after CLIP: faces and people -----
     def _people(self):
-        if self.data_dir is None or not self.settings.faces:
-            return None
-        from imgsearch_desktop.core.people import People, people_path
-
-        return People(people_path(self.data_dir, self.settings.index))
+        return self._people_file() if self.settings.faces else None
 
     def _analyse(self) -> None:
-        """Faces on: the photos lacking them get them (core/analyses/backfill: resumable, the job's own Pause and
-        Cancel), then the new faces are placed among the people. Faces off: every face and person is deleted."""
+        """The analyses the settings switch on (faces; text in photos, when RapidOCR is installed): the photos
+        lacking one get it in one pass (core/analyses/backfill: one decode a photo, resumable, the job's own Pause
+        and Cancel), then new faces are placed among the people. Faces off: every face and person is deleted."""
         from imgsearch_desktop.core.analyses.backfill import backfill
 
         store = self.store
         if store is None:
             return
+        if not self.settings.faces and not self._faces_off(store):
+            return
+        analyses = self._analyses()
+        if not analyses:
+            return
+        faces = self.settings.faces
         outcome = AnalysisOutcome()
         try:
-            if not self.settings.faces:
-                with self._lock():
-                    outcome.cleared = store.clear_analysis("faces", ["faces"])
-                if self.data_dir is not None:
-                    from imgsearch_desktop.core.people import People, people_path
-
-                    People(people_path(self.data_dir, self.settings.index)).forget()
-                self.people = None
-                if outcome.cleared:
-                    self.analysed.emit(outcome)
-                    self.people_changed.emit()
-                return
-            if self.people is None:  # faces switched on again in Settings
+            if faces and self.people is None:  # faces switched on again in Settings
                 self.people = self._people()
-            if self._faces is None:
-                from imgsearch_desktop.core.analyses.faces import FacesAnalysis
-
-                self._faces = FacesAnalysis()
-            lacking = store.count_lacking({self._faces.name: self._faces.version})
+            lacking = store.count_lacking({a.name: a.version for a in analyses})
             if lacking:
-                self.analysing.emit("Finding faces")
+                self.analysing.emit(phase_label(analyses))
                 with self._lock():
-                    outcome.stats = backfill(store, [self._faces], self.control.report)
-            if self.people is not None and not outcome.stopped and (lacking or not self.people.path.exists()):
+                    outcome.stats = backfill(store, analyses, self.control.report)
+            if faces and self.people is not None and not outcome.stopped and (
+                    lacking or not self.people.path.exists()):
                 outcome.placed = self.people.update(store)
             if not lacking and not outcome.placed:
                 return  # nothing new: no phase shown
@@ -384,12 +380,59 @@ class IndexWorker(QObject):
             outcome.cancelled = True
         except Exception as exc:
             if not isinstance(exc, UserError):
-                log.exception("finding faces failed")
-            self.failed.emit(explain(exc, self.address(), "finding faces"))
+                log.exception("analysing photos failed")
+            self.failed.emit(explain(exc, self.address(), phase_label(analyses).lower()))
             return
         self.analysed.emit(outcome)
-        if outcome.placed or (outcome.stats is not None and outcome.stats.analysed):
+        if faces and (outcome.placed or (outcome.stats is not None and outcome.stats.analysed)):
             self.people_changed.emit()
+
+    def _analyses(self) -> list:
+        """Each analysis built once (its model loads on this thread, at the first photo), in the settings' order."""
+        from imgsearch_desktop.core.analyses import text
+
+        wanted = []
+        if self.settings.faces:
+            if self._faces is None:
+                from imgsearch_desktop.core.analyses.faces import FacesAnalysis
+
+                self._faces = FacesAnalysis()
+            wanted.append(self._faces)
+        if self.settings.text and text.available():
+            if self._text is None:
+                self._text = text.TextAnalysis()
+            wanted.append(self._text)
+        return wanted
+
+    def _faces_off(self, store) -> bool:
+        """Faces switched off: their data and the people go. False when that failed (said; nothing else runs)."""
+        outcome = AnalysisOutcome()
+        try:
+            with self._lock():
+                outcome.cleared = store.clear_analysis("faces", ["faces"])
+            people = self.people if self.people is not None else self._people_file()
+            if people is not None:
+                people.forget()
+            self.people = None
+        except _Cancelled:
+            return False
+        except Exception as exc:
+            if not isinstance(exc, UserError):
+                log.exception("deleting the face data failed")
+            self.failed.emit(explain(exc, self.address(), "deleting the face data"))
+            return False
+        if outcome.cleared:
+            self.analysed.emit(outcome)
+            self.people_changed.emit()
+        return True
+
+    def _people_file(self):
+        """The people file of this index, faces on or off (to forget it)."""
+        if self.data_dir is None:
+            return None
+        from imgsearch_desktop.core.people import People, people_path
+
+        return People(people_path(self.data_dir, self.settings.index))
 
     def _send_summary(self) -> None:
         try:

@@ -26,8 +26,9 @@ def library(tmp_path):
 def make_app(qtbot, es_url, tiny_models, isolated_home, es_client):
     apps = []
 
-    def make(folders, batch_size=8, photos=(), index=None, managed=False, excluded=()):
-        """``managed``: no URL, so the window starts (and restarts) the node installed under the test's home."""
+    def make(folders, batch_size=8, photos=(), index=None, managed=False, excluded=(), text=False):
+        """``managed``: no URL, so the window starts (and restarts) the node installed under the test's home.
+        ``text``: the window reads the text in photos too (off by default: RapidOCR costs each test seconds)."""
         args = argparse.Namespace(home=str(isolated_home), es_url=None if managed else es_url, es_user=None,
                                   es_ca_cert=None, index=index or f"gui-{uuid.uuid4().hex[:8]}",
                                   image_model=str(tiny_models["clip"]), text_model=str(tiny_models["text"]),
@@ -35,6 +36,7 @@ def make_app(qtbot, es_url, tiny_models, isolated_home, es_client):
         ctx = Context(args)
         ctx.settings.folders = [str(f) for f in folders]
         ctx.settings.excluded = list(excluded)
+        ctx.settings.text = text
         app = App(ctx, list(photos), welcome=False)
         qtbot.addWidget(app.window)
         apps.append(app)

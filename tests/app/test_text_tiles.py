@@ -95,3 +95,25 @@ def test_the_preview_outlines_the_matched_words(qtbot, tmp_path):
     by_meaning = Hit(str(path), 0.3, "a", "bridge.jpg", "bridge.jpg", 1200, 800, text_lines=lines, matched="meaning")
     assert colour_at_box(by_meaning) != MATCH_COLOUR  # found by meaning only: nothing outlined
     preview.pool.waitForDone()
+
+
+def test_the_window_reads_the_text_in_photos_and_finds_them_by_it(qtbot, make_app, tmp_path):
+    """The window's own indexing runs the text analysis after the CLIP pass (with faces, one decode a photo):
+    the photos are searchable first, then found by the words on them."""
+    from imgsearch_desktop.core.query import TEXT, Query, run_query
+    from tests.app.gui import wait_indexed
+    from tests.text_photos import text_photo
+
+    root = tmp_path / "Pictures"
+    sign = text_photo(root / "sign.jpg", "Ponte di Rialto", index=0, height=0.08)
+    text_photo(root / "plain.jpg", "", index=6)
+    app = make_app([root], text=True)
+    phases, clip_pass = [], []
+    app.worker.analysing.connect(phases.append)
+    app.worker.finished.connect(clip_pass.append)
+    wait_indexed(qtbot, app)  # the job and its analyses
+    assert [s.indexed for s in clip_pass] == [2] and phases == ["Finding faces and reading text in photos"]
+    assert app.window.index_status.message.text().startswith("Up to date · 2 photos analysed")
+    hits = run_query(app.worker.embedder, app.worker.store, Query(words="rialto", k=5)).hits
+    assert [h.path for h in hits] == [str(sign)] and hits[0].matched == TEXT
+    assert "Ponte di Rialto" in (hits[0].text_lines or [{}])[0].get("text", "")
