@@ -99,7 +99,12 @@ class Choices:
     def __init__(self) -> None:
         self.ticks: dict[FileKey, tuple[bool, FileKey]] = {}  # file → (ticked, the keeper it was judged against)
         self.keepers: dict[FileKey, int] = {}  # → when chosen (the latest choice wins when two meet in one group)
+        self.burst_picks: dict[FileKey, int] = {}  # the same for bursts: a burst's pick is no duplicate's keeper
         self._clock = itertools.count()
+
+    def keepers_for(self, level: Tier | str) -> dict[FileKey, int]:
+        """The keepers chosen in this tier's kind of group: a burst's pick, or a duplicate group's keeper."""
+        return self.burst_picks if Tier.parse(level) is Tier.BURST else self.keepers
 
     def ticked(self, group: Group, m: Member) -> bool:
         if m.is_keeper or m.protected:
@@ -112,12 +117,13 @@ class Choices:
         self.ticks[file_key(m.photo)] = on, file_key(group.keep)
 
     def chose_keeper(self, group: Group, photo: Photo) -> None:
+        keepers = self.keepers_for(group.tier)
         for m in group.members:  # the group's other photos are no longer the user's keeper
-            self.keepers.pop(file_key(m.photo), None)
-        self.keepers[file_key(photo)] = next(self._clock)
+            keepers.pop(file_key(m.photo), None)
+        keepers[file_key(photo)] = next(self._clock)
 
     def keeper_in(self, group: Group) -> Photo | None:
-        return chosen_keeper(group, self.keepers)
+        return chosen_keeper(group, self.keepers_for(group.tier))
 
 
 def chosen_keeper(group: Group, keepers: dict[FileKey, int]) -> Photo | None:
@@ -406,7 +412,7 @@ class DupesView(QDialog):
             return
         level, threshold = self.level.currentData(), self.threshold.value()
         folders = [self.folder.currentData()] if self.folder.currentData() else []
-        finder, keepers, job = self.finder(), dict(self.choices.keepers), self.job
+        finder, keepers, job = self.finder(), dict(self.choices.keepers_for(level)), self.job
         job.start()
 
         def work() -> list[Group]:

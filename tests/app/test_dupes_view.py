@@ -420,6 +420,12 @@ def test_choices_keep_an_untick_everywhere_and_a_tick_only_against_the_same_keep
     choices.chose_keeper(group_b, d)
     choices.chose_keeper(group_a, c)  # replaces the choice of d, a photo of the same group
     assert choices.keeper_in(Group(a, [Member(a, 1.0), Member(c, 0.9), Member(d, 0.9)])) is c
+    # A burst's pick is another decision: choosing d in a burst changes no duplicate group's keeper, and back.
+    burst = Group(a, [Member(a, 1.0), Member(d, 0.9, Tier.BURST)], Tier.BURST)
+    choices.chose_keeper(burst, d)
+    assert choices.keeper_in(burst) is d and choices.keeper_in(Group(a, [Member(a, 1.0), Member(c, 0.9),
+                                                                         Member(d, 0.9)])) is c
+    assert choices.keeper_in(Group(a, [Member(a, 1.0), Member(c, 0.9, Tier.BURST)], Tier.BURST)) is None
 
 
 def test_the_window_pre_ticks_an_identical_copy_of_a_similar_shot():
