@@ -134,3 +134,17 @@ def pytest_unconfigure(config) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_EXIT_STATUS[0])
+
+
+@pytest.fixture
+def counting(embedder, monkeypatch):
+    """The real embedder, its image batches counted (a test that must not re-embed asserts on them)."""
+    calls = []
+    real = embedder.encode_images
+
+    def encode_images(images, *args, **kwargs):
+        calls.append(len(images))
+        return real(images, *args, **kwargs)
+
+    monkeypatch.setattr(embedder, "encode_images", encode_images)
+    return calls

@@ -41,20 +41,6 @@ def test_same_person_near_different_people_far(tmp_path):
     assert max(same) < 0.5 < 0.7 < min(different)
 
 
-@pytest.fixture
-def counting(embedder, monkeypatch):
-    """The real embedder, its image batches counted."""
-    calls = []
-    real = embedder.encode_images
-
-    def encode_images(images, *args, **kwargs):
-        calls.append(len(images))
-        return real(images, *args, **kwargs)
-
-    monkeypatch.setattr(embedder, "encode_images", encode_images)
-    return calls
-
-
 def stored_faces(store) -> dict[str, list]:
     return {src["path"]: src.get("faces") for _id, src in store.documents(None, ["path", "faces"])}
 

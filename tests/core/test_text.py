@@ -175,19 +175,6 @@ def test_fusion_ranks_a_text_match_above_a_meaning_only_match(library, embedder)
     assert names(hits, root) == ["venice/bridge.jpg"] and hits[0].matched == TEXT
 
 
-@pytest.fixture
-def counting(embedder, monkeypatch):
-    calls = []
-    real = embedder.encode_images
-
-    def encode_images(images, *args, **kwargs):
-        calls.append(len(images))
-        return real(images, *args, **kwargs)
-
-    monkeypatch.setattr(embedder, "encode_images", encode_images)
-    return calls
-
-
 def test_background_pass_fills_text_without_re_embedding(store, embedder, counting, text_analysis, tmp_path):
     text_photo(tmp_path / "pics" / "sign.jpg", "Rialto", index=2, height=0.1)
     text_photo(tmp_path / "pics" / "plain.jpg", "", index=7)
