@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import platformdirs
@@ -218,6 +219,32 @@ def set_aside(path: Path) -> Path:
     aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
     path.replace(aside)
     return aside
+
+
+T = TypeVar("T")
+
+
+def read_memory(path: Path, what: str, parse: Callable[[object], T]) -> tuple[T | None, str | None]:
+    """A JSON file the app remembers the user's choices in: (``parse(data)``, None). One that is not UTF-8 JSON
+    of that shape is set aside: (None, a warning to show). One that cannot be read now (EIO, EACCES) is not
+    corrupt: UserError, so nothing goes on to overwrite ``what`` it holds."""
+    import json
+    import logging
+
+    from imgsearch_desktop.errors import UserError
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {path} ({exc.strerror or exc}): the {what} in it would be lost; fix its "
+                        "permissions and try again") from None
+    try:
+        return parse(json.loads(raw.decode("utf-8"))), None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # UnicodeDecodeError is a ValueError
+        aside = set_aside(path)
+        warning = f"{path.name} could not be read ({exc}); set aside as {aside.name}, starting empty"
+        logging.getLogger(__name__).warning(warning)
+        return None, warning
 
 
 def split_credentials(url: str) -> tuple[str, str, str]:

@@ -31,12 +31,11 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from imgsearch_desktop.config import set_aside
+from imgsearch_desktop.config import read_memory
 from imgsearch_desktop.core import exif, images, private, shot_quality
 from imgsearch_desktop.core.paths import inside
 from imgsearch_desktop.core.progress import Progress
 from imgsearch_desktop.core.store import readable_path
-from imgsearch_desktop.errors import UserError
 
 if TYPE_CHECKING:
     from imgsearch_desktop.core.dupes import Group, Photo
@@ -268,6 +267,12 @@ def member_shas(photos: Iterable[Photo], looks: Looks | None = None) -> set[str]
 
 
 # ---------------------------------------------------------------- the user's picks, remembered
+def _parse_picks(data) -> dict[str, dict]:
+    return {str(p["sha256"]): {"path": str(p.get("path", "")), "time": str(p.get("time", "")),
+                               "others": {str(k): str(v) for k, v in p["others"].items()}}
+            for p in data["picks"]}
+
+
 class BurstPicks:
     """Frames the user chose as their burst's pick, by content: ``sha256`` → the other frames' sha256 → name. A
     later scan makes the latest such frame its burst's pick. Unreadable JSON is set aside with a warning."""
@@ -280,21 +285,8 @@ class BurstPicks:
             self._load()
 
     def _load(self) -> None:
-        try:
-            raw = self.path.read_bytes()
-        except OSError as exc:
-            raise UserError(f"cannot read {self.path} ({exc.strerror or exc}): the burst picks in it would be "
-                            "lost; fix its permissions and try again") from None
-        try:
-            data = json.loads(raw.decode("utf-8"))  # (not UTF-8: set aside as unreadable JSON is)
-            self._picks = {str(p["sha256"]): {"path": str(p.get("path", "")), "time": str(p.get("time", "")),
-                                              "others": {str(k): str(v) for k, v in p["others"].items()}}
-                           for p in data["picks"]}
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            aside = set_aside(self.path)
-            self.warning = f"{self.path.name} could not be read ({exc}); set aside as {aside.name}, starting empty"
-            log.warning(self.warning)
-            self._picks = {}
+        picks, self.warning = read_memory(self.path, "burst picks", _parse_picks)
+        self._picks = picks or {}
 
     def choose(self, group: Group, photo: Photo) -> None:
         """``photo`` is the pick of ``group``'s burst: remembered against every other frame of it."""

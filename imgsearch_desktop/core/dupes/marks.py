@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from imgsearch_desktop.config import set_aside
+from imgsearch_desktop.config import read_memory
 from imgsearch_desktop.core import private
 from imgsearch_desktop.core.dupes.groups import Group, Member
 from imgsearch_desktop.core.paths import readable_path
-from imgsearch_desktop.errors import UserError
 
 log = logging.getLogger(__package__)  # the package's logger: the name the log showed before the split
 
@@ -41,27 +40,10 @@ class NotDuplicates:
             self._load()
 
     def _load(self) -> None:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            self._set_aside(exc)
-            return
-        except OSError as exc:  # unreadable now (EIO, EACCES) is not corrupt: keep the file, refuse to go on
-            raise UserError(f"cannot read {self.path} ({exc.strerror or exc}): the 'not a duplicate' choices in "
-                            "it would be lost; fix its permissions and try again") from None
-        try:
-            marks = _parse_marks(json.loads(text))
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            self._set_aside(exc)
-            return
-        for mark in marks:
+        marks, self.warning = read_memory(self.path, "'not a duplicate' choices", _parse_marks)
+        for mark in marks or []:
             self._merge(mark)
         self._reindex()
-
-    def _set_aside(self, exc: Exception) -> None:
-        aside = set_aside(self.path)
-        self.warning = f"{self.path.name} could not be read ({exc}); set aside as {aside.name}, starting empty"
-        log.warning(self.warning)
 
     def mark(self, group: Group, member: Member) -> NotDuplicate:
         """``member`` is not a duplicate of any photo of ``group``: remember it against all of them."""
