@@ -181,7 +181,7 @@ class IndexWorker(QObject):
 
     ready = Signal(dict)  # {"es": version, "count": n, "dims": d}
     finished = Signal(object)  # IndexStats
-    settled = Signal(object)  # IndexStats (None: failed or nothing to do) once the job's faces phase is over
+    settled = Signal(object)  # IndexStats (None: failed or nothing to do) once the job's analyses are over too
     failed = Signal(object)  # Problem: a job failed
     init_failed = Signal(object)  # Problem: could not connect or load the models
     status = Signal(str)

@@ -12,7 +12,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 
 def wait_indexed(qtbot, app, timeout=120_000):
-    """The job's IndexStats, once its faces phase is over too (its status would overwrite what a test looks at)."""
+    """The job's IndexStats, once its analyses phase is over too (its status would overwrite what a test sees)."""
     with qtbot.waitSignal(app.worker.settled, timeout=timeout) as blocker:
         pass
     return blocker.args[0]
