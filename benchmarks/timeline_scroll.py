@@ -37,7 +37,7 @@ from memory import rss_mb, small_photos, tiny_models
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-from imgsearch_desktop.app import library_view
+from imgsearch_desktop.app import timeline_model
 from imgsearch_desktop.app.main import App
 from imgsearch_desktop.context import Context
 from imgsearch_desktop.core import thumbs
@@ -173,7 +173,7 @@ def main() -> int:
         ("worst main-thread gap during the jumps", f"{jump_gaps.max():.0f} ms"),
         ("window RSS: library shown, idle / after scroll and jumps", f"{idle_rss:.0f} / {after_rss:.0f} MB"),
         ("held by the timeline at the end: photos / thumbnails",
-         f"{held:,} (≤ {library_view.MAX_PAGES * library_view.PAGE:,}) / {pixmaps}"),
+         f"{held:,} (≤ {timeline_model.MAX_PAGES * timeline_model.PAGE:,}) / {pixmaps}"),
     ])
     return 0
 

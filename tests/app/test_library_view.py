@@ -17,7 +17,7 @@ from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QPushButton
 
-from imgsearch_desktop.app import library_view
+from imgsearch_desktop.app import timeline_model
 from imgsearch_desktop.app.library_view import LibraryView
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.core.store import UNDATED_MONTH, PhotoDoc, Store
@@ -157,7 +157,7 @@ class CountingStore(Store):
     def timeline_page(self, *args, **kwargs):
         self.calls["page"] += 1
         page = super().timeline_page(*args, **kwargs)
-        assert len(page.hits) <= library_view.PAGE
+        assert len(page.hits) <= timeline_model.PAGE
         return page
 
     def timeline_seek(self, *args, **kwargs):
@@ -224,8 +224,8 @@ def test_paging_at_100000_photos_holds_a_few_pages(qtbot, big_store, tmp_path):
         before = big_store.calls["page"]
         stop()
         qtbot.waitUntil(settled, timeout=30_000)
-        assert len(model.pages) <= library_view.MAX_PAGES and model.loaded_rows() <= library_view.MAX_PAGES * \
-            library_view.PAGE, f"stop {step}: {len(model.pages)} pages held"
+        assert len(model.pages) <= timeline_model.MAX_PAGES and model.loaded_rows() <= timeline_model.MAX_PAGES * \
+            timeline_model.PAGE, f"stop {step}: {len(model.pages)} pages held"
         assert big_store.calls["page"] - before <= 4  # the screen's pages and the next one, no more
         first, last = grid.visible_rows()
         for row in range(first, last + 1):  # each photo is where its month's header says
