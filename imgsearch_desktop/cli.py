@@ -263,7 +263,7 @@ def cmd_search(ctx: Context, args: argparse.Namespace) -> int:
                       has_text=args.has_text)
     people = ctx.people() if ctx.settings.faces else None
     if args.person or args.face:
-        from imgsearch_desktop.core.people import face_filter
+        from imgsearch_desktop.core.people_search import face_filter
 
         filters, face_hits = face_filter(store, people, filters, args.person, args.face, args.k, bool(parts))
     if args.face and not parts and not args.words:

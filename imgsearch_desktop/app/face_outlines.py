@@ -1,6 +1,6 @@
 """The faces of the query photo, outlined on its preview: click one to search by that face (`search --face`).
 
-The faces come from core/people.photo_faces on the thread pool — the stored boxes when the photo is indexed as it
+The faces come from core/people_search.photo_faces on the thread pool — the stored boxes when the photo is indexed as it
 is now, else found now (about half a second) — and are drawn by a transparent overlay over the preview label, mapped
 from the photo's pixels onto the centred, scaled pixmap (the preview is the upright thumbnail and the boxes are in
 the upright photo's pixels, as for the region drag). A click is a press and release within a few pixels on a face;
@@ -65,7 +65,7 @@ class FaceOutlines(QObject):
         super().__init__(label)
         self.label = label
         self.store_of = store_of  # () -> the current Store, or None
-        self.faces = None  # core.people.PhotoFaces of the photo shown
+        self.faces = None  # core.people_search.PhotoFaces of the photo shown
         self.path: str | None = None
         self.image_bytes: bytes | None = None
         self.chosen: int | None = None
@@ -100,7 +100,7 @@ class FaceOutlines(QObject):
         self._wanted = False
         self._seq += 1
         seq, store, path, image_bytes = self._seq, self.store_of(), self.path, self.image_bytes
-        from imgsearch_desktop.core.people import photo_faces
+        from imgsearch_desktop.core.people_search import photo_faces
 
         run_call(lambda: photo_faces(store, path, image_bytes), lambda faces: self._on_faces(seq, faces),
                  lambda exc: log.info("faces of the query photo: %s", exc), owner=self)

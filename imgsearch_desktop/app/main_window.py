@@ -46,7 +46,7 @@ from imgsearch_desktop.app.settings_dialog import SettingsChange, SettingsDialog
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import IndexWorker, run_call
 from imgsearch_desktop.core import private
-from imgsearch_desktop.core.people import PeopleQuery
+from imgsearch_desktop.core.people_search import PeopleQuery
 from imgsearch_desktop.core.pipeline import IndexStats
 from imgsearch_desktop.core.query import Part, Query, QueryResult
 from imgsearch_desktop.core.store import readable_path

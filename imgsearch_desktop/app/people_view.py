@@ -4,7 +4,7 @@ face's look-alikes.
 
 It only presents and delegates: every decision is a call into core/people.People (which keeps them in the people
 file and makes them win over every re-cluster), run on the thread pool like every other store or file access; the
-face thumbnails are cut from the photos on a pool of its own (core/people.face_crop) and arrive as QImages; the main
+face thumbnails are cut from the photos on a pool of its own (core/people_search.face_crop) and arrive as QImages; the main
 thread only makes the QPixmaps. The People object is the window's indexer's own (one object, locked inside), so a
 name given here and the faces the indexer places meanwhile never overwrite each other.
 """
@@ -36,7 +36,8 @@ from imgsearch_desktop.app import pools
 from imgsearch_desktop.app.problems import explain
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.core import images
-from imgsearch_desktop.core.people import PersonFace, box_of, doc_of, face_crop, person_faces
+from imgsearch_desktop.core.people import doc_of
+from imgsearch_desktop.core.people_search import PersonFace, box_of, face_crop, person_faces
 from imgsearch_desktop.core.store import readable_path
 from imgsearch_desktop.errors import UserError
 

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from imgsearch_desktop.app.problems import explain, is_unreachable
 from imgsearch_desktop.app.workers import run_call
 from imgsearch_desktop.core.dupes import keep_policy
-from imgsearch_desktop.core.people import PeopleQuery, run_people_query
+from imgsearch_desktop.core.people_search import PeopleQuery, run_people_query
 from imgsearch_desktop.core.query import Query, QueryResult, run_query
 from imgsearch_desktop.core.store import Filters
 from imgsearch_desktop.errors import UnreadablePart, UsageError

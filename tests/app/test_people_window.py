@@ -12,7 +12,8 @@ from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
-from imgsearch_desktop.core.people import People, PeopleQuery, people_path
+from imgsearch_desktop.core.people import People, people_path
+from imgsearch_desktop.core.people_search import PeopleQuery
 from tests.app.gui import SCREENSHOTS, drop_file, wait_indexed
 from tests.faces import ASTRONAUT, BIDEN, OBAMA, face_library
 
