@@ -4,9 +4,9 @@ face's look-alikes.
 
 It only presents and delegates: every decision is a call into core/people.People (which keeps them in the people
 file and makes them win over every re-cluster), run on the thread pool like every other store or file access; the
-face thumbnails are cut from the photos on a pool of its own (core/people_search.face_crop) and arrive as QImages; the main
-thread only makes the QPixmaps. The People object is the window's indexer's own (one object, locked inside), so a
-name given here and the faces the indexer places meanwhile never overwrite each other.
+face thumbnails are cut from the photos on a pool of its own (core/people_search.face_crop) and arrive as QImages;
+the main thread only makes the QPixmaps. The People object is the window's indexer's own (one object, locked
+inside), so a name given here and the faces the indexer places meanwhile never overwrite each other.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -32,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from imgsearch_desktop.core import images
+from imgsearch_desktop.core.analyses import NATIVE
 
 ANALYSIS_SHORT = 640  # the frame is scored at this shortest side (the measurements above are at 1024 × 640)
 NOISE_COST = 0.02  # score lost per grey level of noise above the burst's quietest frame: between the measured
@@ -214,7 +214,7 @@ class EyeModel:
         self._shape = dlib.shape_predictor(os.path.join(folder or models_dir(),
                                                         "shape_predictor_68_face_landmarks.dat"))
         self._rect = dlib.rectangle
-        self._lock = threading.Lock()
+        self._lock = NATIVE  # never beside another native model call (core/analyses.NATIVE)
 
     def faces(self, rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], list[tuple[float, float]]]]:
         """(box, 68 landmarks) of every face found."""

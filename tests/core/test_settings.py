@@ -13,14 +13,17 @@ def test_a_url_with_a_password_is_saved_without_it(tmp_path):
     tests/app/test_settings_dialog.py), and saving writes no secret either."""
     dirs = AppDirs.resolve(tmp_path)
     settings = Settings.load(dirs, env={})
-    settings.es_url = "http://elastic:pa%3Ass-w0rd@127.0.0.1:9201"  # what `es start` prints
+    # What `es start` prints, on a port of this test's own: the session's keyring may hold a real node's password
+    # for 9201 (a managed node started by another test keeps it there).
+    assert secrets.get_secret(dirs.data, "es:http://127.0.0.1:59201") == ""
+    settings.es_url = "http://elastic:pa%3Ass-w0rd@127.0.0.1:59201"
     settings.save(dirs)
     text = dirs.settings_file.read_text()
     assert "pa%3Ass-w0rd" not in text and "pa:ss-w0rd" not in text and "elastic:" not in text
     assert stat.S_IMODE(dirs.settings_file.stat().st_mode) == 0o600
     again = Settings.load(dirs, env={})
-    assert again.es_url == "http://127.0.0.1:9201" and again.es_user == "elastic"
-    assert secrets.get_secret(dirs.data, "es:http://127.0.0.1:9201") == ""
+    assert again.es_url == "http://127.0.0.1:59201" and again.es_user == "elastic"
+    assert secrets.get_secret(dirs.data, "es:http://127.0.0.1:59201") == ""
 
 
 def test_environment_overrides_are_never_written(tmp_path):

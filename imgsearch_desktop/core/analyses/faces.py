@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import threading
 from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
@@ -20,6 +19,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from imgsearch_desktop.core.analyses import NATIVE
 from imgsearch_desktop.errors import UserError
 
 MAX_SIDE = 800  # measured: 8.8 portrait photos/s a core, every face found (DESIGN.md)
@@ -74,7 +74,7 @@ class DlibFaceModel:
         self._shapes = dlib.shape_predictor(os.path.join(folder, "shape_predictor_5_face_landmarks.dat"))
         self._describe = dlib.face_recognition_model_v1(
             os.path.join(folder, "dlib_face_recognition_resnet_model_v1.dat"))
-        self._lock = threading.Lock()  # one model, many callers: dlib's objects are not documented thread-safe
+        self._lock = NATIVE  # one model, many callers, and never beside another native model (analyses.NATIVE)
 
     def faces(self, rgb: np.ndarray) -> list[Face]:
         with self._lock:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
@@ -24,6 +23,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from imgsearch_desktop.core.analyses import NATIVE
 from imgsearch_desktop.core.textfold import fold
 from imgsearch_desktop.errors import UserError
 
@@ -104,20 +104,20 @@ class PPOCRReader:
         self._rec = recogniser(config["Rec"])
         self._sort = rapid.sorted_boxes
         self._crop = rapid.get_crop_img_list
-        self._lock = threading.Lock()  # the detector keeps per-call state; one model, many callers
+        self._lock = NATIVE  # the detector keeps per-call state, and OpenCV never runs beside dlib
 
     def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
         with self._lock:
             boxes, _ = self._det(np.ascontiguousarray(rgb[:, :, ::-1]))  # PP-OCR models were trained on BGR
-        if boxes is None or len(boxes) == 0:
-            return []
-        return [np.asarray(b, dtype=np.float32) for b in self._sort(boxes)]
+            if boxes is None or len(boxes) == 0:
+                return []
+            return [np.asarray(b, dtype=np.float32) for b in self._sort(boxes)]
 
     def recognise(self, rgb: np.ndarray, quads: list[np.ndarray]) -> list[tuple[str, float]]:
         if not quads:
             return []
-        crops = self._crop(None, np.ascontiguousarray(rgb[:, :, ::-1]), [q.copy() for q in quads])
-        with self._lock:
+        with self._lock:  # the crops are OpenCV calls too
+            crops = self._crop(None, np.ascontiguousarray(rgb[:, :, ::-1]), [q.copy() for q in quads])
             upright, _, _ = self._cls(crops)
             read, _ = self._rec(upright)
         return [(str(text), float(score)) for text, score in read]
