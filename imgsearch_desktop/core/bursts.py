@@ -160,7 +160,7 @@ def _same_colours(a: Photo, b: Photo, looks: Looks | None) -> bool:
     from imgsearch_desktop.core.dupes import MIN_SPREAD, same_colours
 
     va, vb = (looks(a), looks(b)) if looks is not None else (None, None)
-    if va is None or vb is None or min(max(v.spread_white, v.spread_black) for v in (va, vb)) < MIN_SPREAD:
+    if va is None or vb is None or min(va.most_spread, vb.most_spread) < MIN_SPREAD:
         return False
     return same_colours(va, vb, FILE_TIME_COLOUR)
 

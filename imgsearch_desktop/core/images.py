@@ -405,6 +405,11 @@ class PictureViews:
     spread_black: float
     colour: np.ndarray = field(compare=False, repr=False, default_factory=lambda: np.zeros((0, 3)))
 
+    @property
+    def most_spread(self) -> float:
+        """The spread of the view that carries more: below MIN_SPREAD (dupes) the picture is near-flat on both."""
+        return max(self.spread_white, self.spread_black)
+
 
 def picture_views(path: str | Path) -> PictureViews:
     """Hashes of the file as it is on disk now (EXIF-oriented, alpha kept). Raises ImageSkipped with a reason."""

@@ -273,14 +273,6 @@ def measure(image: Image.Image, eye_model: EyeModel | None = None) -> FrameScore
                       float(grey.mean() / 255), clipped_share(rgb), faces, dirs)
 
 
-def score_file(path: str, eye_model: EyeModel | None = None) -> FrameScore | None:
-    """The frame's measures, or None when it cannot be read now."""
-    try:
-        return measure(load_frame(path), eye_model)
-    except images.ImageSkipped:
-        return None
-
-
 # ---------------------------------------------------------------- a burst
 def rank(frames: Sequence[FrameScore]) -> int:
     """Score every frame against its burst (``score``, ``why``) and return the index of the pick, the highest

@@ -310,7 +310,7 @@ class DupeFinder:
 
     def _hashable(self, p: Photo) -> bool:
         views = self.views_of(p)
-        return views is not None and max(views.spread_white, views.spread_black) >= self.min_spread
+        return views is not None and views.most_spread >= self.min_spread
 
     def relation(self, keep: Photo, other: Photo, level: str | Tier = Tier.SIMILAR,
                  threshold: float = SIMILAR_COSINE) -> Relation | None:
@@ -363,7 +363,7 @@ class DupeFinder:
             self.stats.files_checked += 1
             self.stats.check_seconds += seconds
         views = self._views[key]
-        if views and max(views.spread_white, views.spread_black) < self.min_spread:
+        if views and views.most_spread < self.min_spread:
             self._flat.add(p.doc_id)
         return views
 
