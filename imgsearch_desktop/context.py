@@ -85,11 +85,9 @@ class Context:
 
     def analyses(self) -> list:
         """The per-photo analyses after CLIP that the settings switch on (core/analyses)."""
-        from imgsearch_desktop.core.analyses.faces import FacesAnalysis
-        from imgsearch_desktop.core.analyses.text import TextAnalysis, available
+        from imgsearch_desktop.core.analyses import switched_on
 
-        text = self.settings.text and available()
-        return ([FacesAnalysis()] if self.settings.faces else []) + ([TextAnalysis()] if text else [])
+        return switched_on(self.settings)
 
     def people(self):
         from imgsearch_desktop.core.people import People, people_path

@@ -207,8 +207,7 @@ class IndexWorker(QObject):
         self.thumbnails = thumbnails  # indexing writes the grid's thumbnails from its own decode
         self.store = None
         self.people = None  # core.people.People of the current index (faces on and a data dir), shared with the view
-        self._faces = None  # one FacesAnalysis: its model loads once, on this thread, at the first photo
-        self._text = None  # one TextAnalysis, likewise
+        self._analysers: dict = {}  # each analysis by name, built once: its model loads on this thread
         self.sync = FolderSync(self.request_changes.emit, on_error=log.warning, lock=self._lock)
         self.skipped = SkippedFiles()
         self.control = JobControl()  # the window pauses, resumes and cancels jobs through it
@@ -389,20 +388,9 @@ class IndexWorker(QObject):
 
     def _analyses(self) -> list:
         """Each analysis built once (its model loads on this thread, at the first photo), in the settings' order."""
-        from imgsearch_desktop.core.analyses import text
+        from imgsearch_desktop.core.analyses import switched_on
 
-        wanted = []
-        if self.settings.faces:
-            if self._faces is None:
-                from imgsearch_desktop.core.analyses.faces import FacesAnalysis
-
-                self._faces = FacesAnalysis()
-            wanted.append(self._faces)
-        if self.settings.text and text.available():
-            if self._text is None:
-                self._text = text.TextAnalysis()
-            wanted.append(self._text)
-        return wanted
+        return switched_on(self.settings, self._analysers)
 
     def _faces_off(self, store) -> bool:
         """Faces switched off: their data and the people go. False when that failed (said; nothing else runs)."""

@@ -54,3 +54,18 @@ def analyses_mapping(analyses: list[Analysis]) -> dict:
     for a in analyses:
         props.update(a.mapping())
     return props
+
+
+def switched_on(settings, built: dict[str, Analysis] | None = None) -> list[Analysis]:
+    """The analyses after CLIP that the settings switch on, in order: faces, then text in photos (when RapidOCR
+    is installed). ``built`` keeps each one made, by name, so a caller that asks again reuses its loaded model."""
+    from imgsearch_desktop.core.analyses import text
+    from imgsearch_desktop.core.analyses.faces import FacesAnalysis
+
+    built = {} if built is None else built
+    makers = {"faces": FacesAnalysis, "text": text.TextAnalysis}
+    names = (["faces"] if settings.faces else []) + (["text"] if settings.text and text.available() else [])
+    for name in names:
+        if name not in built:
+            built[name] = makers[name]()
+    return [built[name] for name in names]
