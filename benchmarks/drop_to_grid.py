@@ -40,7 +40,7 @@ from PySide6.QtWidgets import QApplication
 
 from imgsearch_desktop.app.main import App
 from imgsearch_desktop.context import Context
-from imgsearch_desktop.core import pipeline, thumbs
+from imgsearch_desktop.core import ahead, thumbs
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import Connection, Store, doc_id
 from imgsearch_desktop.core.thumbs import ThumbCache
@@ -156,13 +156,13 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--drops", type=int, default=20)
     ap.add_argument("--backend", default="torch", help="torch, onnx-fp32 or onnx-int8")
-    ap.add_argument("--decode-nice", type=int, default=pipeline.BACKGROUND_NICE,
+    ap.add_argument("--decode-nice", type=int, default=ahead.BACKGROUND_NICE,
                     help="priority of indexing's decode threads (0 = the same as the window's)")
     ap.add_argument("--es-url", default=os.environ.get("IMGSEARCH_ES_URL"))
     ap.add_argument("--prepare", action="store_true",
                     help="only write (or find) the index and the thumbnails, then stop: the slow part, done ahead")
     args = ap.parse_args()
-    pipeline.BACKGROUND_NICE = args.decode_nice
+    ahead.BACKGROUND_NICE = args.decode_nice
 
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     clip, text = full_size_models()

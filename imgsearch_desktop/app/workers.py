@@ -369,7 +369,7 @@ class IndexWorker(QObject):
             if lacking:
                 self.analysing.emit(phase_label(analyses))
                 with self._lock():
-                    outcome.stats = backfill(store, analyses, self.control.report)
+                    outcome.stats = backfill(store, analyses, self.control.report, self.embedder.yield_to_queries)
             if faces and self.people is not None and not outcome.stopped and (
                     lacking or not self.people.path.exists()):
                 outcome.placed = self.people.update(store)

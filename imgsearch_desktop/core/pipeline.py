@@ -12,15 +12,12 @@ import contextlib
 import hashlib
 import os
 import stat
-import sys
-import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from imgsearch_desktop.core import images
+from imgsearch_desktop.core.ahead import ahead
 from imgsearch_desktop.core.analyses import Analysis
 from imgsearch_desktop.core.analyses.backfill import backfill
 from imgsearch_desktop.core.embedder import Embedder
@@ -31,20 +28,6 @@ from imgsearch_desktop.core.store import IndexedFile, PhotoDoc, doc_id
 from imgsearch_desktop.core.thumbs import ThumbCache
 from imgsearch_desktop.core.vector_store import VectorStore
 from imgsearch_desktop.core.watcher import ChangeSet
-
-BACKGROUND_NICE = 10
-
-
-def background_priority() -> None:
-    """Lower this thread's CPU priority (Linux threads are scheduled one by one): indexing's decode threads yield to
-    what the user waits for — a query, thumbnails, the window, other apps — and still get every idle cycle."""
-    if sys.platform != "linux":
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), BACKGROUND_NICE))
-    except OSError:
-        pass
 
 
 @dataclass
@@ -164,7 +147,7 @@ class Indexer:
     def _analyse(self, stats: IndexStats, progress: Progress) -> None:
         """The slower analyses, once CLIP's documents are written and searchable (``seconds`` excludes them)."""
         if self.analyses and not stats.cancelled:
-            done = backfill(self.store, self.analyses, progress)
+            done = backfill(self.store, self.analyses, progress, self.embedder.yield_to_queries)
             stats.analysed, stats.cancelled = done.analysed, done.cancelled
 
     def _carry_over(self, roots: Sequence[str], seen: set[str], unlisted: Sequence[str],
@@ -335,20 +318,8 @@ class Indexer:
     def _prepared(self, todo: Sequence[FileEntry], known_shas: set[str]) -> Iterator[_Item]:
         """Items in order, decoded ``lookahead`` ahead of the consumer by a thread pool (bounded memory)."""
         target = self.embedder.image_size
-        pending: deque[Future[_Item]] = deque()
-        it = iter(todo)
-        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode",
-                                initializer=background_priority) as pool:
-            try:
-                for entry in it:
-                    pending.append(pool.submit(self._prepare, entry, known_shas, target))
-                    if len(pending) >= self.lookahead:
-                        yield pending.popleft().result()
-                while pending:
-                    yield pending.popleft().result()
-            finally:
-                for fut in pending:
-                    fut.cancel()
+        return ahead(lambda entry: self._prepare(entry, known_shas, target), todo, self.decode_workers,
+                     self.lookahead, "decode")
 
     def _process(self, todo: Sequence[FileEntry], known_shas: set[str], gone_by_sha: dict,
                  stats: IndexStats, progress: Progress, total: int) -> None:

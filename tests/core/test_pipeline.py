@@ -14,8 +14,9 @@ import pytest
 from PIL import Image
 
 from imgsearch_desktop.core import images as images_module
+from imgsearch_desktop.core.ahead import BACKGROUND_NICE
 from imgsearch_desktop.core.images import load_file
-from imgsearch_desktop.core.pipeline import BACKGROUND_NICE, Indexer
+from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import doc_id, path_from_source
 from imgsearch_desktop.core.watcher import ChangeSet
 from tests.photos import write_photo
