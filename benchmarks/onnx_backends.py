@@ -5,7 +5,8 @@ Full-size random-init models (same compute as the real weights): the ViT-B/32 im
 int8 in each recipe of ``devtools.onnx_export.INT8_RECIPES`` (the exporter's default is marked).
 
 Reported: pure model rate P per backend (pre-decoded images at the model's input size, batch 32, warm, best of 3),
-its ratio to torch fp32, vector agreement with torch (cosine, min/mean) on 12 MP photos and on sentences, export
+its ratio to torch fp32, one photo's encode (a query: p50 of 15), and, where the CPU has AMX bf16, torch under bf16
+autocast beside int8; vector agreement with torch (cosine, min/mean) on 12 MP photos and on sentences, export
 sizes — on this CPU; then the int8 agreement again on an emulated x86-64 CPU without VNNI (``qemu-x86_64 -cpu
 Haswell-noTSX``: AVX2 only, where ONNX Runtime's u8 × s8 kernel saturates int16 pair sums), when qemu-user is
 installed. Emulated speed means nothing; emulated results are the real CPU's (the same kernels, chosen by CPUID).
@@ -16,6 +17,7 @@ installed. Emulated speed means nothing; emulated results are the real CPU's (th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -23,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import CACHE, cpu_line, full_size_models, onnx_export, photo_folder, print_table, timed
+from _common import CACHE, cpu_info, cpu_line, full_size_models, onnx_export, photo_folder, print_table, timed
 
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.embedder import Embedder
@@ -61,6 +63,20 @@ def emulated(cpu: str, folders: dict[str, Path], files: list[Path], work: Path) 
     return data["images"], data["texts"], str(data["cpu"])
 
 
+def precision(name: str) -> contextlib.AbstractContextManager:
+    """torch's bf16 autocast for the bf16 row (AMX's tile unit runs bf16 matrix products), else nothing."""
+    if "bf16" not in name:
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)  # a bf16 run's vectors come back rounded: measure them whole
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
 def cos(a: np.ndarray, b: np.ndarray) -> str:
     c = (a * b).sum(1)
     return f"{c.min():.5f} / {c.mean():.5f}"
@@ -75,6 +91,8 @@ def main() -> int:
     ap.add_argument("--emulate", default="Haswell-noTSX" if shutil.which("qemu-x86_64") else "",
                     help="qemu CPU model for the agreement on a CPU without VNNI ('' to skip)")
     ap.add_argument("--emulate-n", type=int, default=4, help="photos encoded under emulation (slow)")
+    ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=cpu_info()[1].get("amx_bf16", False),
+                    help="also torch with bf16 autocast (default: where the CPU has AMX bf16)")
     ap.add_argument("--encode", nargs="+", help=argparse.SUPPRESS)  # IMAGE TEXT OUT FILE...: the emulated run
     args = ap.parse_args()
     if args.encode:
@@ -91,6 +109,8 @@ def main() -> int:
     print(f"{len(pre)} images at {size}px, batch {args.batch}; agreement on 16 photos and {len(SENTENCES)} sentences")
 
     backends = {"torch fp32": (torch_embedder, None), "onnx fp32": (None, onnx_export(clip, text, int8=False))}
+    if args.bf16:
+        backends["torch bf16 (autocast)"] = (torch_embedder, None)
     for recipe in args.recipes.split(","):
         mark = " (the exporter's)" if recipe == INT8_RECIPE else ""
         backends[f"onnx int8 {recipe}{mark}"] = (None, onnx_export(clip, text, int8=True, recipe=recipe))
@@ -101,14 +121,18 @@ def main() -> int:
     for name, (embedder, folders) in backends.items():
         if folders:
             embedder = Embedder(str(folders["image"]), str(folders["text"]), device="cpu", batch_size=args.batch)
-        embedder.encode_images(pre[:8])  # warm-up
-        rates[name] = len(pre) / min(timed(lambda e=embedder: e.image_encoder().encode(pre, args.batch))
-                                     for _ in range(args.repeat))  # best of: the machine may be shared
+        with precision(name):
+            embedder.encode_images(pre[:8])  # warm-up
+            rates[name] = len(pre) / min(timed(lambda e=embedder: e.image_encoder().encode(pre, args.batch))
+                                         for _ in range(args.repeat))  # best of: the machine may be shared
+            one = sorted(timed(lambda e=embedder, im=im: e.image_encoder().encode([im], 1)) for im in pre[:15])
+            got_images, got_texts = embedder.encode_images(photos[:16]), embedder.encode_texts(SENTENCES)
         sizes = f"image {size_mb(folders['image']):.0f} MB, text {size_mb(folders['text']):.0f} MB" if folders else ""
         rows.append((name, f"{rates[name]:.1f} img/s", f"{rates[name] / rates['torch fp32']:.2f} × torch",
-                     cos(embedder.encode_images(photos[:16]), reference_images),
-                     cos(embedder.encode_texts(SENTENCES), reference_texts), sizes))
-    print_table(("backend", "P (pure model)", "ratio", "image cos min / mean", "text cos min / mean", "files"), rows)
+                     f"{1000 * one[len(one) // 2]:.1f} ms", cos(unit(got_images), reference_images),
+                     cos(unit(got_texts), reference_texts), sizes))
+    print_table(("backend", "P (pure model)", "ratio", "one photo, p50", "image cos min / mean",
+                 "text cos min / mean", "files"), rows)
 
     if args.emulate:
         n = min(args.emulate_n, 16)
