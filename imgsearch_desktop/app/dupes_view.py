@@ -25,38 +25,31 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QImage, QKeyEvent, QPixmap
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from imgsearch_desktop.app.banner import Banner
-from imgsearch_desktop.app.compare_pane import ComparePane, human_size
+from imgsearch_desktop.app.compare_pane import ComparePane
+from imgsearch_desktop.app.dupes_widgets import GroupTree, MemberRole, SetAsideDialog
 from imgsearch_desktop.app.problems import Problem, address, explain
-from imgsearch_desktop.app.results_model import centred, placeholder
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
 from imgsearch_desktop.app.workers import JobControl, run_call
 from imgsearch_desktop.core.bursts import BurstPicks
@@ -71,106 +64,17 @@ from imgsearch_desktop.core.dupes import (
     megabytes,
     plural,
 )
-from imgsearch_desktop.core.dupes.review import Choices, apply_keepers, export_groups, file_key, header_text
+from imgsearch_desktop.core.dupes.review import Choices, apply_keepers, export_groups
 from imgsearch_desktop.core.locks import index_lock
 from imgsearch_desktop.core.store import readable_path
 from imgsearch_desktop.core.trash import JOURNAL, TrashReport, default_plan, dry_run, trash_plan
 
 log = logging.getLogger(__name__)
-MemberRole = Qt.ItemDataRole.UserRole + 2
-ICON_PX = 72
 PREVIEW_PX = 1024  # the compare pane's pictures: large enough for a full-screen pane
+
+
 class _Signals(QObject):
     waiting = Signal()  # the trash waits for the indexer's write lock
-
-
-class GroupTree(QTreeWidget):
-    """The groups; review keys: Up/Down (files only, headers skipped), Space, K, N."""
-
-    toggle = Signal()
-    keep = Signal()
-    not_duplicate = Signal()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        key, mods = Qt.Key(event.key()), event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-        if mods == Qt.KeyboardModifier.NoModifier:
-            if key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
-                self.step(-1 if key == Qt.Key.Key_Up else 1)
-                return
-            signal = {Qt.Key.Key_Space: self.toggle, Qt.Key.Key_K: self.keep, Qt.Key.Key_N: self.not_duplicate}.get(key)
-            if signal is not None:
-                signal.emit()
-                return
-        super().keyPressEvent(event)
-
-    def file_items(self) -> list[QTreeWidgetItem]:
-        return [self.topLevelItem(g).child(i) for g in range(self.topLevelItemCount())
-                for i in range(self.topLevelItem(g).childCount())]
-
-    def step(self, direction: int) -> None:
-        """To the next (or previous) file row; from a header, to its first file (or the group above's last)."""
-        rows = self.file_items()
-        if not rows:
-            return
-        current = self.currentItem()
-        if current in rows:
-            i = rows.index(current) + direction
-        elif current is not None:  # a header: its own first file going down, the file above it going up
-            first = current.child(0)
-            i = rows.index(first) if direction > 0 else rows.index(first) - 1
-        else:
-            i = 0
-        self.setCurrentItem(rows[max(0, min(i, len(rows) - 1))])
-
-
-class SetAsideDialog(QDialog):
-    """What the user marked "not a duplicate", newest first, with Undo (the file may be grouped again)."""
-
-    undone = Signal(list)  # the names undone, once per click
-
-    def __init__(self, not_duplicates: NotDuplicates, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.not_duplicates = not_duplicates
-        self.setWindowTitle("Set aside: not duplicates")
-        self.resize(640, 360)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Files you marked “not a duplicate” are never grouped again with the photos they "
-                                "were in. Undo lets the next scan group them again."))
-        self.list = QListWidget()
-        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        layout.addWidget(self.list, 1)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        self.undo_button = buttons.addButton("Undo", QDialogButtonBox.ButtonRole.ActionRole)
-        self.undo_button.clicked.connect(self.undo_selected)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self.list.itemSelectionChanged.connect(
-            lambda: self.undo_button.setEnabled(bool(self.list.selectedItems())))
-        self.refresh()
-
-    def refresh(self) -> None:
-        self.list.clear()
-        for mark in self.not_duplicates.list():
-            names = [Path(n).name for n in mark.others.values() if n] or ["the photos of its group"]
-            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-            item = QListWidgetItem(f"{readable_path(mark.path) or mark.sha256[:12]}\n    not a duplicate of {shown}"
-                                   + (f" · {mark.time[:10]}" if mark.time else ""))
-            item.setData(Qt.ItemDataRole.UserRole, (mark.sha256, mark.path))
-            self.list.addItem(item)
-        self.undo_button.setEnabled(False)
-        if not self.list.count():
-            self.list.addItem("Nothing set aside.")
-            self.list.item(0).setFlags(Qt.ItemFlag.NoItemFlags)
-
-    def undo_selected(self) -> None:
-        undone = []
-        for item in self.list.selectedItems():
-            sha256, path = item.data(Qt.ItemDataRole.UserRole)
-            if self.not_duplicates.forget(sha256):
-                undone.append(readable_path(path) or sha256[:12])
-        self.refresh()
-        if undone:
-            self.undone.emit(undone)
 
 
 class DupesView(QDialog):
@@ -191,18 +95,13 @@ class DupesView(QDialog):
         self._finder_key: tuple = ()
         self._scanned_once = False
         self._busy = ""  # what runs on the pool now ("" = nothing): one job at a time
-        self._filling = False  # itemChanged while the tree is built is not the user's doing
         self.job = JobControl()  # the scan's progress, and its cancel when the window closes
         self.job.progress.connect(self._on_progress)
         self._signals = _Signals()
         self._signals.waiting.connect(
             lambda: self.log.appendPlainText("Waiting for the indexer to finish its current job before trashing…"))
         self.thumbnails = ThumbnailLoader(dirs.cache / "thumbnails", px=256)  # filled at index time
-        self.thumbnails.loaded.connect(self._on_thumbnail)
         self.previews = ThumbnailLoader(dirs.cache / "previews", px=PREVIEW_PX)
-        self.icons: dict[str, QIcon] = {}
-        self._items: dict[str, list[QTreeWidgetItem]] = {}
-        self._loading_icon = QIcon(placeholder(ICON_PX))
         self.setWindowTitle("Bursts: the best frame of each" if self._start_level is Tier.BURST
                             else "Duplicates and similar shots")
         self.resize(1280, 800)
@@ -251,17 +150,9 @@ class DupesView(QDialog):
         layout.addWidget(self.banner)
 
         self.tree = GroupTree()
-        self.tree.setColumnCount(6)
-        # The checkbox has a column of its own, so every row's thumbnail lines up (a keeper has no checkbox).
-        self.tree.setHeaderLabels(["Trash", "File", "Relation", "Similarity", "Size", "Pixels"])
-        self.tree.setIconSize(QSize(ICON_PX, ICON_PX))
-        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long folder keeps its start and its end
-        for col, width in enumerate((66, 280, 165, 66, 64)):
-            self.tree.setColumnWidth(col, width)
-        self.tree.setAlternatingRowColors(True)
+        self.thumbnails.loaded.connect(self.tree.set_thumbnail)
         self.tree.currentItemChanged.connect(lambda *_: self._show_current())
         self.tree.itemChanged.connect(self._on_item_changed)
-        self.tree.toggle.connect(self.toggle_current)
         self.tree.keep.connect(self.keep_current)
         self.tree.not_duplicate.connect(self.not_duplicate_current)
         self.compare = ComparePane(self.previews)
@@ -395,92 +286,17 @@ class DupesView(QDialog):
 
     # ----- the tree -----
     def _fill(self) -> None:
-        """Redraw every group; ticks come from the user's choices, and the selection stays on the same file (or
-        on the row where it was, when that file left)."""
-        rows = self.tree.file_items()
-        current = self.tree.currentItem()
-        old_row = rows.index(current) if current in rows else 0
-        current_key = file_key(current.data(0, MemberRole).photo) if current in rows else None  # (the old groups)
-        self._filling = True
-        try:
-            self.tree.clear()
-            self._items = {}
-            bold = QFont()
-            bold.setBold(True)
-            for group in self.groups:
-                top = QTreeWidgetItem([header_text(group)])
-                top.setFont(0, bold)
-                top.setToolTip(0, f"{group.why}\nkeeper chosen by: {group.keep_why}")
-                top.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-                for col in range(self.tree.columnCount()):
-                    top.setBackground(col, QBrush(QColor("#e3eaf0")))
-                self.tree.addTopLevelItem(top)
-                top.setFirstColumnSpanned(True)
-                for member in group.members:
-                    member.ticked = self.choices.ticked(group, member)
-                    top.addChild(self._row(group, member, bold))
-                top.setExpanded(True)
-        finally:
-            self._filling = False
+        """Redraw the groups, ticks from the user's choices, and ask for the thumbnails not loaded yet."""
+        selected = self.tree.fill(self.groups, self.choices.ticked)
         self._count_summary()
-        rows = self.tree.file_items()
-        target = None
-        if current_key is not None:
-            target = next((r for r in rows if file_key(r.data(0, MemberRole).photo) == current_key), None)
-        if target is None and rows:
-            target = rows[min(old_row, len(rows) - 1)]
-        if target is not None:
-            self.tree.setCurrentItem(target)
-        else:
+        if not selected:
             self.compare.clear("No duplicates left." if self._scanned_once else
                                "Select a photo to compare it with the copy that is kept.")
-        # Icons of files no longer listed go (they come back from the disk cache in a millisecond if needed).
-        self.icons = {path: icon for path, icon in self.icons.items() if path in self._items}
-        for path in self._items:
-            if path not in self.icons:
-                self.thumbnails.request(path)
-
-    def _row(self, group: Group, m: Member, bold: QFont) -> QTreeWidgetItem:
-        p = m.photo
-        folder, name = os.path.split(readable_path(p.path))
-        relation = f"keeper\n{group.keep_why}" if m.is_keeper else m.relation
-        if m.quality is not None and not m.is_keeper:  # a burst's frame: what it lacks against the pick
-            relation = f"{relation}\n{m.why}"
-        if m.copy_of is not None:  # an identical copy of another member, not of the keeper: say of which
-            relation += f"\nof {Path(m.copy_of.path).name}"
-        if m.protected:
-            relation += f"\n{m.protected}"
-        similarity = "" if m.is_keeper else f"{m.score:.3f}"
-        item = QTreeWidgetItem(["★" if m.is_keeper else "", f"{name}\n{folder}", relation, similarity,
-                                human_size(p.size), f"{p.width}×{p.height}"])
-        item.setData(0, MemberRole, m)
-        item.setIcon(1, self.icons.get(p.path, self._loading_icon))
-        also = f"\nalso reached as: {', '.join(map(readable_path, p.aliases))}" if p.aliases else ""
-        tip = readable_path(p.path) + also
-        item.setToolTip(1, tip)
-        item.setToolTip(2, m.why)
-        if m.is_keeper:
-            item.setToolTip(0, "the copy kept: never trashed")
-            for col in (0, 1, 2):
-                item.setFont(col, bold)
-        if m.is_keeper or m.protected:  # no checkbox at all: these never go to the trash
-            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
-        else:
-            item.setCheckState(0, Qt.CheckState.Checked if m.ticked else Qt.CheckState.Unchecked)
-            item.setToolTip(0, "checked: goes to the trash (Space)")
-        self._items.setdefault(p.path, []).append(item)
-        return item
-
-    @Slot(object, QImage)
-    def _on_thumbnail(self, path: str, image: QImage) -> None:
-        # Main thread: the only place a QPixmap is made.
-        pixmap = placeholder(ICON_PX, "?") if image.isNull() else centred(QPixmap.fromImage(image), ICON_PX)
-        self.icons[path] = QIcon(pixmap)
-        for item in self._items.get(path, []):
-            item.setIcon(1, self.icons[path])
+        for path in self.tree.missing_icons():
+            self.thumbnails.request(path)
 
     def thumbnails_ready(self) -> bool:
-        return all(path in self.icons for path in self._items)
+        return not self.tree.missing_icons()
 
     def _count_summary(self) -> None:
         total = sum(g.wasted_bytes for g in self.groups)
@@ -509,7 +325,7 @@ class DupesView(QDialog):
 
     def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
         found = self._member_at(item)
-        if self._filling or column != 0 or found is None or found[1].is_keeper or found[1].protected:
+        if self.tree.filling or column != 0 or found is None or found[1].is_keeper or found[1].protected:
             return
         (group, member), on = found, item.checkState(0) == Qt.CheckState.Checked
         if on != member.ticked:
@@ -549,19 +365,6 @@ class DupesView(QDialog):
             self.compare.show_pair(member.photo, group.keep, copy_title, keeper_title)
 
     # ----- review actions -----
-    def toggle_current(self) -> None:
-        """Space: check or uncheck the selected file; on a group's header, all of its files at once."""
-        item = self.tree.currentItem()
-        if item is None:
-            return
-        rows = [item] if item.parent() is not None else [item.child(i) for i in range(item.childCount())]
-        rows = [r for r in rows if r.flags() & Qt.ItemFlag.ItemIsUserCheckable]
-        if not rows:
-            return
-        on = not all(r.checkState(0) == Qt.CheckState.Checked for r in rows)
-        for r in rows:
-            r.setCheckState(0, Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
-
     def keep_current(self) -> None:
         """K: keep the selected file instead; the group's members are judged again against it (on the pool)."""
         found = self._member_at(self.tree.currentItem())

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from imgsearch_desktop.app.dupes_view import DupesView, MemberRole
+from imgsearch_desktop.app.dupes_view import DupesView
+from imgsearch_desktop.app.dupes_widgets import MemberRole
 from imgsearch_desktop.config import AppDirs, Settings
 from imgsearch_desktop.core.dupes import Tier
 from imgsearch_desktop.core.pipeline import Indexer

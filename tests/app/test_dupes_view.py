@@ -17,7 +17,8 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox
 
 from imgsearch_desktop.app.compare_pane import DIFFERENT, SAME
-from imgsearch_desktop.app.dupes_view import DupesView, MemberRole
+from imgsearch_desktop.app.dupes_view import DupesView
+from imgsearch_desktop.app.dupes_widgets import MemberRole
 from imgsearch_desktop.app.keep_rules import KeepRulesBox
 from imgsearch_desktop.config import AppDirs, Settings
 from imgsearch_desktop.core.dupes import KeepRule, Tier, saved_keep_rules

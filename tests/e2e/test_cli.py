@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from imgsearch_desktop.cli import normalise_argv
+from imgsearch_desktop.cli_parser import normalise_argv
 from imgsearch_desktop.config import AppDirs
 from imgsearch_desktop.core.node import LocalNode
 from tests.photos import write_photo

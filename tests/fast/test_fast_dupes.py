@@ -53,7 +53,7 @@ def test_what_each_column_of_the_tier_table_decides():
     """Not the table read back, but what its columns do: the word is what ``dupes --level`` takes, the order makes
     a group what its loosest member is, the pre-tick is what one click suggests for the trash, the label names a
     member (an identical copy of a similar shot is an identical file, and pre-ticked like one)."""
-    from imgsearch_desktop.cli import build_parser
+    from imgsearch_desktop.cli_parser import build_parser
 
     parser = build_parser()
     for tier in Tier:

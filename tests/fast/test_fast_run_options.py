@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from imgsearch_desktop.cli import build_parser, normalise_argv
+from imgsearch_desktop.cli_parser import build_parser, normalise_argv
 from imgsearch_desktop.config import DEFAULT_IMAGE_MODEL, AppDirs, Settings
 from imgsearch_desktop.context import Context
 
