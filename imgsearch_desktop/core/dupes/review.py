@@ -1,6 +1,6 @@
 """The duplicates review's logic, without Qt (dupeGuru's core/gui split): what the user decided — ticks and
 keepers — remembered by file so every redraw and rescan repeats it, the groups redrawn around the keepers chosen,
-the texts a group is shown with, and the export. app/dupes_view.py presents it."""
+the texts a group is shown with, and the export. app/dupes_view.py and app/dupes_widgets.py present it."""
 
 from __future__ import annotations
 
