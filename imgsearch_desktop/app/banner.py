@@ -75,5 +75,8 @@ class Banner(QFrame):
         self.problem, self.key = None, ""
         self.hide()
 
+    def tab_chain(self) -> list[QToolButton]:
+        return [self.action, self.details_button, self.close_button]
+
     def text(self) -> str:
         return self.problem.sentence if self.problem else ""

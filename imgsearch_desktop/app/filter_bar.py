@@ -218,12 +218,26 @@ class FilterBar(QWidget):
             self.person_chip.setAccessibleName(f"Person filter: {self._person[1]} (remove)")
         self.person_chip.setVisible(self._person is not None)
 
+    def tab_chain(self) -> list[QWidget]:
+        return [self.k_spin, self.threshold, self.folder_combo, self.format_combo, self.date_filter, self.date_from,
+                self.date_to, self.include_undated]
+
     # ----- what the query uses -----
+    @property
+    def folder(self) -> str:
+        """The chosen folder ("" = all)."""
+        return self.folder_combo.currentData() or ""
+
+    @property
+    def dated(self) -> bool:
+        """The date filter is on (the EXIF date taken)."""
+        return self.date_filter.isChecked()
+
     def filters(self) -> Filters:
-        folder = self.folder_combo.currentData()
+        folder = self.folder
         fmt = self.format_combo.currentData()
         filters = Filters(folders=[folder] if folder else [], formats=[fmt] if fmt else [])
-        if self.date_filter.isChecked():  # the EXIF date taken
+        if self.dated:
             filters.date_from = self.date_from.date().toString("yyyy-MM-dd")
             filters.date_to = self.date_to.date().toString("yyyy-MM-dd") + "T23:59:59"
             filters.include_undated = self.include_undated.isChecked()

@@ -206,6 +206,14 @@ class IndexStatus(QWidget):
         """Photos are still being made searchable (not the faces phase after it, when every photo already is)."""
         return self.indexing and self.clock.label == IndexClock.label
 
+    @property
+    def phase(self) -> str:
+        """The running phase's name: "Indexing", "Finding faces"... (until ``finished``)."""
+        return self.clock.label
+
+    def tab_chain(self) -> list[QWidget]:
+        return [self.pause_button, self.cancel_button]
+
     def on_progress(self, done: int, total: int, _note: str = "") -> None:
         self.clock.progress(done, total, time.monotonic())
         if total == 0:

@@ -2,7 +2,8 @@
 
 It only presents and delegates: queries go through the QueryRunner (thread pool), indexing through the IndexWorker
 (its own thread), Elasticsearch's health through EngineHealth (probes on the pool). Problems from any of them are
-shown one at a time in the banner, as one plain sentence with the technical text behind "Details".
+shown one at a time in the banner, as one plain sentence with the technical text behind "Details". The menus and the
+windows they open are in ``menus``, the window's side of indexing and of the engine's connection in ``indexing``.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSettings, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QDesktopServices, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QMainWindow,
-    QMenu,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -27,35 +26,33 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from imgsearch_desktop import __version__
 from imgsearch_desktop.app.banner import Banner
 from imgsearch_desktop.app.filter_bar import FilterBar
 from imgsearch_desktop.app.folder_tree import FolderTree
 from imgsearch_desktop.app.health import EngineHealth
-from imgsearch_desktop.app.index_status import IndexStatus, duration_text, empty_library_text, finished_text
+from imgsearch_desktop.app.index_status import IndexStatus, duration_text
+from imgsearch_desktop.app.indexing import Indexing
 from imgsearch_desktop.app.library_view import LibraryView
+from imgsearch_desktop.app.menus import WindowMenus
 from imgsearch_desktop.app.panes import HINT, QueryPane, ResultsPane
 from imgsearch_desktop.app.photo_input import PhotoInput, SearchBar
 from imgsearch_desktop.app.preview import PreviewPane, attach
-from imgsearch_desktop.app.problems import Kind, Problem
+from imgsearch_desktop.app.problems import Problem
 from imgsearch_desktop.app.query_panel import QueryComposer
 from imgsearch_desktop.app.query_runner import QueryRunner, empty_hint
 from imgsearch_desktop.app.results_model import ResultsModel
 from imgsearch_desktop.app.selection import SelectionActions
-from imgsearch_desktop.app.settings_dialog import SettingsChange, SettingsDialog
+from imgsearch_desktop.app.settings_dialog import SettingsChange
 from imgsearch_desktop.app.thumbnails import ThumbnailLoader
-from imgsearch_desktop.app.workers import IndexWorker, run_call
+from imgsearch_desktop.app.workers import IndexWorker
 from imgsearch_desktop.core import private
 from imgsearch_desktop.core.people_search import PeopleQuery
-from imgsearch_desktop.core.pipeline import IndexStats
 from imgsearch_desktop.core.query import Part, Query, QueryResult
 from imgsearch_desktop.core.store import readable_path
 
 log = logging.getLogger(__name__)
-README_URL = "https://github.com/imgsearch-desktop/imgsearch-desktop#readme"
 ICON_PX = 180
 FIRST_SCREEN_MS = 400  # the longest a query's thumbnails hold indexing back (from the disk cache they take less)
-LIVE_MS = 2000  # while indexing runs, the photo count and the library catch up at most this often
 
 STYLE = """
 QMainWindow { background: #fafafa; }
@@ -83,7 +80,7 @@ def file_url(path: str) -> QUrl:
     return QUrl.fromEncoded(b"file://" + quote(os.fsencode(os.path.abspath(path))).encode("ascii"))
 
 
-class MainWindow(PhotoInput, QMainWindow):
+class MainWindow(WindowMenus, Indexing, PhotoInput, QMainWindow):
     results_shown = Signal(int)  # number of hits now in the grid (tests and benchmarks wait on it)
     query_failed = Signal(str)  # the plain sentence of any problem shown (tests wait on it)
 
@@ -107,10 +104,6 @@ class MainWindow(PhotoInput, QMainWindow):
         self.thumbnails.loaded.connect(self._on_result_thumbnail)  # after the model's slot: its pixmaps are in
         self._end_first_screen: Callable[[], None] = lambda: None
         self.runner = QueryRunner(settings, self)
-        self._live = QTimer(self)  # throttles the count and the library's refresh while indexing runs
-        self._live.setSingleShot(True)
-        self._live.setInterval(LIVE_MS)
-        self._live.timeout.connect(self._catch_up)
         self.health = EngineHealth(worker.connect, worker.address, self)
         self._build()
         self._menus()
@@ -184,49 +177,15 @@ class MainWindow(PhotoInput, QMainWindow):
         self.status_label = self.index_status.message  # the status line (tests and About read it)
         self.statusBar().addWidget(self.index_status, 1)
 
-    def _menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "&Open photo…", self.open_photo, QKeySequence.StandardKey.Open)
-        self._action(file_menu, "&Paste photo", self.paste, QKeySequence.StandardKey.Paste)
-        file_menu.addSeparator()
-        self._action(file_menu, "&Settings…", self.open_settings, QKeySequence("Ctrl+,"))
-        self._action(file_menu, "&Re-scan folders", self.reindex, QKeySequence("F5"))
-        self._action(file_menu, "S&kipped files…", self.show_skipped)
-        file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        tools_menu = self.menuBar().addMenu("&Tools")
-        self._action(tools_menu, "Find &duplicates…", self.open_duplicates, QKeySequence("Ctrl+D"))
-        self._action(tools_menu, "&People…", self.open_people, QKeySequence("Ctrl+Shift+P"))
-        self._action(tools_menu, "&Bursts: the best frame of each…", self.open_bursts)
-        help_menu = self.menuBar().addMenu("&Help")
-        self._action(help_menu, "&Documentation (README)", self.open_help, QKeySequence.StandardKey.HelpContents)
-        self._action(help_menu, "&About", self.about)
-        focus = QAction(self)
-        focus.setShortcut(QKeySequence("Ctrl+L"))
-        focus.triggered.connect(self.search.focus_all)
-        self.addAction(focus)
-
     def order_tabs(self) -> None:
         """Tab goes as the eye reads the window: the search bar and its buttons, the filters, the banner's
         buttons, the grid (the results or the library), the query's parts, the folder tree, the status bar's
         buttons. Qt's default follows the order the widgets were made in (the folder tree before the grid, and
         new parts' controls after the status bar)."""
-        fb, banner, status = self.filter_bar, self.banner, self.index_status
-        chain = [self.search, *self.bar_buttons, fb.k_spin, fb.threshold, fb.folder_combo, fb.format_combo,
-                 fb.date_filter, fb.date_from, fb.date_to, fb.include_undated,
-                 banner.action, banner.details_button, banner.close_button, self.grid, self.library.grid]
-        for chip in self.composer.panel.chips:
-            chain += [chip.slider, chip.remove]
-        chain += [self.folder_tree, status.pause_button, status.cancel_button]
+        chain = [self.search, *self.bar_buttons, *self.filter_bar.tab_chain(), *self.banner.tab_chain(), self.grid,
+                 self.library.grid, *self.composer.panel.tab_chain(), self.folder_tree, *self.index_status.tab_chain()]
         for before, after in itertools.pairwise(chain):
             QWidget.setTabOrder(before, after)
-
-    def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
-        action = menu.addAction(text)
-        action.triggered.connect(slot)
-        if shortcut is not None:
-            action.setShortcut(shortcut)
-        return action
 
     def refresh_folders(self) -> None:
         self.filter_bar.set_folders(self.settings.folders)
@@ -234,37 +193,16 @@ class MainWindow(PhotoInput, QMainWindow):
     # ----- wiring -----
     def _connect_signals(self) -> None:
         """The worker's, runner's, health check's and widgets' signals → this window's slots."""
-        w = self.worker
-        w.ready.connect(self._on_ready)
-        w.init_failed.connect(self._on_init_failed)
-        w.progress.connect(self.index_status.on_progress)
-        w.progress.connect(lambda done, _total, _note: done and not self._live.isActive() and self._live.start())
-        w.finished.connect(self._on_index_finished)
-        w.failed.connect(self._on_job_failed)
-        w.status.connect(self.index_status.show_message)
-        w.summary.connect(self._on_summary)
-        w.analysing.connect(self.index_status.set_phase)
-        w.analysed.connect(self._on_analysed)
-        w.people_changed.connect(self._on_people_changed)
+        self._connect_indexing()  # the worker's, the health check's and the status bar's
         r = self.runner
         r.people = lambda: self.worker.people
         r.answered.connect(self._on_results)
         r.failed.connect(lambda problem: self.show_problem(problem, "query"))
         r.waiting.connect(self.index_status.show_message)
         r.engine_lost.connect(self.health.check_now)
-        h = self.health
-        h.problem.connect(lambda problem: self.show_problem(problem, "engine"))
-        h.healed.connect(self._on_healed)
-        h.restored.connect(self._on_restored)
-        h.lost.connect(self.runner.detach)
-        h.reconnect.connect(lambda: self._reconnect(None, cancel=False))
         self.banner.action_requested.connect(self._on_banner_action)
         self.filter_bar.changed.connect(self._rerun)
         self.filter_bar.undated_wanted.connect(self._count_undated)
-        s = self.index_status
-        s.pause_clicked.connect(lambda _pause: self.toggle_pause())
-        s.cancel_clicked.connect(self.cancel_indexing)
-        s.skipped_clicked.connect(self.show_skipped)
         self.grid.open_requested.connect(self.open_external)
         self.grid.reveal_requested.connect(self.open_external)
         self.grid.similar_requested.connect(self.search_path)
@@ -331,7 +269,7 @@ class MainWindow(PhotoInput, QMainWindow):
         lib.grid.reveal_requested.connect(self.open_external)
         lib.grid.similar_requested.connect(self.search_path)
         tree.folder_chosen.connect(fb.choose_folder)  # the filter bar's folder filter: subfolders too
-        fb.changed.connect(lambda: (tree.select_folder(fb.folder_combo.currentData() or ""),
+        fb.changed.connect(lambda: (tree.select_folder(fb.folder),
                                     lib.set_filters(fb.filters())))
         # The date filter starts as the span of the photos' dates (the timeline's months: a date taken, else the
         # file's time, so the span holds every date taken), not as an arbitrary last 12 months.
@@ -351,162 +289,11 @@ class MainWindow(PhotoInput, QMainWindow):
         self.results.setCurrentWidget(self.library)
         self.library.grid.setFocus()
 
-    def _on_ready(self, info: dict) -> None:
-        self.ready, self.connecting = True, False
-        self.runner.address = self.worker.address()
-        self.runner.attach(self.worker.store, self.worker.embedder)
-        self.health.watch(self.worker.store, self.worker.embedder)
-        self.library.attach(self.worker.store)
-        self.folder_tree.attach(self.worker.store)
-        self.banner.clear("engine")
-        self.photos = info["count"]
-        self.index_status.set_summary(self.photos, len(self.skipped))
-        self.index_status.show_message(f"Ready · Elasticsearch {info['es']}")
-        if self.filter_bar.date_filter.isChecked():
-            self._count_undated()
-        if self.settings.folders:
-            self.reindex()
-
-    def _on_init_failed(self, problem: Problem) -> None:
-        self.ready = self.connecting = False
-        self.health.connect_failed(problem)  # retries what waiting can heal, then shows it
-
-    def _reconnect(self, embedder=None, reason: str = "", cancel: bool = True) -> None:
-        """Connect the worker again: Settings changed (a running job stops first, at its next batch boundary), or
-        the engine came back (a running job follows the node by itself; the worker re-connects after it)."""
-        self.ready, self.connecting = False, True
-        if reason:
-            self.runner.detach(reason)
-            self.health.stop()
-        if cancel:
-            self.worker.control.cancel()
-        self.worker.request_init.emit(embedder)
-
-    def _on_healed(self, message: str) -> None:
-        self.banner.clear("engine")
-        self.index_status.show_message(message)
-
-    def _on_restored(self, store) -> None:
-        """The engine is back (restarted, or answering again): every part uses ``store``; the models stay loaded."""
-        self.worker.request_store.emit(store)  # queued before a re-scan below: that scan runs on this store
-        self.runner.attach(store, self.worker.embedder)
-        self.library.attach(store)
-        self.folder_tree.attach(store)
-        if self._index_interrupted and self.ready:
-            self.reindex()
-
     def _on_banner_action(self, action: str) -> None:
         if action == "settings":
             self.open_settings()
         elif action == "retry":
             self.health.retry()
-
-    # ----- indexing -----
-    def reindex(self) -> None:
-        """F5: scan again — or, while not connected, try connecting now instead of doing nothing."""
-        if self.ready:
-            self._index_interrupted = False
-            self.worker.request_reindex.emit(list(self.settings.folders))
-        elif self.connecting:
-            self.index_status.show_message("Still connecting to the search engine…")
-        else:
-            self.health.retry()
-
-    def _on_index_finished(self, stats: IndexStats) -> None:
-        changed = stats.indexed + stats.moved + stats.removed
-        self.index_status.finished(finished_text(stats))
-        if self.worker.control.paused:
-            self.index_status.set_paused(True)
-        last = self.runner.last
-        if changed and last is not None and len(self.model.hits) < last.k:
-            self.runner.submit(last)  # the answer was incomplete while the index was still filling up
-        if changed and self.filter_bar.date_filter.isChecked():
-            self._count_undated()
-        if changed or stats.copied:
-            self.library.refresh()
-            self.folder_tree.reload()
-
-    def _on_analysed(self, outcome) -> None:
-        """The analyses phase after a job ended: the status says what it did."""
-        if outcome.cleared:
-            self.index_status.finished(f"Faces are off: the face data of {outcome.cleared:,} photos deleted")
-        elif outcome.stopped:
-            self.index_status.finished(f"{self.index_status.clock.label} stopped — F5 goes on where it stopped")
-        else:
-            found = outcome.stats.analysed if outcome.stats is not None else 0
-            self.index_status.finished("Up to date" + (f" · {found:,} photos analysed" if found else ""))
-        if self.worker.control.paused:
-            self.index_status.set_paused(True)
-
-    def _on_people_changed(self) -> None:
-        view = getattr(self, "people_view", None)
-        if view is not None and view.isVisible():
-            view.reload()
-
-    def _catch_up(self) -> None:
-        """While indexing runs (search already answers what is in): the photo count, the folder tree and the
-        library follow, every LIVE_MS at most. The timeline keeps its scroll position; it is not refreshed while
-        photos are selected in it (a selection is never pulled from under the user) — the end of indexing does."""
-        store = self.runner.store
-        if store is None or not self.index_status.adding:
-            return
-        run_call(store.count, self._on_live_count, lambda exc: log.info("count while indexing failed: %s", exc),
-                 owner=self)
-        if not self.library.grid.selected:
-            self.library.refresh()
-        self.folder_tree.reload()
-
-    def _on_live_count(self, count: int) -> None:
-        if self.index_status.indexing:
-            self.photos = count
-            self.index_status.set_summary(count, len(self.skipped))
-
-    def _on_job_failed(self, problem: Problem) -> None:
-        self.index_status.finished("Indexing stopped")
-        if problem.kind in (Kind.ENGINE, Kind.UNREACHABLE):
-            self._index_interrupted = True  # the health watch brings the engine back; the scan runs again then
-            self.health.check_now()
-        else:
-            self.show_problem(problem, "index")
-
-    def _on_summary(self, photos: int, skipped: list[tuple[str, str]]) -> None:
-        self.photos, self.skipped = photos, skipped
-        self.index_status.set_summary(photos, len(skipped))
-        if photos == 0 and self.settings.folders and not self.index_status.indexing:
-            hint = empty_library_text(self.settings.folders)
-            self.index_status.show_message(hint)
-            if self.runner.last is None:
-                self.hint.setText(hint)
-                self.library.set_empty_text(hint)
-
-    def toggle_pause(self) -> None:
-        pause = not self.worker.control.paused
-        if pause:
-            self.worker.control.pause()
-        else:
-            self.worker.control.resume()
-        self.index_status.set_paused(pause)
-
-    def cancel_indexing(self) -> None:
-        self.worker.control.cancel()
-        self.index_status.set_paused(False)
-
-    def show_skipped(self):
-        from imgsearch_desktop.app.skipped import SkippedDialog
-
-        dialog = SkippedDialog(self.skipped, self)
-        dialog.open()
-        return dialog
-
-    def _count_undated(self) -> None:
-        store = self.runner.store
-        if store is not None:
-            run_call(store.count_undated, self._on_undated, lambda exc: log.info("undated count failed: %s", exc),
-                     owner=self)
-
-    def _on_undated(self, count: int) -> None:
-        self.undated = count
-        self.filter_bar.set_undated(count)
 
     # ----- queries -----
     def current_query(self, **kwargs) -> Query:
@@ -615,63 +402,7 @@ class MainWindow(PhotoInput, QMainWindow):
                                   severity="warning"), "open")
         return False
 
-    def open_help(self) -> None:
-        QDesktopServices.openUrl(QUrl(README_URL))
-
-    def about(self) -> None:
-        QMessageBox.about(self, "About imgsearch-desktop",
-                          f"<b>imgsearch-desktop {__version__}</b><br>"
-                          f"Image model: {self.settings.image_model}<br>Text model: {self.settings.text_model}<br>"
-                          f"{self.status_label.text()}")
-
-    def open_duplicates(self, level: str = "near"):
-        from imgsearch_desktop.app.dupes_view import DupesView
-
-        if not self.ready or self.worker.store is None:
-            self.index_status.show_message("Duplicates can be searched once the index is ready")
-            return None
-        view = DupesView(self.worker.store, self.settings, self.dirs, self, level=level or "near")
-        view.show()
-        return view
-
-    def open_people(self):
-        """Tools → People: one face per person, names, merges; opening one shows their photos here."""
-        from imgsearch_desktop.app.people_view import PeopleView
-
-        if not self.settings.faces:
-            self.index_status.show_message("Faces are off (Settings): there are no people")
-            return None
-        if not self.ready or self.worker.store is None or self.worker.people is None:
-            self.index_status.show_message("People can be shown once the index is ready")
-            return None
-        view = getattr(self, "people_view", None)
-        if view is None or view.store is not self.worker.store or view.people is not self.worker.people:
-            if view is not None:
-                view.close()
-            view = self.people_view = PeopleView(self.worker.store, self.worker.people, self)
-            view.open_person.connect(self.show_person)
-        view.show()
-        view.raise_()
-        view.reload()
-        return view
-
-    def show_person(self, person_id: str, name: str) -> None:
-        """A person's photos in the grid, best face first; the person stays as a filter chip (type a sentence:
-        "Anna" + "at the beach")."""
-        self.filter_bar.set_person((person_id, name), emit=False)
-        self.composer.show_person()
-
-    def open_bursts(self):
-        """The Duplicates window on the burst tier: each burst around its pick (★), the reasons on hover."""
-        return self.open_duplicates("burst")
-
-    # ----- settings: everything applies at once -----
-    def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.settings, self.dirs, self)
-        dialog.applied.connect(self.apply_settings)
-        dialog.open()  # not exec(): the window keeps painting and answering while it is open
-        return dialog
-
+    # ----- settings (the dialog: menus.open_settings): everything applies at once -----
     def apply_settings(self, change: SettingsChange) -> None:
         s = self.settings
         self.filter_bar.set_folders(s.folders)

@@ -197,6 +197,9 @@ class QueryPanel(QWidget):
         self.title.setVisible(bool(self.chips))
         return self.chips
 
+    def tab_chain(self) -> list[QWidget]:
+        return [w for chip in self.chips for w in (chip.slider, chip.remove)]
+
 
 class QueryComposer(QObject):
     """The query's parts, their chips, history and the ways parts arrive. Needs from the window: ``query_pane``,
