@@ -159,6 +159,7 @@ def main() -> int:
     ap.add_argument("--decode-nice", type=int, default=ahead.BACKGROUND_NICE,
                     help="priority of indexing's decode threads (0 = the same as the window's)")
     ap.add_argument("--es-url", default=os.environ.get("IMGSEARCH_ES_URL"))
+    ap.add_argument("--analyses", action="store_true", help="leave faces and text in photos on (default: off)")
     ap.add_argument("--prepare", action="store_true",
                     help="only write (or find) the index and the thumbnails, then stop: the slow part, done ahead")
     args = ap.parse_args()
@@ -179,6 +180,10 @@ def main() -> int:
                                      image_model=embedder.image_model_name, text_model=embedder.text_model_name,
                                      device="cpu", batch_size=32, backend="torch"))  # the models named decide
     ctx.settings.folders = []  # the library's documents are synthetic; only the new photos below are watched
+    # Faces and text off: "while indexing" is the CLIP pass that makes photos searchable. With them on, the
+    # analyses phase after each job reads every synthetic document's 12 MP photo (hours at 100,000), and the
+    # second import would wait behind it.
+    ctx.settings.faces = ctx.settings.text = args.analyses
     ctx.settings.save(ctx.dirs)
     start = time.perf_counter()
     thumbnails_as_indexed(ctx.thumbnails(), paths, originals)

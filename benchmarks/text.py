@@ -127,6 +127,17 @@ def quality(analysis: TextAnalysis, n: int, folder: Path, es_url: str | None) ->
         store.drop()
 
 
+def share(analysis: TextAnalysis, folders: list[Path]) -> None:
+    """How many real photographs the analysis finds text in, and what it reads (a person judges the lines)."""
+    paths = sorted(p for d in folders for p in d.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    rate, found = analyse_all(analysis, paths)
+    with_text = [(p, f) for p, f in zip(paths, found, strict=True) if f["has_text"]]
+    for path, fields in with_text:
+        print(f"{path}: {' | '.join(line['text'] for line in fields['text_lines'])[:150]}")
+    print_table(("photos", "with text read", "share", "photos/s"),
+                [(str(len(paths)), str(len(with_text)), f"{len(with_text) / max(1, len(paths)):.0%}", f"{rate:.2f}")])
+
+
 def bench_node(es_url: str | None) -> str:
     """``--es-url``, else the benchmarks' own node, installed first (from the tests' cached archive) if need be."""
     if es_url:
@@ -145,9 +156,14 @@ def main() -> None:
     ap.add_argument("--per-set", type=int, default=6, help="photos per speed set")
     ap.add_argument("--quality", type=int, default=0, help="photos in the recall set (needs a node)")
     ap.add_argument("--es-url", help="node for the recall set (default: the benchmarks' own)")
+    ap.add_argument("--share", nargs="+", metavar="FOLDER",
+                    help="only count the real photos in FOLDER… the analysis finds text in, and print what it reads")
     args = ap.parse_args()
     analysis = TextAnalysis()
     analysis.reader  # noqa: B018 - the models load before the clock starts
+    if args.share:
+        share(analysis, [Path(d) for d in args.share])
+        return
     with tempfile.TemporaryDirectory() as tmp:
         speed(analysis, args.per_set, Path(tmp))
         if args.quality:

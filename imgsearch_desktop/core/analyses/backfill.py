@@ -52,7 +52,8 @@ def decoded(items: Iterable[tuple[K, str]], side: int, before_each: Callable[[],
 def backfill(store: VectorStore, analyses: list[Analysis], progress: Progress | None = None,
              before_each: Callable[[], None] = lambda: None) -> BackfillStats:
     """Run ``analyses`` on every photo of this library that lacks one of them at its version. ``before_each`` runs
-    before each photo's decode (the indexer passes its embedder's: a query in flight goes first)."""
+    before each photo's decode and before its analysis (the indexer passes its embedder's: a query in flight goes
+    first)."""
     progress = progress or no_progress
     started = time.perf_counter()
     stats = BackfillStats()
@@ -76,6 +77,7 @@ def backfill(store: VectorStore, analyses: list[Analysis], progress: Progress | 
             stats.skipped_files.append((path, str(loaded)))
             done += 1
             continue
+        before_each()  # and before its models run: a query dropped meanwhile has the cores first
         fields: dict = {"analyses": {a.name: a.version for a in todo}}
         for a in todo:
             fields.update(a.analyse(loaded.image, (loaded.width, loaded.height)))
