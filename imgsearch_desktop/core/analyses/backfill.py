@@ -2,8 +2,9 @@
 read again, decoded once at the largest size any of them needs, analysed, and only those fields are written (a
 partial update: the vector and everything else stay as they are). Resumable: what is done is recorded in each
 document (``analyses``), so a cancelled or crashed pass picks up where it stopped. The next photos are read and
-decoded on a background thread while the models work on this one (``decoded``): a 12 MP JPEG's decode costs about
-as much as the face or the text detector, so it is hidden rather than added."""
+decoded on a background thread while the models work on this one (``decoded``): where the models leave a core free
+the decode is hidden (faces, a 12 MP photo without a face: 9.7 → 16 photos/s); the text detector keeps both cores
+busy, so there it gains little (7.2 → 7.4: README, Text in photos)."""
 
 from __future__ import annotations
 
