@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from imgsearch_desktop.core import images
-from imgsearch_desktop.core.analyses import NATIVE
+from imgsearch_desktop.core.analyses.native import native
 
 ANALYSIS_SHORT = 640  # the frame is scored at this shortest side (the measurements above are at 1024 × 640)
 NOISE_COST = 0.02  # score lost per grey level of noise above the burst's quietest frame: between the measured
@@ -214,25 +214,26 @@ class EyeModel:
         self._shape = dlib.shape_predictor(os.path.join(folder or models_dir(),
                                                         "shape_predictor_68_face_landmarks.dat"))
         self._rect = dlib.rectangle
-        self._lock = NATIVE  # never beside another native model call (core/analyses.NATIVE)
 
     def faces(self, rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], list[tuple[float, float]]]]:
         """(box, 68 landmarks) of every face found."""
-        with self._lock:
-            out = []
-            rects, _scores, _kinds = self._detector.run(rgb, 0, FACE_MIN_SCORE)
-            for rect in rects:
-                shape = self._shape(rgb, rect)
-                points = [(float(shape.part(i).x), float(shape.part(i).y)) for i in range(shape.num_parts)]
-                out.append(((rect.left(), rect.top(), rect.width(), rect.height()), points))
-            return out
+        return native(self._faces, rgb)  # dlib only on the native-models thread (core/analyses/native)
+
+    def _faces(self, rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], list[tuple[float, float]]]]:
+        out = []
+        rects, _scores, _kinds = self._detector.run(rgb, 0, FACE_MIN_SCORE)
+        for rect in rects:
+            shape = self._shape(rgb, rect)
+            points = [(float(shape.part(i).x), float(shape.part(i).y)) for i in range(shape.num_parts)]
+            out.append(((rect.left(), rect.top(), rect.width(), rect.height()), points))
+        return out
 
 
 @functools.cache
 def default_eye_model() -> EyeModel | None:
     """The face model, or None when dlib or its models are missing (frames are then scored without faces)."""
     try:
-        return EyeModel()
+        return native(EyeModel)  # made where it will run (core/analyses/native)
     except Exception:  # ImportError, a missing model file (RuntimeError from dlib), UserError from models_dir
         return None
 

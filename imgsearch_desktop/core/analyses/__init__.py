@@ -9,15 +9,9 @@ analysis processes only the photos that lack it at its version (``backfill``), a
 
 from __future__ import annotations
 
-import threading
 from typing import Protocol
 
 from PIL import Image
-
-# One lock for every native model call of the analyses (dlib's detector, landmarks and descriptor; RapidOCR's
-# OpenCV and ONNX Runtime steps): the drop loop crashed (SIGSEGV in dlib's detector on the query photo's faces)
-# while OpenCV resized for the text detector on the indexer's thread. Never two of them at once in one process.
-NATIVE = threading.Lock()
 
 
 class Analysis(Protocol):

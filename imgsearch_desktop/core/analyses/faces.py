@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from imgsearch_desktop.core.analyses import NATIVE
+from imgsearch_desktop.core.analyses.native import native
 from imgsearch_desktop.errors import UserError
 
 MAX_SIDE = 800  # measured: 8.8 portrait photos/s a core, every face found (DESIGN.md)
@@ -74,24 +74,25 @@ class DlibFaceModel:
         self._shapes = dlib.shape_predictor(os.path.join(folder, "shape_predictor_5_face_landmarks.dat"))
         self._describe = dlib.face_recognition_model_v1(
             os.path.join(folder, "dlib_face_recognition_resnet_model_v1.dat"))
-        self._lock = NATIVE  # one model, many callers, and never beside another native model (analyses.NATIVE)
 
     def faces(self, rgb: np.ndarray) -> list[Face]:
-        with self._lock:
-            rects, scores, _kinds = self._detector.run(rgb, 0, MIN_SCORE)
-            out = []
-            for rect, score in zip(rects, scores, strict=True):
-                shape = self._shapes(rgb, rect)
-                vector = np.asarray(self._describe.compute_face_descriptor(rgb, shape), dtype=np.float32)
-                box = (rect.left(), rect.top(), rect.width(), rect.height())
-                points = [(float(shape.part(i).x), float(shape.part(i).y)) for i in range(shape.num_parts)]
-                out.append(Face(box, float(score), points, vector))
-        return sorted(out, key=lambda f: -f.score)
+        return sorted(native(self._faces, rgb), key=lambda f: -f.score)  # dlib only there (analyses/native)
+
+    def _faces(self, rgb: np.ndarray) -> list[Face]:
+        rects, scores, _kinds = self._detector.run(rgb, 0, MIN_SCORE)
+        out = []
+        for rect, score in zip(rects, scores, strict=True):
+            shape = self._shapes(rgb, rect)
+            vector = np.asarray(self._describe.compute_face_descriptor(rgb, shape), dtype=np.float32)
+            box = (rect.left(), rect.top(), rect.width(), rect.height())
+            points = [(float(shape.part(i).x), float(shape.part(i).y)) for i in range(shape.num_parts)]
+            out.append(Face(box, float(score), points, vector))
+        return out
 
 
 @cache
 def default_model() -> FaceModel:
-    return DlibFaceModel()
+    return native(DlibFaceModel)  # made where it will run (analyses/native)
 
 
 def faces_in(model: FaceModel, image: Image.Image, original: tuple[int, int],

@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from imgsearch_desktop.core.analyses import NATIVE
+from imgsearch_desktop.core.analyses.native import native
 from imgsearch_desktop.core.textfold import fold
 from imgsearch_desktop.errors import UserError
 
@@ -104,28 +104,31 @@ class PPOCRReader:
         self._rec = recogniser(config["Rec"])
         self._sort = rapid.sorted_boxes
         self._crop = rapid.get_crop_img_list
-        self._lock = NATIVE  # the detector keeps per-call state, and OpenCV never runs beside dlib
 
+    # Every step on the native-models thread (analyses/native): the detector keeps per-call state, and OpenCV and
+    # ONNX Runtime never run beside dlib.
     def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
-        with self._lock:
-            boxes, _ = self._det(np.ascontiguousarray(rgb[:, :, ::-1]))  # PP-OCR models were trained on BGR
-            if boxes is None or len(boxes) == 0:
-                return []
-            return [np.asarray(b, dtype=np.float32) for b in self._sort(boxes)]
+        return native(self._detect, rgb)
+
+    def _detect(self, rgb: np.ndarray) -> list[np.ndarray]:
+        boxes, _ = self._det(np.ascontiguousarray(rgb[:, :, ::-1]))  # PP-OCR models were trained on BGR
+        if boxes is None or len(boxes) == 0:
+            return []
+        return [np.asarray(b, dtype=np.float32) for b in self._sort(boxes)]
 
     def recognise(self, rgb: np.ndarray, quads: list[np.ndarray]) -> list[tuple[str, float]]:
-        if not quads:
-            return []
-        with self._lock:  # the crops are OpenCV calls too
-            crops = self._crop(None, np.ascontiguousarray(rgb[:, :, ::-1]), [q.copy() for q in quads])
-            upright, _, _ = self._cls(crops)
-            read, _ = self._rec(upright)
+        return native(self._recognise, rgb, quads) if quads else []
+
+    def _recognise(self, rgb: np.ndarray, quads: list[np.ndarray]) -> list[tuple[str, float]]:
+        crops = self._crop(None, np.ascontiguousarray(rgb[:, :, ::-1]), [q.copy() for q in quads])  # OpenCV too
+        upright, _, _ = self._cls(crops)
+        read, _ = self._rec(upright)
         return [(str(text), float(score)) for text, score in read]
 
 
 @cache
 def default_reader() -> TextReader:
-    return PPOCRReader()
+    return native(PPOCRReader)  # made where it will run (analyses/native)
 
 
 def screen_like(rgb: np.ndarray) -> bool:
