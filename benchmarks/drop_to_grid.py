@@ -6,6 +6,8 @@ a real photo, decoded and embedded by the full-size random-init ViT-B/32 (model 
 
 - query: decode + embed + kNN (the worker's ``QueryResult.seconds``);
 - first screen: drop event → every result visible in the grid's viewport painted with its thumbnail;
+- where that time goes: the query's own steps (``QueryResult.stages``: lookup, read + hash, decode, embed, phash,
+  kNN, labels), the rest of the drop's way to the answer on the main thread, and answer → first screen;
 
 in three thumbnail states: **restarted** (the disk cache holds what indexing wrote — indexing makes each photo's
 thumbnail from its own decode, so the library's thumbnails are written here as it would have — and the window's
@@ -115,6 +117,7 @@ def run_drops(qapp, window, queries, count: int, until=lambda: False) -> dict[st
     worst stall is measured from each drop to its first screen. Stops early once ``until()`` (indexing finished):
     every drop of the busy phase overlaps indexing."""
     times: dict[str, list[float]] = {"restarted": [], "warm": [], "uncached": [], "query": [], "stall": []}
+    profile: list[dict[str, float]] = []  # per drop: the query's stages, the rest of its way, its first screen
     meter = StallMeter()
     for i in range(count):
         if until():
@@ -128,14 +131,31 @@ def run_drops(qapp, window, queries, count: int, until=lambda: False) -> dict[st
             start = time.perf_counter()
             drop(window, queries[i % len(queries)])
             wait_for(window.results_shown)
+            shown = time.perf_counter()
             while not first_screen_ready(window):
                 qapp.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 5)
             times[bucket].append((time.perf_counter() - start) * 1000)
             meter.stop()
             times["stall"].append(max(meter.gaps, default=0.0))
+            result = window.last_result
             if bucket == "warm":
-                times["query"].append(window.last_result.seconds * 1000)
+                times["query"].append(result.seconds * 1000)
+            query_ms = result.seconds * 1000
+            profile.append({**result.stages, "query, in no stage": query_ms - sum(result.stages.values()),
+                            "drop → answer on the main thread, besides the query": (shown - start) * 1000 - query_ms,
+                            f"answer → first screen painted, {bucket}": times[bucket][-1] - (shown - start) * 1000})
+    times["profile"] = profile
     return times
+
+
+def profile_rows(label: str, profile: list[dict[str, float]]) -> list[tuple[str, str]]:
+    """The query path's breakdown: p50 / p95 of each step over the drops that ran it."""
+    steps = list(dict.fromkeys(step for drop_ in profile for step in drop_))
+    rows = []
+    for step in steps:
+        ms = np.array([d[step] for d in profile if step in d])
+        rows.append((f"{label}: {step}", f"{np.percentile(ms, 50):.1f} / {np.percentile(ms, 95):.1f} ms"))
+    return rows
 
 
 def index_folder(qapp, app, folder, during=None) -> tuple[float, dict | None]:
@@ -194,7 +214,7 @@ def main() -> int:
     app.window.resize(1280, 800)
     wait_for(app.worker.ready)
     queries = [originals[i * 9 % len(originals)] for i in range(args.drops)]
-    rows = []
+    rows, profiles = [], []
     imports = []
     try:
         run_drops(qapp, app.window, queries, 2)  # warm-up: model, caches, first paint
@@ -214,6 +234,7 @@ def main() -> int:
                 ms = np.array(times[key])
                 rows.append((f"{label}: {name}", f"{np.percentile(ms, 50):.0f} / {np.percentile(ms, 95):.0f} ms"))
             rows.append((f"{label}: worst main-thread stall, drop → first screen", f"{max(times['stall']):.0f} ms"))
+            profiles.append(profile_rows(label.split(" (")[0], times["profile"]))
         rows.append(("indexing rate, no drops / during the drops",
                      f"{alone:.1f} / {shared:.1f} photos/s ({(1 - shared / alone) * 100:.0f}% given to the queries)"))
     finally:
@@ -227,6 +248,8 @@ def main() -> int:
         for folder in imports:
             shutil.rmtree(folder, ignore_errors=True)
     print_table(("measure (p50 / p95)", f"{args.backend}, {args.n:,} photos"), rows)
+    print_table(("where a drop's time goes (p50 / p95 over every drop)", f"{args.backend}, {args.n:,} photos"),
+                [row for rows_ in profiles for row in rows_])
     return 0
 
 

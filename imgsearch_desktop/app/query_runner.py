@@ -97,6 +97,7 @@ class QueryRunner(QObject):
         return True
 
     def _answered(self, seq: int, result: QueryResult) -> None:
+        log.debug("query answered in %.0f ms: %s", result.seconds * 1000, result.stages.describe())
         if seq == self._seq:
             self.answered.emit(result)
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,11 +96,28 @@ class Query:
         return len(parts) == 1 and parts[0].text is not None
 
 
+class Stages(dict[str, float]):
+    """Where one query's time went: milliseconds per step (the query path's profile, which the benchmarks print
+    and the log keeps). A step run twice (two photo parts) adds up."""
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = self.get(name, 0.0) + (time.perf_counter() - started) * 1000
+
+    def describe(self) -> str:
+        return ", ".join(f"{name} {ms:.0f} ms" for name, ms in self.items())
+
+
 @dataclass
 class QueryResult:
     query: Query
     hits: list[Hit]
     seconds: float
+    stages: Stages = field(default_factory=Stages)
     relations: list[Tier] = field(default_factory=list)  # per hit: its tier to the query (label: Tier.label)
     best: int | None = None  # index of the best version among the query's copies, when it has any
 
@@ -119,30 +137,33 @@ def run_query(embedder, store: VectorStore, query: Query, keep: KeepPolicy | Non
         if query.words is not None and words:
             return _words_only(store, query, words, started)
         raise UsageError("a query needs at least one positive part (a photo or a sentence to look for)")
-    vectors, single = [], None
+    vectors, single, stages = [], None, Stages()
     with embedder.query():  # decoding the query's photos goes ahead of indexing's too
         for part in parts:
-            vector, seen = part_vector(embedder, store, part)
+            vector, seen = part_vector(embedder, store, part, stages)
             vectors.append(part.weight * vector)
             single = seen
     q = np.sum(vectors, axis=0)
     norm = float(np.linalg.norm(q))
     if norm < 1e-6:
         raise UserError("the query's parts cancel each other out: there is nothing left to look for")
-    hits = store.knn(q / norm, k=query.k, filters=query.filters, min_score=query.min_score)
+    with stages("kNN"):
+        hits = store.knn(q / norm, k=query.k, filters=query.filters, min_score=query.min_score)
     for hit in hits:
         hit.matched = MEANING
     if words:
-        found = store.words_search(words, k=query.k, filters=query.filters, vectors=True)
+        with stages("words"):
+            found = store.words_search(words, k=query.k, filters=query.filters, vectors=True)
         hits = fuse(hits, found, q / norm, query.k)
         for hit in hits:
             if hit.matched != MEANING:
                 hit.matched_terms = tuple(words.terms())
-    result = QueryResult(query, hits, 0.0)
+    result = QueryResult(query, hits, 0.0, stages)
     if len(parts) == 1 and single is not None:  # one photo: label its copies among the hits
         sha256, phash = single
         alike = _alike_to(parts[0])
-        result.relations = [relation_to_query(h, sha256, phash, alike=alike) for h in hits]
+        with stages("labels"):
+            result.relations = [relation_to_query(h, sha256, phash, alike=alike) for h in hits]
         copies = result.copies
         if len(copies) >= 2:
             policy = keep or KeepPolicy()
@@ -226,35 +247,49 @@ def check_parts(embedder, parts: list[Part]) -> None:
         embedder.text_encoder()
 
 
-def part_vector(embedder, store, part: Part) -> tuple[np.ndarray, tuple[str | None, str | None] | None]:
-    """The part's unit vector, and for a photo its (sha256, phash) to label copies among the hits."""
+def part_vector(embedder, store, part: Part, stages: Stages | None = None,
+                ) -> tuple[np.ndarray, tuple[str | None, str | None] | None]:
+    """The part's unit vector, and for a photo its (sha256, phash) to label copies among the hits; each step's
+    time goes into ``stages``."""
+    stages = Stages() if stages is None else stages
     if part.text is not None:
-        return _unit(embedder.encode_texts([part.text], priority=True)[0]), None
+        with stages("embed"):
+            return _unit(embedder.encode_texts([part.text], priority=True)[0]), None
     if part.stored is not None:
-        source = store.indexed_source(part.stored)
+        with stages("lookup"):
+            source = store.indexed_source(part.stored)
         if source is None:
             raise UnreadablePart(f"not in the index: {part.stored} (index it first, or search with it as --image)",
                                  part)
         return _unit(source["image_embedding"]), (source.get("sha256"), source.get("phash"))
     name = part.path or "pasted image"
     region = None if part.region is None or _whole(part.region) else part.region
-    if region is None and part.path is not None and (source := unchanged_source(store, part.path)) is not None:
-        return _unit(source["image_embedding"]), (source.get("sha256"), source.get("phash"))
+    if region is None and part.path is not None:
+        with stages("lookup"):
+            source = unchanged_source(store, part.path)
+        if source is not None:
+            return _unit(source["image_embedding"]), (source.get("sha256"), source.get("phash"))
     try:
-        data = images.read_file(part.path) if part.path is not None else (part.image_bytes or b"")
-        sha256 = hashlib.sha256(data).hexdigest()
+        with stages("read + hash"):
+            data = images.read_file(part.path) if part.path is not None else (part.image_bytes or b"")
+            sha256 = hashlib.sha256(data).hexdigest()
         if region is None:  # the same content indexed elsewhere (a copy, or this file touched): its vector
-            source = store.by_sha256([sha256]).get(sha256)
+            with stages("lookup"):
+                source = store.by_sha256([sha256]).get(sha256)
             if source is not None:
                 return _unit(source["image_embedding"]), (sha256, source.get("phash"))
         # A region is cut from a larger decode, then brought to the model's size: cut from the 224 px decode, a
         # 10% box would be 22 px that the model blows up.
-        loaded = images.decode(data, embedder.image_size * (REGION_ZOOM if region else 1), name=name)
+        with stages("decode"):
+            loaded = images.decode(data, embedder.image_size * (REGION_ZOOM if region else 1), name=name)
     except images.ImageSkipped as exc:
         raise UnreadablePart(f"Cannot search with this image: {name}: {exc}", part) from None
     image = images.shrink(crop(loaded.image, region), embedder.image_size) if region else loaded.image
-    vector = embedder.encode_images([image], priority=True)[0]
-    return _unit(vector), (None if region else sha256, images.perceptual_hash(image))
+    with stages("embed"):
+        vector = embedder.encode_images([image], priority=True)[0]
+    with stages("phash"):
+        phash = images.perceptual_hash(image)
+    return _unit(vector), (None if region else sha256, phash)
 
 
 def unchanged_source(store, path: str) -> dict | None:

@@ -10,7 +10,7 @@ import pytest
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.dupes import Tier
 from imgsearch_desktop.core.pipeline import Indexer
-from imgsearch_desktop.core.query import REGION_ZOOM, Part, Query, crop, part_vector, run_query
+from imgsearch_desktop.core.query import REGION_ZOOM, Part, Query, Stages, crop, part_vector, run_query
 from imgsearch_desktop.core.store import path_from_source
 from imgsearch_desktop.errors import UserError
 from tests.photos import write_photo
@@ -117,14 +117,18 @@ def test_an_indexed_photo_dropped_as_a_file_is_answered_without_reading_it(store
     assert result.hits[0].path == target and result.hits[0].score > 0.9999
     assert counted == []
     assert result.relations[0] is Tier.EXACT  # copies are still labelled from the stored hashes
+    assert list(result.stages) == ["lookup", "kNN", "labels"]  # the profile names what ran, and only that
+    assert 0 < sum(result.stages.values()) <= result.seconds * 1000
 
 
 def test_a_modified_indexed_photo_is_decoded_again(store, embedder, indexed, counted):
     target = indexed[5]
     before = stored_vectors(store)[str(target)]
     write_photo(target, seed=4242, size=(300, 200))  # same path, new content (and a new size/mtime)
-    vector, _ = part_vector(embedder, store, Part(path=str(target)))
+    stages = Stages()
+    vector, _ = part_vector(embedder, store, Part(path=str(target)), stages)
     assert counted == ["read", "decode", "embed"]
+    assert list(stages) == ["lookup", "read + hash", "decode", "embed", "phash"]
     fresh = unit(embedder.encode_images([images.load_file(target, embedder.image_size).loaded.image])[0])
     assert float(vector @ fresh) > 0.99999 and float(vector @ before) < 0.9999
 
@@ -137,3 +141,4 @@ def test_a_touched_indexed_photo_is_answered_by_its_content_without_a_decode(sto
     result = run_query(embedder, store, Query(path=str(target), k=1))
     assert result.hits[0].path == str(target) and result.hits[0].score > 0.9999
     assert counted == ["read"]
+    assert "read + hash" in result.stages and "decode" not in result.stages

@@ -162,7 +162,7 @@ def test_a_single_stored_photo_labels_its_copies():
 
 def test_copies_are_the_hits_whose_tier_is_not_a_similar_shot():
     """"Copy or not" is decided by the tier, not by comparing a label's words."""
-    result = QueryResult(Query(), [], 0.0, [Tier.EXACT, Tier.SIMILAR, Tier.SAME_PICTURE, Tier.SIMILAR])
+    result = QueryResult(Query(), [], 0.0, relations=[Tier.EXACT, Tier.SIMILAR, Tier.SAME_PICTURE, Tier.SIMILAR])
     assert result.copies == [0, 2]
 
 
