@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from imgsearch_desktop.app.problems import explain, is_unreachable
 from imgsearch_desktop.app.workers import run_call
@@ -21,6 +22,8 @@ from imgsearch_desktop.core.store import Filters
 from imgsearch_desktop.errors import UnreadablePart, UsageError
 
 log = logging.getLogger(__name__)
+
+SPELL_BOUND_MS = 10_000  # the longest a query holds indexing back if its answer never arrives
 
 
 class QueryRunner(QObject):
@@ -80,8 +83,14 @@ class QueryRunner(QObject):
         else:
             def job():
                 return run_query(embedder, store, query, keep)
-        run_call(job, lambda result: self._answered(seq, result), lambda exc: self._failed(seq, query, exc),
-                 owner=self)
+        # Indexing waits from the ask to the answer's delivery, not only while the job runs on its pool thread: the
+        # window's first-screen spell starts as the answer arrives, and a gap between the two let indexing's held
+        # back bulk write and decoders take the cores the first screen's thumbnails needed (drop_to_grid).
+        # Bounded: an answer dropped with its closed window must not hold indexing back.
+        end = embedder.foreground()
+        QTimer.singleShot(SPELL_BOUND_MS, end)
+        run_call(job, lambda result: self._answered(seq, result, end),
+                 lambda exc: self._failed(seq, query, exc, end), owner=self)
 
     def clear(self) -> None:
         """No query any more (the window went back to the library): an answer still on its way is dropped."""
@@ -96,12 +105,16 @@ class QueryRunner(QObject):
         self.submit(dataclasses.replace(query, k=k, min_score=min_score, filters=filters))
         return True
 
-    def _answered(self, seq: int, result: QueryResult) -> None:
+    def _answered(self, seq: int, result: QueryResult, end: Callable[[], None]) -> None:
         log.debug("query answered in %.0f ms: %s", result.seconds * 1000, result.stages.describe())
-        if seq == self._seq:
-            self.answered.emit(result)
+        try:
+            if seq == self._seq:
+                self.answered.emit(result)  # the window starts its first-screen spell before this one ends
+        finally:
+            end()
 
-    def _failed(self, seq: int, query: Query, exc: BaseException) -> None:
+    def _failed(self, seq: int, query: Query, exc: BaseException, end: Callable[[], None]) -> None:
+        end()
         if seq != self._seq:
             return
         if is_unreachable(exc):

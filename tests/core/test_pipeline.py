@@ -261,6 +261,33 @@ def test_decoders_wait_while_a_query_is_in_flight(store, embedder, tmp_path, mon
     assert len(started) == 24 and min(started) >= held_until
 
 
+def test_bulk_writes_wait_while_a_query_is_in_flight(store, embedder, tmp_path, monkeypatch):
+    """A query that starts after a batch was embedded: the batch's bulk write waits until the query has ended (the
+    node's graph building would take the cores its kNN needs)."""
+    root = tmp_path / "import"
+    for i in range(4):
+        write_photo(root / f"card{i}.jpg", seed=600 + i, size=(320, 240))
+    ends, writes = [], []
+    real_encode, real_write = embedder.encode_images, store.write
+
+    def encode_images(images, *args, **kwargs):
+        vectors = real_encode(images, *args, **kwargs)
+        if not kwargs.get("priority"):  # an ingest batch is embedded: a query arrives now, for 0.5 s
+            end = embedder.foreground()
+            threading.Timer(0.5, lambda: (ends.append(time.monotonic()), end())).start()
+        return vectors
+
+    def write(*args, **kwargs):
+        writes.append(time.monotonic())
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(embedder, "encode_images", encode_images)
+    monkeypatch.setattr(store, "write", write)
+    stats = Indexer(store, embedder, batch_size=4).run([root])
+    assert stats.indexed == 4 and len(writes) == 1 and len(ends) == 1
+    assert writes[0] >= ends[0], "the bulk write went to the node while a query was in flight"
+
+
 def test_indexing_fills_the_thumbnail_cache_from_its_own_decode(store, embedder, tmp_path, monkeypatch):
     from imgsearch_desktop.core import thumbs
 
