@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from imgsearch_desktop.app.compare_pane import human_size
-from imgsearch_desktop.app.results_model import centred, placeholder
+from imgsearch_desktop.app.results_model import placeholder
+from imgsearch_desktop.app.thumbnails import centred_image
 from imgsearch_desktop.core.dupes import Group, Member, NotDuplicates
 from imgsearch_desktop.core.dupes.review import file_key, header_text
 from imgsearch_desktop.core.store import readable_path
@@ -180,7 +181,7 @@ class GroupTree(QTreeWidget):
     @Slot(object, QImage)
     def set_thumbnail(self, path: str, image: QImage) -> None:
         # Main thread: the only place a QPixmap is made.
-        pixmap = placeholder(ICON_PX, "?") if image.isNull() else centred(QPixmap.fromImage(image), ICON_PX)
+        pixmap = placeholder(ICON_PX, "?") if image.isNull() else QPixmap.fromImage(centred_image(image, ICON_PX))
         self.icons[path] = QIcon(pixmap)
         for item in self._items.get(path, []):
             item.setIcon(1, self.icons[path])

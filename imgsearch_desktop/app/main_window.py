@@ -101,7 +101,7 @@ class MainWindow(WindowMenus, Indexing, PhotoInput, QMainWindow):
         self.thumbnails = ThumbnailLoader(dirs.cache / "thumbnails", px=256)
         self.model = ResultsModel(self.thumbnails, ICON_PX, self)
         self.thumbnails.loaded.connect(self._on_preview)
-        self.thumbnails.loaded.connect(self._on_result_thumbnail)  # after the model's slot: its pixmaps are in
+        self.thumbnails.cell_loaded.connect(self._on_result_thumbnail)  # after the model's slot: its pixmaps are in
         self._end_first_screen: Callable[[], None] = lambda: None
         self.runner = QueryRunner(settings, self)
         self.health = EngineHealth(worker.connect, worker.address, self)

@@ -45,17 +45,6 @@ def placeholder(px: int, text: str = "") -> QPixmap:
     return pm
 
 
-def centred(pixmap: QPixmap, px: int) -> QPixmap:
-    """The picture scaled to fit a px×px cell and centred in it, so captions line up under every thumbnail."""
-    scaled = pixmap.scaled(px, px, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-    cell = QPixmap(QSize(px, px))
-    cell.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(cell)
-    painter.drawPixmap((px - scaled.width()) // 2, (px - scaled.height()) // 2, scaled)
-    painter.end()
-    return cell
-
-
 class ResultsModel(QAbstractListModel):
     def __init__(self, thumbnails: ThumbnailLoader, icon_px: int = 180, parent=None) -> None:
         super().__init__(parent)
@@ -70,7 +59,7 @@ class ResultsModel(QAbstractListModel):
         self._broken = placeholder(icon_px, "cannot show")
         self._rows: dict[str, list[int]] = {}
         self._names: list[str] = []  # each hit's name as its tile shows it (cut where the names do not differ)
-        thumbnails.loaded.connect(self._on_thumbnail)
+        thumbnails.cell_loaded.connect(self._on_thumbnail)
 
     def set_hits(self, hits: list[Hit], relations: list[Tier] = (), best: int | None = None) -> None:
         self.beginResetModel()
@@ -84,7 +73,7 @@ class ResultsModel(QAbstractListModel):
             if path in self.pixmaps:
                 self.pixmaps.move_to_end(path)
             else:
-                self.thumbnails.request(path)
+                self.thumbnails.request(path, cell=self.icon_px)
         self._evict()
 
     def drop(self, paths: set[str]) -> None:
@@ -151,11 +140,8 @@ class ResultsModel(QAbstractListModel):
 
     @Slot(object, QImage)
     def _on_thumbnail(self, path: str, image: QImage) -> None:
-        # Main thread: the only place a QPixmap is made.
-        if image.isNull():
-            self.pixmaps[path] = self._broken
-        else:
-            self.pixmaps[path] = centred(QPixmap.fromImage(image), self.icon_px)
+        # Main thread: the only place a QPixmap is made (from the tile already centred on the pool).
+        self.pixmaps[path] = self._broken if image.isNull() else QPixmap.fromImage(image)
         self._evict()
         for row in self._rows.get(path, []):
             idx = self.index(row)

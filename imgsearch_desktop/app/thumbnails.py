@@ -1,6 +1,7 @@
 """Thumbnails: from the on-disk cache (indexing fills it), else decoded off the main thread and cached.
 
-Pool threads produce QImages (thread-safe); the results model turns them into QPixmaps on the main thread.
+Pool threads produce QImages (thread-safe; a grid's tile is also scaled and centred there); the grids turn them into
+QPixmaps on the main thread.
 Jobs are plain callables on the pool (no Python QRunnable subclass: see workers._Relay for why).
 """
 
@@ -9,8 +10,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QImage, QPainter
 
 from imgsearch_desktop.app.pools import new_pool
 from imgsearch_desktop.core import images, private, thumbs
@@ -20,6 +21,20 @@ class _Signals(QObject):
     # object, not str: a QString would drop the surrogate escapes of a non-UTF-8 name, and the grid, keyed by the
     # exact path, would never see its thumbnail (a blank tile).
     loaded = Signal(object, QImage)
+    # A grid tile's: the thumbnail centred in its cell, made on the pool. Only the grid that asked listens (every
+    # ``loaded`` listener ran once per result thumbnail, on the main thread, in the burst a drop's 50 bring).
+    cell_loaded = Signal(object, QImage)
+
+
+def centred_image(image: QImage, px: int) -> QImage:
+    """The picture scaled to fit a px×px cell and centred in it, so captions line up under every thumbnail."""
+    scaled = image.scaled(px, px, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    cell = QImage(px, px, QImage.Format.Format_ARGB32_Premultiplied)
+    cell.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(cell)
+    painter.drawImage((px - scaled.width()) // 2, (px - scaled.height()) // 2, scaled)
+    painter.end()
+    return cell
 
 
 class ThumbnailLoader(QObject):
@@ -34,18 +49,20 @@ class ThumbnailLoader(QObject):
         self.pool = new_pool(threads)
         self.signals = _Signals()
         self.loaded = self.signals.loaded
+        self.cell_loaded = self.signals.cell_loaded
         self.generation = 0
 
-    def request(self, path: str, urgent: bool = False) -> None:
-        """``urgent``: ahead of the queue and never cancelled (the query photo's own preview)."""
+    def request(self, path: str, urgent: bool = False, cell: int | None = None) -> None:
+        """``urgent``: ahead of the queue and never cancelled (the query photo's own preview). ``cell``: the answer
+        is ``cell_loaded``, a cell×cell image with the thumbnail centred in it, instead of ``loaded``."""
         key = thumbs.key_now(path, self.px)
         if key is None:
-            self.signals.loaded.emit(path, QImage())
+            (self.signals.loaded if cell is None else self.signals.cell_loaded).emit(path, QImage())
             return
-        job = functools.partial(self._job, path, key, None if urgent else self.generation)
+        job = functools.partial(self._job, path, key, None if urgent else self.generation, cell)
         self.pool.start(job, 1 if urgent else 0)
 
-    def _job(self, path: str, key: str, generation: int | None) -> None:
+    def _job(self, path: str, key: str, generation: int | None, cell: int | None = None) -> None:
         if generation is not None and generation != self.generation:
             return  # asked for by a query that has been replaced meanwhile
         cached = self.cache.file(key)
@@ -57,7 +74,10 @@ class ThumbnailLoader(QObject):
             image = QImage.fromData(data, "JPEG")
         except (images.ImageSkipped, OSError, ValueError):
             image = QImage()
-        self.signals.loaded.emit(path, image)
+        if cell is None:
+            self.signals.loaded.emit(path, image)
+        else:
+            self.signals.cell_loaded.emit(path, image if image.isNull() else centred_image(image, cell))
 
     def cancel_pending(self) -> None:
         # Jobs not started yet see the new generation and return at once (QThreadPool.clear() would also do, now
