@@ -112,14 +112,14 @@ def forget_thumbnails(window, paths: list[str] = ()) -> None:
             loader.cache.file(key).unlink(missing_ok=True)
 
 
-def run_drops(qapp, window, queries, count: int, until=lambda: False) -> dict[str, list[float]]:
+def run_drops(qapp, window, queries, count: int, until=lambda: False, pace: float = 0.0) -> dict[str, list[float]]:
     """Per query: after a restart, warm, then with its results' thumbnails gone from disk too; the main thread's
     worst stall is measured from each drop to its first screen. Stops early once ``until()`` (indexing finished):
-    every drop of the busy phase overlaps indexing."""
+    every drop of the busy phase overlaps indexing. ``pace``: seconds from one drop to the next (0: at once)."""
     times: dict[str, list[float]] = {"restarted": [], "warm": [], "uncached": [], "query": [], "stall": []}
     profile: list[dict[str, float]] = []  # per drop: the query's stages, the rest of its way, its first screen
     meter = StallMeter()
-    began = time.perf_counter()
+    began = began_last = time.perf_counter()
     for i in range(count):
         if until():
             break
@@ -128,8 +128,11 @@ def run_drops(qapp, window, queries, count: int, until=lambda: False) -> dict[st
                 forget_thumbnails(window)
             elif bucket == "uncached":
                 forget_thumbnails(window, [h.path for h in window.model.hits])
+            if pace:  # a person's pace: the next drop comes ``pace`` s after the last one began
+                while time.perf_counter() < began_last + pace:
+                    qapp.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 20)
             meter.start()
-            start = time.perf_counter()
+            start = began_last = time.perf_counter()
             drop(window, queries[i % len(queries)])
             wait_for(window.results_shown)
             shown = time.perf_counter()
@@ -185,6 +188,8 @@ def main() -> int:
                     help="priority of indexing's decode threads (0 = the same as the window's)")
     ap.add_argument("--es-url", default=os.environ.get("IMGSEARCH_ES_URL"))
     ap.add_argument("--analyses", action="store_true", help="leave faces and text in photos on (default: off)")
+    ap.add_argument("--pace", type=float, default=0.0,
+                    help="while indexing, seconds from one drop to the next (default 0: one right after another)")
     ap.add_argument("--prepare", action="store_true",
                     help="only write (or find) the index and the thumbnails, then stop: the slow part, done ahead")
     args = ap.parse_args()
@@ -228,10 +233,12 @@ def main() -> int:
         alone, _ = index_folder(qapp, app, imports[-1])
         imports.append(subset(200, "drops", first=400))
         shared, busy = index_folder(qapp, app, imports[-1],
-                                    lambda ended: run_drops(qapp, app.window, queries, args.drops, until=ended))
+                                    lambda ended: run_drops(qapp, app.window, queries, args.drops, until=ended,
+                                                            pace=args.pace))
         print(f"{visible_count(app.window)} results on the first screen (1280×800 window, 50 results)")
+        paced = f", a drop every {args.pace:g} s" if args.pace else ""
         for label, times in (("idle", idle), (f"indexing 200 new photos ({len(busy['warm'])} queries × 3 drops "
-                                              "before it ended)", busy)):
+                                              f"before it ended{paced})", busy)):
             for key, name in (("query", "query: decode + embed + kNN"),
                               ("restarted", "drop → first screen painted, after a restart"),
                               ("warm", "drop → first screen painted, warm"),

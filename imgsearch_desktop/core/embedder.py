@@ -54,6 +54,8 @@ class Embedder:
         self._count_lock = threading.Lock()
         self._queries_done = threading.Condition(self._count_lock)  # not the model lock: decoders must not wait on it
         self._per_image: dict[int, float] = {}  # id(encoder) → seconds an image takes it, from ingest slices
+        self._interruptible: set[int] = set()  # id(encoder) of towers an ingest slice can stop in (torch)
+        self._slice = threading.local()  # ``running`` on the thread whose ingest slice is in a model call
 
     def image_encoder(self) -> Encoder:
         # Once loaded, read without the lock: a query must not queue behind a running ingest slice.
@@ -76,8 +78,12 @@ class Embedder:
             attr = f"_{kind}"
             if getattr(self, attr) is None:
                 choice = self.prepare()
-                setattr(self, attr, open_encoder(choice.image if kind == "image" else choice.text, kind,
-                                                 self.device_preference))
+                encoder = open_encoder(choice.image if kind == "image" else choice.text, kind,
+                                       self.device_preference)
+                if hasattr(encoder, "between_layers"):
+                    encoder.between_layers(self._checkpoint)
+                    self._interruptible.add(id(encoder))
+                setattr(self, attr, encoder)
                 self._check_pair()
             return getattr(self, attr)
 
@@ -169,8 +175,21 @@ class Embedder:
     def encode_texts(self, texts: Sequence[str], priority: bool = False) -> np.ndarray:
         return self._encode(self.text_encoder(), list(texts), priority)
 
+    def _checkpoint(self) -> None:
+        """Between two layers of a model call: an ingest slice's stops here while a query waits (the query's own
+        call, on its thread, goes through)."""
+        if not getattr(self._slice, "running", False) or not self._queries_waiting:
+            return
+        deadline = time.monotonic() + QUERY_PRECEDENCE_S
+        while self._queries_waiting and time.monotonic() < deadline:
+            self._turn.wait(0.1)  # the slice holds the model lock: waiting hands it to the query
+
     def _slice_size(self, encoder: Encoder) -> int:
-        """Images for the next ingest slice: one until the encoder's speed is known, then SLICE_BUDGET_S' worth."""
+        """Images for the next ingest slice: a whole batch where a query can stop it between layers (torch: small
+        slices ran one image a call, at a third of its batch rate); else one until the encoder's speed is known,
+        then SLICE_BUDGET_S' worth."""
+        if id(encoder) in self._interruptible:
+            return self.batch_size
         per_image = self._per_image.get(id(encoder))
         return 1 if per_image is None else max(1, min(PREEMPT_SLICE, int(SLICE_BUDGET_S / max(per_image, 1e-6))))
 
@@ -184,8 +203,9 @@ class Embedder:
                 return encoder.encode(inputs, self.batch_size)
         # An ingest batch runs in slices, each taking its turn anew, so a query waits for one slice at most
         # (benchmarks/drop_to_grid.py: a whole batch of 32 held a dropped photo up for seconds while indexing).
-        # A slice is as many images as take SLICE_BUDGET_S (one torch image on a CPU, a few int8 ones): a model
-        # call cannot be interrupted, so its length is what a query arriving during it waits.
+        # A torch slice is a whole batch that stops between layers for a query (_checkpoint); an ONNX Runtime
+        # call cannot be interrupted, so its slice is as many images as take SLICE_BUDGET_S (a few int8 ones):
+        # its length is what a query arriving during it waits.
         parts, start = [], 0
         while start < len(inputs):
             with self._turn:
@@ -194,7 +214,11 @@ class Embedder:
                     self._turn.wait(0.1)
                 size = self._slice_size(encoder)
                 began = time.perf_counter()
-                parts.append(encoder.encode(inputs[start:start + size], self.batch_size))
+                self._slice.running = True
+                try:
+                    parts.append(encoder.encode(inputs[start:start + size], self.batch_size))
+                finally:
+                    self._slice.running = False
                 self._measured(encoder, (time.perf_counter() - began) / size)
             start += size
         return np.concatenate(parts) if parts else np.zeros((0, encoder.dims), dtype=np.float32)

@@ -49,10 +49,13 @@ def test_missing_models_give_a_clear_error(tmp_path, monkeypatch, tiny_models):
         Embedder("sentence-transformers/no-such-model-here", str(tiny_models["text"]), device="cpu").image_encoder()
 
 
-def test_a_query_runs_before_the_rest_of_an_ingest_slice_in_progress(tiny_models, monkeypatch):
-    """Order, not durations: an ingest batch of 8 decoded photos is being embedded (its first model call held by an
-    Event); a query arriving meanwhile is embedded before the batch's other photos, not after all 8."""
-    embedder = Embedder(str(tiny_models["clip"]), str(tiny_models["text"]), device="cpu", batch_size=8)
+def test_a_query_runs_before_the_rest_of_an_ingest_slice_in_progress(onnx_models, monkeypatch):
+    """Order, not durations: an ingest batch of 8 decoded photos is being embedded by a model call that cannot be
+    stopped (ONNX Runtime; its first call held by an Event); a query arriving meanwhile is embedded before the
+    batch's other photos, not after all 8."""
+    # fp32: int8's dynamic quantisation scales each call's activations by that call's batch
+    embedder = Embedder(str(onnx_models["fp32"]["image"]), str(onnx_models["fp32"]["text"]), device="cpu",
+                        batch_size=8)
     encoder = embedder.image_encoder()
     real, calls = encoder.encode, []
     running, go_on = threading.Event(), threading.Event()
@@ -82,6 +85,44 @@ def test_a_query_runs_before_the_rest_of_an_ingest_slice_in_progress(tiny_models
     assert calls[0][1] < 8 and sum(n for kind, n in calls if kind == "ingest") == 8  # the rest came after it
     assert np.allclose(out["ingest"], real(pictures, 8), atol=1e-5)  # slicing changes no vector
     assert out["query"].shape == (1, TINY_DIMS)
+
+
+def test_a_query_stops_a_torch_ingest_batch_between_layers(tiny_models):
+    """torch: an ingest batch is one model call of the whole batch (its batch rate), and a query arriving while it
+    runs is answered before that call ends: the batch waits at the next layer and goes on after the query."""
+    import torch
+
+    embedder = Embedder(str(tiny_models["clip"]), str(tiny_models["text"]), device="cpu", batch_size=8)
+    encoder = embedder.image_encoder()
+    real, calls = encoder.encode, []
+    encoder.encode = lambda inputs, batch_size: calls.append(len(inputs)) or real(inputs, batch_size)
+    first_layer = next(m[0] for name, m in encoder.model.named_modules()  # the vision tower's first block
+                       if "vision" in name and isinstance(m, torch.nn.ModuleList) and len(m) > 1)
+    in_forward, events = threading.Event(), []
+
+    def hold_first_layer(_module, _args):  # the ingest's forward is in its first block: the query comes now
+        if threading.current_thread().name == "ingest" and not in_forward.is_set():
+            in_forward.set()
+            wait_until(lambda: embedder._queries_waiting == 1)
+
+    first_layer.register_forward_pre_hook(hold_first_layer)
+    pictures = [picture(i, (64, 48)) for i in range(8)]
+    out: dict[str, np.ndarray] = {}
+
+    def ingest_run() -> None:
+        out["ingest"] = embedder.encode_images(pictures)
+        events.append("ingest done")
+
+    ingest = threading.Thread(target=ingest_run, name="ingest")
+    ingest.start()
+    assert in_forward.wait(30)
+    out["query"] = embedder.encode_images([picture(99, (99, 99))], priority=True)
+    events.append("query done")
+    ingest.join(30)
+    assert events == ["query done", "ingest done"]  # answered while the batch's call was still running
+    assert calls == [8, 1]  # the batch in one call, not sliced; the query's call inside it
+    assert np.allclose(out["ingest"], real(pictures, 8), atol=1e-5)  # stopping changes no vector
+    assert embedder._queries_waiting == 0
 
 
 def wait_until(condition, timeout: float = 10.0) -> None:

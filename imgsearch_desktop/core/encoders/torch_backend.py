@@ -3,7 +3,7 @@ GPUs. Imported only when a model has no ONNX export (the lean packaged app ships
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,6 +87,17 @@ class TorchEncoder:
         self.device = str(self.model.device)
         self.dims = int(self.model.get_embedding_dimension())
         self.image_size = _model_input_size(self.model)
+
+    def between_layers(self, check: Callable[[], None]) -> None:
+        """Call ``check`` before each layer of the model's layer stacks (a transformer's blocks): a long batch
+        can stop there for a query, which then runs on the same model (inference only, so calls do not share
+        state) and the batch goes on where it stopped."""
+        import torch
+
+        for stack in self.model.modules():
+            if isinstance(stack, torch.nn.ModuleList) and len(stack) > 1:
+                for layer in stack:
+                    layer.register_forward_pre_hook(lambda _module, _args: check())
 
     def encode(self, inputs: Sequence, batch_size: int) -> np.ndarray:
         import torch
