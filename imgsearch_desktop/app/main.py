@@ -61,6 +61,7 @@ class App:
     def shutdown(self, wait_ms: int = 60_000) -> None:
         """Stop cleanly: cancel at the next batch boundary, stop watching, end the thread."""
         self.window.end_first_screen()  # its timer will not fire any more: indexing must not wait for it
+        self.window.runner.end_spells()  # nor will the answers of queries still in flight
         self.worker.control.cancel()
         self.worker.shutdown()
         self.thread.quit()

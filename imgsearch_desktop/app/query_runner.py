@@ -43,6 +43,7 @@ class QueryRunner(QObject):
         self.pending: Query | None = None
         self.last: Query | None = None
         self._seq = 0
+        self._spells: set[Callable[[], None]] = set()  # the ends of the spells of queries not answered yet
         self.wait_reason = "Will search as soon as the index is ready…"
 
     @property
@@ -87,10 +88,22 @@ class QueryRunner(QObject):
         # window's first-screen spell starts as the answer arrives, and a gap between the two let indexing's held
         # back bulk write and decoders take the cores the first screen's thumbnails needed (drop_to_grid).
         # Bounded: an answer dropped with its closed window must not hold indexing back.
-        end = embedder.foreground()
+        spell = embedder.foreground()
+
+        def end() -> None:
+            self._spells.discard(end)
+            spell()
+
+        self._spells.add(end)
         QTimer.singleShot(SPELL_BOUND_MS, end)
         run_call(job, lambda result: self._answered(seq, result, end),
                  lambda exc: self._failed(seq, query, exc, end), owner=self)
+
+    def end_spells(self) -> None:
+        """Indexing waits for no query of this runner any more (the window is closing: no answer or timer will
+        come to end their spells)."""
+        for end in list(self._spells):
+            end()
 
     def clear(self) -> None:
         """No query any more (the window went back to the library): an answer still on its way is dropped."""

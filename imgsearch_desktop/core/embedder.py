@@ -80,8 +80,7 @@ class Embedder:
                 choice = self.prepare()
                 encoder = open_encoder(choice.image if kind == "image" else choice.text, kind,
                                        self.device_preference)
-                if hasattr(encoder, "between_layers"):
-                    encoder.between_layers(self._checkpoint)
+                if hasattr(encoder, "between_layers") and encoder.between_layers(self._checkpoint):
                     self._interruptible.add(id(encoder))
                 setattr(self, attr, encoder)
                 self._check_pair()
@@ -180,8 +179,9 @@ class Embedder:
         call, on its thread, goes through)."""
         if not getattr(self._slice, "running", False) or not self._queries_waiting:
             return
-        deadline = time.monotonic() + QUERY_PRECEDENCE_S
-        while self._queries_waiting and time.monotonic() < deadline:
+        # One deadline for the whole slice, not one per layer: a spell nobody ends holds a batch 10 s, not 10 s a
+        # layer.
+        while self._queries_waiting and time.monotonic() < self._slice.deadline:
             self._turn.wait(0.1)  # the slice holds the model lock: waiting hands it to the query
 
     def _slice_size(self, encoder: Encoder) -> int:
@@ -214,7 +214,7 @@ class Embedder:
                     self._turn.wait(0.1)
                 size = self._slice_size(encoder)
                 began = time.perf_counter()
-                self._slice.running = True
+                self._slice.running, self._slice.deadline = True, deadline
                 try:
                     parts.append(encoder.encode(inputs[start:start + size], self.batch_size))
                 finally:

@@ -88,16 +88,19 @@ class TorchEncoder:
         self.dims = int(self.model.get_embedding_dimension())
         self.image_size = _model_input_size(self.model)
 
-    def between_layers(self, check: Callable[[], None]) -> None:
+    def between_layers(self, check: Callable[[], None]) -> bool:
         """Call ``check`` before each layer of the model's layer stacks (a transformer's blocks): a long batch
         can stop there for a query, which then runs on the same model (inference only, so calls do not share
-        state) and the batch goes on where it stopped."""
+        state) and the batch goes on where it stopped. False when the model has no such stack (no stop)."""
         import torch
 
+        hooked = False
         for stack in self.model.modules():
             if isinstance(stack, torch.nn.ModuleList) and len(stack) > 1:
                 for layer in stack:
                     layer.register_forward_pre_hook(lambda _module, _args: check())
+                hooked = True
+        return hooked
 
     def encode(self, inputs: Sequence, batch_size: int) -> np.ndarray:
         import torch
