@@ -57,7 +57,7 @@ class ThumbnailLoader(QObject):
         is ``cell_loaded``, a cell×cell image with the thumbnail centred in it, instead of ``loaded``."""
         key = thumbs.key_now(path, self.px)
         if key is None:
-            (self.signals.loaded if cell is None else self.signals.cell_loaded).emit(path, QImage())
+            self._answer(path, QImage(), cell)
             return
         job = functools.partial(self._job, path, key, None if urgent else self.generation, cell)
         self.pool.start(job, 1 if urgent else 0)
@@ -74,6 +74,10 @@ class ThumbnailLoader(QObject):
             image = QImage.fromData(data, "JPEG")
         except (images.ImageSkipped, OSError, ValueError):
             image = QImage()
+        self._answer(path, image, cell)
+
+    def _answer(self, path: str, image: QImage, cell: int | None) -> None:
+        """``loaded``, or for a grid's ``cell`` request ``cell_loaded`` with the tile centred (a null one as is)."""
         if cell is None:
             self.signals.loaded.emit(path, image)
         else:

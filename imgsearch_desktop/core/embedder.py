@@ -181,8 +181,13 @@ class Embedder:
             return
         # One deadline for the whole slice, not one per layer: a spell nobody ends holds a batch 10 s, not 10 s a
         # layer.
-        while self._queries_waiting and time.monotonic() < self._slice.deadline:
-            self._turn.wait(0.1)  # the slice holds the model lock: waiting hands it to the query
+        self._wait_turn(self._slice.deadline)
+
+    def _wait_turn(self, deadline: float) -> None:
+        """An ingest slice (holding the model lock) waits while queries are waiting, until ``deadline``: waiting
+        hands the lock to them."""
+        while self._queries_waiting and time.monotonic() < deadline:
+            self._turn.wait(0.1)
 
     def _slice_size(self, encoder: Encoder) -> int:
         """Images for the next ingest slice: a whole batch where a query can stop it between layers (torch: small
@@ -210,8 +215,7 @@ class Embedder:
         while start < len(inputs):
             with self._turn:
                 deadline = time.monotonic() + QUERY_PRECEDENCE_S  # a spell nobody ends must not stop indexing
-                while self._queries_waiting and time.monotonic() < deadline:
-                    self._turn.wait(0.1)
+                self._wait_turn(deadline)
                 size = self._slice_size(encoder)
                 began = time.perf_counter()
                 self._slice.running, self._slice.deadline = True, deadline
