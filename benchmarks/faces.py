@@ -73,11 +73,10 @@ def analyse(paths: list[Path], ahead: bool = True) -> int:
     (backfill.decoded), or, with ``ahead`` False, read and decoded in turn on this one (the pass before)."""
     analysis = FacesAnalysis()
     if ahead:
-        photos = ((loaded.image, (loaded.width, loaded.height))
-                  for _, _, loaded in decoded(((p, str(p)) for p in paths), analysis.decode_side))
-    else:
-        photos = ((d.image, (d.width, d.height))
-                  for d in (images.decode(images.read_file(p), analysis.decode_side, name=str(p)) for p in paths))
+        return sum(len(photo.analyse([analysis])["faces"])
+                   for _, _, photo in decoded(((p, str(p)) for p in paths), [analysis]))
+    photos = ((d.image, (d.width, d.height))
+              for d in (images.decode(images.read_file(p), analysis.decode_side, name=str(p)) for p in paths))
     return sum(len(analysis.analyse(image, size)["faces"]) for image, size in photos)
 
 

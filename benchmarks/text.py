@@ -8,7 +8,7 @@ Quality (``--quality N``): N real photographs with a distinct phrase each ("WORD
 (3.5–9% of the height), fonts, colours and angles (0–12°), read by the analysis and searched on a real node
 (store.words_search): recall@1 for a query of one word of the photo, and of two words.
 
-    .venv/bin/python benchmarks/text.py [--per-set 6] [--quality 24] [--es-url URL]
+    .venv/bin/python benchmarks/text.py [--per-set 6] [--quality 24] [--es-url URL] [--parts]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 from _common import CACHE, node_url, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,15 +41,25 @@ WORDS = ["INVOICE", "RIALTO", "BAKERY", "HARBOUR", "MUSEUM", "GARAGE", "PHARMACY
 COLOURS = [("white", "black"), ("black", "white"), ("yellow", None), ("#d01010", "white"), ("#1030c0", None)]
 
 
-def analyse_all(analysis: TextAnalysis, paths: list[Path], ahead: bool = True) -> tuple[float, list[dict]]:
+class WholeDecode:
+    """The analysis as the pass ran it before a first, smaller decode: every photo decoded at ``decode_side``."""
+
+    def __init__(self, analysis: TextAnalysis) -> None:
+        self.analysis, self.name, self.decode_side = analysis, analysis.name, analysis.decode_side
+
+    def analyse(self, image, original, larger=None) -> dict:
+        return self.analysis.analyse(image, original)
+
+
+def analyse_all(analysis, paths: list[Path], ahead: bool = True) -> tuple[float, list[dict]]:
     """photos/s and fields as the background pass reads them (the next photo decoded on another thread:
-    backfill.decoded), or, with ``ahead`` False, each photo read and decoded in turn (the pass before)."""
+    backfill.decoded), or, with ``ahead`` False, each photo read and decoded whole in turn (the first pass)."""
     started = time.perf_counter()
     if ahead:
-        photos = (loaded for _, _, loaded in decoded(((p, str(p)) for p in paths), analysis.decode_side))
+        out = [photo.analyse([analysis]) for _, _, photo in decoded(((p, str(p)) for p in paths), [analysis])]
     else:
         photos = (images.decode(images.read_file(p), analysis.decode_side, name=str(p)) for p in paths)
-    out = [analysis.analyse(loaded.image, (loaded.width, loaded.height)) for loaded in photos]
+        out = [analysis.analyse(loaded.image, (loaded.width, loaded.height)) for loaded in photos]
     return len(paths) / (time.perf_counter() - started), out
 
 
@@ -70,15 +81,51 @@ def speed(analysis: TextAnalysis, per_set: int, folder: Path) -> None:
     for name, paths in (("12 MP camera JPEG, no text", camera), ("12 MP camera JPEG, a phrase", with_text),
                         ("screenshots (docs/*.png)", shots)):
         in_turn, _ = analyse_all(analysis, paths, ahead=False)
+        whole, _ = analyse_all(WholeDecode(analysis), paths)
         rate, found = analyse_all(analysis, paths)
         lines = sum(len(f["text_lines"]) for f in found)
-        rows.append((name, str(len(paths)), f"{in_turn:.2f}", f"{rate:.2f}", f"{1000 / rate:.0f}",
+        rows.append((name, str(len(paths)), f"{in_turn:.2f}", f"{whole:.2f}", f"{rate:.2f}", f"{1000 / rate:.0f}",
                      f"{sum(1 for f in found if f['has_text'])}/{len(paths)}", str(lines)))
     for share in (0.1, 0.3):  # a camera library: most photos without text (the share measured is not known)
-        mix = 1 / ((1 - share) / float(rows[0][3]) + share / float(rows[1][3]))
-        rows.append((f"camera mix, {share:.0%} with a phrase", "", "", f"{mix:.2f}", f"{1000 / mix:.0f}", "", ""))
-    print_table(("photos", "n", "photos/s, decode in turn", "photos/s (the pass: decode ahead)", "ms/photo",
-                 "with text read", "lines"), rows)
+        mixes = [1 / ((1 - share) / float(rows[0][c]) + share / float(rows[1][c])) for c in (3, 4)]
+        rows.append((f"camera mix, {share:.0%} with a phrase", "", "", f"{mixes[0]:.2f}", f"{mixes[1]:.2f}",
+                     f"{1000 / mixes[1]:.0f}", "", ""))
+    print_table(("photos", "n", "photos/s, decoded whole in turn", "decoded whole ahead (the pass before)",
+                 "**the pass** (a JPEG at 750 first)", "ms/photo", "with text read", "lines"), rows)
+
+
+def parts(folder: Path) -> None:
+    """Where a 12 MP photo without text goes, side by side: the decode whole and at the first size, and the 640 px
+    probe's detection with RapidOCR's own sessions and preprocessing and with the app's (memory arena, float32)."""
+    from imgsearch_desktop.core.analyses import text
+
+    path = folder / "parts.jpg"
+    background(0, (4000, 3000)).save(path, quality=92)
+    data = path.read_bytes()
+    detector, _, _, _, config = text._import_rapidocr()
+    config["Det"].update(limit_type="max", limit_side_len=4096, intra_op_num_threads=2, inter_op_num_threads=1)
+    stock = detector(config["Det"])
+    app = text.default_reader()
+    first = images.decode(data, text.DECODE_SIDE, draft_target=text.FIRST_SIDE).image
+    probe, _ = text._resized(first, text.PROBE_SIDE)
+    bgr = np.ascontiguousarray(probe[:, :, ::-1])
+    steps = [("decode whole (1440 × 1080)", lambda: images.decode(data, text.DECODE_SIDE)),
+             ("decode first (1000 × 750)", lambda: images.decode(data, text.DECODE_SIDE, draft_target=text.FIRST_SIDE)),
+             ("screen test (1000 × 750)", lambda: text.screen_like(np.asarray(first))),
+             ("probe resize → 640", lambda: text._resized(first, text.PROBE_SIDE)),
+             ("detect 640, RapidOCR's sessions", lambda: stock(bgr)),
+             ("detect 640, the app's", lambda: app.detect(probe))]
+    rows = []
+    for _ in range(3):  # interleaved rounds: the machine's noise falls on both sides of a pair alike
+        for i, (name, step) in enumerate(steps):
+            step()
+            started = time.perf_counter()
+            for _ in range(10):
+                step()
+            ms = (time.perf_counter() - started) * 100
+            rows.append((i, name, ms))
+    print_table(("step", "ms (median of 3 rounds of 10)"),
+                [(name, f"{sorted(ms for j, _, ms in rows if j == i)[1]:.1f}") for i, (name, _) in enumerate(steps)])
 
 
 def quality(analysis: TextAnalysis, n: int, folder: Path, es_url: str | None) -> None:
@@ -156,6 +203,7 @@ def main() -> None:
     ap.add_argument("--per-set", type=int, default=6, help="photos per speed set")
     ap.add_argument("--quality", type=int, default=0, help="photos in the recall set (needs a node)")
     ap.add_argument("--es-url", help="node for the recall set (default: the benchmarks' own)")
+    ap.add_argument("--parts", action="store_true", help="only time the steps of a photo without text")
     ap.add_argument("--share", nargs="+", metavar="FOLDER",
                     help="only count the real photos in FOLDER… the analysis finds text in, and print what it reads")
     args = ap.parse_args()
@@ -165,6 +213,9 @@ def main() -> None:
         share(analysis, [Path(d) for d in args.share])
         return
     with tempfile.TemporaryDirectory() as tmp:
+        if args.parts:
+            parts(Path(tmp))
+            return
         speed(analysis, args.per_set, Path(tmp))
         if args.quality:
             quality(analysis, args.quality, Path(tmp), args.es_url)

@@ -234,11 +234,15 @@ def load_file(path: str | Path, target: int) -> LoadedFile:
     return LoadedFile(loaded=decode(data, target, name=str(path)), sha256=hashlib.sha256(data).hexdigest())
 
 
-def decode(data: bytes, target: int, name: str = "", thumb_px: int = 0) -> LoadedImage:
+def decode(data: bytes, target: int, name: str = "", thumb_px: int = 0, draft_target: int = 0) -> LoadedImage:
     """Decode image bytes to an RGB image whose shortest side is ``target`` (never upscaled); with ``thumb_px``,
-    also the grid's thumbnail from the same decode (indexing fills the thumbnail cache on the way)."""
+    also the grid's thumbnail from the same decode (indexing fills the thumbnail cache on the way). With
+    ``draft_target``, a JPEG (which its decoder scales down by 2, 4 or 8 for less work) is decoded at that shortest
+    side instead: a caller that needs ``target`` only for some photos decodes those again (core/analyses/backfill)."""
     with pillow_reasons(), Image.open(io.BytesIO(viewable(data, name))) as im:
         _check_opened(im)
+        if draft_target and _draftable(im):
+            target = min(target, draft_target)
         return _prepare(im, target, thumb_px)
 
 
@@ -270,6 +274,11 @@ def raw_preview(data: bytes) -> bytes:
     return bytes(thumb.data)
 
 
+def _draftable(im: Image.Image) -> bool:
+    """Pillow can decode it at a half, a quarter or an eighth of its size (JPEG's DCT scaling), for less work."""
+    return im.format in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK", "YCbCr")
+
+
 def _prepare(im: Image.Image, target: int, thumb_px: int = 0) -> LoadedImage:
     fmt = im.format or "unknown"
     width, height = im.size  # before draft(), which shrinks im.size
@@ -277,7 +286,7 @@ def _prepare(im: Image.Image, target: int, thumb_px: int = 0) -> LoadedImage:
     orientation = exif.get(0x0112, 1)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    if fmt in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK", "YCbCr"):
+    if _draftable(im):
         side = max(target, thumb_px)
         im.draft(im.mode if im.mode != "YCbCr" else "RGB", (side, side))
     im.load()

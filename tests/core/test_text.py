@@ -10,9 +10,8 @@ import uuid
 import pytest
 from PIL import Image
 
-from imgsearch_desktop.core.analyses.backfill import backfill
-from imgsearch_desktop.core.analyses.text import TextAnalysis, default_reader, lines_in, text_fields
-from imgsearch_desktop.core.images import load_file
+from imgsearch_desktop.core.analyses.backfill import Decoded, backfill, decoded
+from imgsearch_desktop.core.analyses.text import TextAnalysis, default_reader, text_fields
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.query import BOTH, MEANING, TEXT, Part, Query, run_query
 from imgsearch_desktop.core.store import Filters, Store, doc_id
@@ -30,9 +29,54 @@ def text_analysis() -> TextAnalysis:
     return TextAnalysis(default_reader())  # the models load once per session
 
 
+def decoded_photo(analysis: TextAnalysis, path) -> Decoded:
+    """``path`` decoded as the background pass decodes it for the text analysis (a JPEG at its first size)."""
+    [(_, _, photo)] = list(decoded([(0, str(path))], [analysis]))
+    return photo
+
+
 def analyse(analysis: TextAnalysis, path) -> list[dict]:
-    loaded = load_file(path, analysis.decode_side).loaded
-    return lines_in(analysis.reader, loaded.image, (loaded.width, loaded.height))
+    return decoded_photo(analysis, path).analyse([analysis])["text_lines"]
+
+
+class Probes:
+    """The reader, recording how many lines each detection finds."""
+
+    def __init__(self, reader) -> None:
+        self.reader, self.found = reader, []
+
+    def detect(self, rgb):
+        self.found.append(len(quads := self.reader.detect(rgb)))
+        return quads
+
+    def recognise(self, rgb, quads):
+        return self.reader.recognise(rgb, quads)
+
+
+def test_a_jpeg_is_probed_on_a_small_decode_and_decoded_larger_only_for_text(text_analysis, tmp_path):
+    """A 12 MP JPEG is probed on its quarter-size decode (1000 × 750). Without text, or where the probe finds a tall
+    "line" that reads as nothing (a wallpaper's texture), that is all it costs; text, low (26 px there) or tall
+    (75 px), makes the pass decode the photo at 1440 × 1080 once and read it there."""
+    probes = Probes(text_analysis.reader)
+    analysis = TextAnalysis(probes)
+    cases = {"plain": (2, None), "texture": (5, None), "low": (2, 0.035), "tall": (2, 0.1)}
+    for name, (index, height) in cases.items():
+        image = background(index, (4000, 3000))
+        drawn = draw_words(image, "HARBOUR 4711", at=(0.1, 0.3), height=height) if height else None
+        image.save(tmp_path / f"{name}.jpg", quality=90)
+        photo = decoded_photo(analysis, tmp_path / f"{name}.jpg")
+        assert photo.loaded.image.size == (1000, 750) and (photo.loaded.width, photo.loaded.height) == (4000, 3000)
+        asked: list = []
+        photo.larger = lambda larger=photo.larger, asked=asked: asked.append(larger()) or asked[-1]
+        probes.found.clear()
+        lines = photo.analyse([analysis])["text_lines"]
+        assert [image.size for image in asked] == ([(1440, 1080)] if drawn else []), name
+        assert probes.found[0] == 0 if name == "plain" else probes.found[0] > 0, name
+        if drawn:
+            assert [fold(line["text"]) for line in lines] == ["harbour 4711"], name
+            assert overlap(lines[0]["box"], drawn) > 0.8, name  # in the photo's own pixels
+        else:
+            assert lines == [], name
 
 
 def overlap(a, b) -> float:

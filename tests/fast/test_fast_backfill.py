@@ -22,7 +22,7 @@ class Recording:
     def mapping(self) -> dict:
         return {}
 
-    def analyse(self, image: Image.Image, original: tuple[int, int]) -> dict:
+    def analyse(self, image: Image.Image, original: tuple[int, int], larger=None) -> dict:
         self.events.append(("analyse", threading.get_ident()))
         return {"size_seen": list(original)}
 

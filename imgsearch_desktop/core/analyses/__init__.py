@@ -1,14 +1,17 @@
 """Per-photo analyses: one module each, run on a photo's decode, each writing its own fields into the photo's document.
 
 CLIP's embedding is the first analysis and keeps its own batched path in core/pipeline (it is what makes a photo
-searchable, so it comes first). Every other analysis (faces; text in photos later) follows the same small protocol,
+searchable, so it comes first). Every other analysis (faces, text in photos) follows the same small protocol,
 ``Analysis``: a name, a version, the mapping of the fields it adds, the shortest side of the decode it needs, and
-``analyse(image, original size) -> fields``. A document records ``analyses: {name: version}``, so a new or changed
-analysis processes only the photos that lack it at its version (``backfill``), and never re-embeds CLIP.
+``analyse(image, original size, larger) -> fields``; one that can start on a smaller decode (the text probe) says so
+(``first_side``) and calls ``larger()`` for the photos where it needs its ``decode_side``. A document records
+``analyses: {name: version}``, so a new or changed analysis processes only the photos that lack it at its version
+(``backfill``), and never re-embeds CLIP.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from PIL import Image
@@ -18,13 +21,16 @@ class Analysis(Protocol):
     name: str  # also the key under the document's ``analyses``
     version: int  # bump when its output changes: every photo is analysed again, nothing else redone
     decode_side: int  # the shortest side of the decode it needs (never upscaled)
+    # Optional ``first_side: int``: the shortest side it can start on (backfill.first_side).
 
     def mapping(self) -> dict:
         """The Elasticsearch properties of the fields it writes (added to an existing index by put_mapping)."""
         ...
 
-    def analyse(self, image: Image.Image, original: tuple[int, int]) -> dict:
-        """The fields to write for a photo: ``image`` is RGB, oriented; ``original`` its (width, height) in pixels."""
+    def analyse(self, image: Image.Image, original: tuple[int, int],
+                larger: Callable[[], Image.Image] | None = None) -> dict:
+        """The fields to write for a photo: ``image`` is RGB, oriented; ``original`` its (width, height) in pixels;
+        ``larger()``, where given, the photo at ``decode_side`` when ``image`` is a smaller first decode."""
         ...
 
 
@@ -38,7 +44,8 @@ class ClipAnalysis:
     def mapping(self) -> dict:
         return {}  # image_embedding is part of the base mapping (its dims depend on the model)
 
-    def analyse(self, image: Image.Image, original: tuple[int, int]) -> dict:
+    def analyse(self, image: Image.Image, original: tuple[int, int],
+                larger: Callable[[], Image.Image] | None = None) -> dict:
         raise NotImplementedError("CLIP runs batched in core/pipeline")
 
 

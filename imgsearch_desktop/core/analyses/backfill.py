@@ -1,10 +1,11 @@
 """The background pass that brings every photo up to the enabled analyses: photos that lack one at its version are
-read again, decoded once at the largest size any of them needs, analysed, and only those fields are written (a
-partial update: the vector and everything else stay as they are). Resumable: what is done is recorded in each
+read again, decoded once (a JPEG at the size the analyses start on, again at the largest size one needs only for
+the photos where it needs it: text found), analysed, and only those fields are written (a partial update: the
+vector and everything else stay as they are). Resumable: what is done is recorded in each
 document (``analyses``), so a cancelled or crashed pass picks up where it stopped. The next photos are read and
 decoded on a background thread while the models work on this one (``decoded``): where the models leave a core free
 the decode is hidden (faces, a 12 MP photo without a face: 9.7 → 16 photos/s); the text detector keeps both cores
-busy, so there it gains little (7.2 → 7.4: README, Text in photos)."""
+busy, so there it gains little (7.2 → 7.4), and the smaller first decode is what helps it (README, Text in photos)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
+
+from PIL import Image
 
 from imgsearch_desktop.core import images
 from imgsearch_desktop.core.ahead import ahead
@@ -35,15 +38,51 @@ class BackfillStats:
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
 
 
-def decoded(items: Iterable[tuple[K, str]], side: int, before_each: Callable[[], None] = lambda: None
-            ) -> Iterator[tuple[K, str, images.LoadedImage | images.ImageSkipped]]:
-    """Each (key, path) with the photo's decode at shortest side ``side`` (or why it cannot be read), decoded
-    ``LOOKAHEAD`` photos ahead on a background-priority thread; ``before_each`` runs there before each photo."""
-    def load(item: tuple[K, str]) -> tuple[K, str, images.LoadedImage | images.ImageSkipped]:
+class Decoded:
+    """A photo as the analyses get it: ``loaded`` (decoded at the pass's first size) and, on demand, the decode at
+    the full size (``larger``), made from the bytes already read and shared by the analyses that ask."""
+
+    def __init__(self, loaded: images.LoadedImage, data: bytes, name: str, side: int) -> None:
+        self.loaded, self._data, self._name, self._side = loaded, data, name, side
+        self._larger: Image.Image | None = None
+
+    def larger(self) -> Image.Image:
+        """The photo decoded at shortest side ``side`` (never upscaled): ``loaded.image`` where it is that already."""
+        if self._larger is None:
+            image = self.loaded.image
+            if min(image.size) < min(self._side, self.loaded.width, self.loaded.height):
+                image = images.decode(self._data, self._side, name=self._name).image
+            self._larger = image
+        return self._larger
+
+    def analyse(self, analyses: list[Analysis]) -> dict:
+        """The fields ``analyses`` write for this photo."""
+        fields: dict = {}
+        for a in analyses:
+            fields.update(a.analyse(self.loaded.image, (self.loaded.width, self.loaded.height), self.larger))
+        return fields
+
+
+def first_side(analyses: list[Analysis]) -> int:
+    """The shortest side the pass decodes a JPEG at first: what the analyses start on (``first_side``, else their
+    ``decode_side``); one that needs more for a photo asks for ``Decoded.larger``."""
+    return max(getattr(a, "first_side", a.decode_side) for a in analyses)
+
+
+def decoded(items: Iterable[tuple[K, str]], analyses: list[Analysis], before_each: Callable[[], None] = lambda: None
+            ) -> Iterator[tuple[K, str, Decoded | images.ImageSkipped]]:
+    """Each (key, path) with the photo decoded for ``analyses`` (or why it cannot be read), decoded ``LOOKAHEAD``
+    photos ahead on a background-priority thread; ``before_each`` runs there before each photo. A JPEG is decoded
+    at ``first_side`` (its decoder scales down for less work); other formats decode whole anyway, so at the full
+    size straight away."""
+    side, first = max(a.decode_side for a in analyses), first_side(analyses)
+
+    def load(item: tuple[K, str]) -> tuple[K, str, Decoded | images.ImageSkipped]:
         key, path = item
         before_each()
         try:
-            return key, path, images.decode(images.read_file(path), side, name=path)
+            data = images.read_file(path)
+            return key, path, Decoded(images.decode(data, side, name=path, draft_target=first), data, path, side)
         except images.ImageSkipped as exc:
             return key, path, exc
 
@@ -62,7 +101,6 @@ def backfill(store: VectorStore, analyses: list[Analysis], progress: Progress | 
         return stats
     versions = {a.name: a.version for a in analyses}
     total = store.count_lacking(versions)
-    side = max(a.decode_side for a in analyses)
     done = 0
     if not progress(0, total, "analysing photos"):
         stats.cancelled = True
@@ -70,19 +108,16 @@ def backfill(store: VectorStore, analyses: list[Analysis], progress: Progress | 
     pending: dict[str, dict] = {}
     rows = (((doc, source), path_from_source(source))
             for doc, source in store.lacking(versions, ["path", "path_b64", "analyses"]))
-    for (doc, source), path, loaded in decoded(rows, side, before_each):
+    for (doc, source), path, photo in decoded(rows, analyses, before_each):
         had = source.get("analyses") or {}
         todo = [a for a in analyses if had.get(a.name) != a.version]
-        if isinstance(loaded, images.ImageSkipped):
+        if isinstance(photo, images.ImageSkipped):
             stats.skipped += 1
-            stats.skipped_files.append((path, str(loaded)))
+            stats.skipped_files.append((path, str(photo)))
             done += 1
             continue
         before_each()  # and before its models run: a query dropped meanwhile has the cores first
-        fields: dict = {"analyses": {a.name: a.version for a in todo}}
-        for a in todo:
-            fields.update(a.analyse(loaded.image, (loaded.width, loaded.height)))
-        pending[doc] = fields
+        pending[doc] = {"analyses": {a.name: a.version for a in todo}, **photo.analyse(todo)}
         done += 1
         if len(pending) >= BATCH:
             stats.analysed += _flush(store, pending)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
@@ -145,8 +146,9 @@ class FacesAnalysis:
             "descriptor": {"type": "dense_vector", "dims": DIMS, "index": True, "similarity": "l2_norm"},
         }}}
 
-    def analyse(self, image: Image.Image, original: tuple[int, int]) -> dict:
-        return {"faces": faces_in(self.model, image, original)}
+    def analyse(self, image: Image.Image, original: tuple[int, int],
+                larger: Callable[[], Image.Image] | None = None) -> dict:
+        return {"faces": faces_in(self.model, image, original)}  # MAX_SIDE: any decode the pass gives is enough
 
 
 def distance_from_score(score: float) -> float:

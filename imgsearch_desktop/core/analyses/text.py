@@ -5,8 +5,9 @@ Behind a seam like the faces' ``FaceModel``: a ``TextReader`` finds text lines (
 (``recognise``, the angle classifier included), so another language's PP-OCR recognition model, or another engine,
 replaces the PP-OCRv4 one (RapidOCR's ONNX files) without touching the analysis, the store or the search.
 
-Fast where there is no text (most camera photos): detection runs first on a small copy (``PROBE_SIDE``); a photo
-where it finds nothing costs that one pass. Where it finds lines, only those are read, cut from the full decode;
+Fast where there is no text (most camera photos): detection runs first on a small copy (``PROBE_SIDE``) of a small
+decode (a JPEG decoded at a quarter of 12 MP: ``FIRST_SIDE``); a photo where it finds nothing costs that one pass.
+Where it finds lines, only those are read, cut from the full decode (``DECODE_SIDE``, decoded then);
 lines too small to be trusted at the probe's size make detection run again at the decode's size. A screenshot
 (flat areas of identical pixels) has small text everywhere: it is detected at the decode's size straight away.
 The decode is EXIF-oriented already (core/images); text upside down or sideways is turned by the classifier.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
@@ -31,6 +33,11 @@ TEXT_VERSION = 1  # PP-OCRv4 det + rec (Chinese/English) + mobile v2 angle class
 PROBE_SIDE = 640  # longest side of the first, cheap detection pass
 SMALL_LINE_PX = 14  # a line lower than this in the probe is detected again at the decode's size
 DECODE_SIDE = 1080  # shortest side of the decode read (1440 x 1080 for a 4:3 photo; a 1080p screenshot as it is)
+FIRST_SIDE = 750  # shortest side of the probe's decode: a 12 MP JPEG at a quarter (1000 x 750), 39 ms against 72
+# Recognition reads a line scaled to 48 px high. Where every line the probe finds is a third taller than that in the
+# first decode and none reads as text there, it is not text (a texture): no larger decode. Text is always read from
+# the larger decode: read from the first, "INVOICE" came out "INV0ICE" (50 px), "HARBOUR 4711" without its space.
+READ_PX = 64
 MIN_SCORE = 0.5  # recognition confidence below which a line is dropped (RapidOCR's own default)
 FLAT_SHARE = 0.35  # share of pixels equal to their right neighbour above which an image may be a screenshot
 RAMP_STEP, RAMP_SHARE = 3, 0.4  # … unless most changes between neighbours are ramps of a few levels (a photo)
@@ -102,6 +109,9 @@ class PPOCRReader:
         self._det = detector(config["Det"])
         self._cls = classifier(config["Cls"])
         self._rec = recogniser(config["Rec"])
+        for runner, part in ((self._det.infer, "Det"), (self._cls.infer, "Cls"), (self._rec.session, "Rec")):
+            runner.session = _session(config[part]["model_path"], threads)
+        self._det.get_preprocess = _Float32Preprocess.maker(self._det)
         self._sort = rapid.sorted_boxes
         self._crop = rapid.get_crop_img_list
 
@@ -124,6 +134,40 @@ class PPOCRReader:
         upright, _, _ = self._cls(crops)
         read, _ = self._rec(upright)
         return [(str(text), float(score)) for text, score in read]
+
+
+def _session(model_path: str, threads: int):
+    """The model's ONNX Runtime session as RapidOCR makes it, but with the CPU memory arena on: RapidOCR turns it off,
+    and allocating every buffer afresh each run cost the detector a fifth of its time on the 640 px probe (62 → 50
+    ms, benchmarks/text.py --parts)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    return ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+
+
+class _Float32Preprocess:
+    """RapidOCR's detection preprocessing (resize to a multiple of 32, normalise, channels first), normalising in
+    float32: its own goes through float64, 9 ms of a 640 px probe."""
+
+    def __init__(self, base) -> None:
+        self._base = base
+        self._gain = np.float32(base.scale) / base.std.astype(np.float32)
+        self._offset = base.mean.astype(np.float32) / base.std.astype(np.float32)
+
+    def __call__(self, img: np.ndarray) -> np.ndarray | None:
+        resized = self._base.resize(img)
+        if resized is None:
+            return None
+        return np.ascontiguousarray((resized * self._gain - self._offset).transpose((2, 0, 1))[None], np.float32)
+
+    @classmethod
+    def maker(cls, detector):
+        original = detector.get_preprocess
+        return lambda longest: cls(original(longest))
 
 
 @cache
@@ -155,34 +199,49 @@ def _height(quad: np.ndarray) -> float:
     return float(min(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
 
 
-def read_lines(reader: TextReader, image: Image.Image, probe_side: int = PROBE_SIDE) -> list[TextLine]:
-    """The lines of text in ``image`` (RGB, oriented), in reading order, boxes in ``image``'s pixels."""
-    full = np.asarray(image.convert("RGB"))
-    if screen_like(full):
+def read_lines(reader: TextReader, image: Image.Image, probe_side: int = PROBE_SIDE,
+               larger: Callable[[], Image.Image] | None = None) -> list[TextLine]:
+    """The lines of text in ``image`` (RGB, oriented), in reading order, boxes in ``image``'s pixels. ``larger()``:
+    the photo at the size to read it at (else ``image`` is read), asked only where the probe finds text."""
+    first = np.asarray(image.convert("RGB"))
+    if screen_like(first):
+        full = np.asarray((larger() if larger else image).convert("RGB"))
         quads = reader.detect(full)
     else:
         probe, scale = _resized(image, probe_side)
         found = reader.detect(probe)
         if not found:
             return []
+        if larger and min(_height(q) for q in found) / scale >= READ_PX and not _read(reader, first, found, scale):
+            return []  # lines tall enough to read in ``image`` that read as nothing: not text (a texture)
+        full = np.asarray((larger() if larger else image).convert("RGB"))
+        scale *= image.width / full.shape[1]  # probe pixels per pixel of the image read
         if scale < 1.0 and min(_height(q) for q in found) < SMALL_LINE_PX:
             quads = reader.detect(full)
         else:
             quads = [q / scale for q in found]
+    return [TextLine(line.text, line.score, line.quad * (image.width / full.shape[1]))  # in ``image``'s pixels
+            for line in _read(reader, full, quads)]
+
+
+def _read(reader: TextReader, rgb: np.ndarray, quads: list[np.ndarray], scale: float = 1.0) -> list[TextLine]:
+    """The lines at ``quads`` (in pixels of ``rgb`` times ``scale``) that read as text."""
+    quads = [q / scale for q in quads]
     lines = []
-    for quad, (text, score) in zip(quads, reader.recognise(full, quads), strict=True):
+    for quad, (text, score) in zip(quads, reader.recognise(rgb, quads), strict=True):
         text = " ".join(text.split())
         if text and score >= MIN_SCORE:
             lines.append(TextLine(text, score, quad))
     return lines
 
 
-def lines_in(reader: TextReader, image: Image.Image, original: tuple[int, int]) -> list[dict]:
+def lines_in(reader: TextReader, image: Image.Image, original: tuple[int, int],
+             larger: Callable[[], Image.Image] | None = None) -> list[dict]:
     """The lines as stored: text as read, box [x, y, w, h] around the line in the original photo's pixels (clipped
     to it), confidence."""
     fx, fy = original[0] / image.width, original[1] / image.height
     out = []
-    for line in read_lines(reader, image):
+    for line in read_lines(reader, image, larger=larger):
         xs, ys = line.quad[:, 0] * fx, line.quad[:, 1] * fy
         left, top = max(0, int(xs.min())), max(0, int(ys.min()))
         right, bottom = min(original[0], round(float(xs.max()))), min(original[1], round(float(ys.max())))
@@ -227,6 +286,7 @@ class TextAnalysis:
     name = "text"
     version = TEXT_VERSION
     decode_side = DECODE_SIDE
+    first_side = FIRST_SIDE  # the decode it starts on (backfill.first_side)
 
     def __init__(self, reader: TextReader | None = None) -> None:
         self._reader = reader
@@ -244,5 +304,6 @@ class TextAnalysis:
                 "text_lines": {"type": "object", "enabled": False},
                 "has_text": {"type": "boolean"}}
 
-    def analyse(self, image: Image.Image, original: tuple[int, int]) -> dict:
-        return text_fields(lines_in(self.reader, image, original))
+    def analyse(self, image: Image.Image, original: tuple[int, int],
+                larger: Callable[[], Image.Image] | None = None) -> dict:
+        return text_fields(lines_in(self.reader, image, original, larger))
