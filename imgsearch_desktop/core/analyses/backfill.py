@@ -1,11 +1,11 @@
-"""The background pass that brings every photo up to the enabled analyses: photos that lack one at its version are
-read again, decoded once (a JPEG at the size the analyses start on, again at the largest size one needs only for
-the photos where it needs it: text found), analysed, and only those fields are written (a partial update: the
-vector and everything else stay as they are). Resumable: what is done is recorded in each
-document (``analyses``), so a cancelled or crashed pass picks up where it stopped. The next photos are read and
-decoded on a background thread while the models work on this one (``decoded``): where the models leave a core free
-the decode is hidden (faces, a 12 MP photo without a face: 9.7 → 16 photos/s); the text detector keeps both cores
-busy, so there it gains little (7.2 → 7.4), and the smaller first decode is what helps it (README, Text in photos)."""
+"""The background pass that brings every photo up to the enabled analyses: photos that lack one at its version are read
+again and decoded (a JPEG at the size the analyses start on, and a second time at the largest size one needs only
+where it needs it: text found), analysed, and only those fields are written (a partial update: the vector and
+everything else stay as they are). Resumable: what is done is recorded in each document (``analyses``), so a
+cancelled or crashed pass picks up where it stopped. The next photos are read and decoded on a background thread
+while the models work on this one (``decoded``): where the models leave a core free the decode is hidden (faces, a
+12 MP photo without a face: 9.7 → 16 photos/s); the text detector keeps both cores busy, so there it gains little
+(7.2 → 7.4), and the smaller first decode is what helps it (README, Text in photos)."""
 
 from __future__ import annotations
 
@@ -40,10 +40,11 @@ class BackfillStats:
 
 class Decoded:
     """A photo as the analyses get it: ``loaded`` (decoded at the pass's first size) and, on demand, the decode at
-    the full size (``larger``), made from the bytes already read and shared by the analyses that ask."""
+    the full size (``larger``), made from the bytes already read (a RAW's preview already extracted) and shared by
+    the analyses that ask."""
 
-    def __init__(self, loaded: images.LoadedImage, data: bytes, name: str, side: int) -> None:
-        self.loaded, self._data, self._name, self._side = loaded, data, name, side
+    def __init__(self, loaded: images.LoadedImage, data: bytes, side: int) -> None:
+        self.loaded, self._data, self._side = loaded, data, side
         self._larger: Image.Image | None = None
 
     def larger(self) -> Image.Image:
@@ -51,7 +52,7 @@ class Decoded:
         if self._larger is None:
             image = self.loaded.image
             if min(image.size) < min(self._side, self.loaded.width, self.loaded.height):
-                image = images.decode(self._data, self._side, name=self._name).image
+                image = images.decode(self._data, self._side).image
             self._larger = image
         return self._larger
 
@@ -81,8 +82,8 @@ def decoded(items: Iterable[tuple[K, str]], analyses: list[Analysis], before_eac
         key, path = item
         before_each()
         try:
-            data = images.read_file(path)
-            return key, path, Decoded(images.decode(data, side, name=path, draft_target=first), data, path, side)
+            data = images.viewable(images.read_file(path), path)  # the bytes Pillow decodes, for both decodes
+            return key, path, Decoded(images.decode(data, side, draft_target=first), data, side)
         except images.ImageSkipped as exc:
             return key, path, exc
 

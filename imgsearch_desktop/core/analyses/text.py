@@ -33,7 +33,7 @@ TEXT_VERSION = 1  # PP-OCRv4 det + rec (Chinese/English) + mobile v2 angle class
 PROBE_SIDE = 640  # longest side of the first, cheap detection pass
 SMALL_LINE_PX = 14  # a line lower than this in the probe is detected again at the decode's size
 DECODE_SIDE = 1080  # shortest side of the decode read (1440 x 1080 for a 4:3 photo; a 1080p screenshot as it is)
-FIRST_SIDE = 750  # shortest side of the probe's decode: a 12 MP JPEG at a quarter (1000 x 750), 39 ms against 72
+FIRST_SIDE = 750  # shortest side of the probe's decode: a 12 MP JPEG at a quarter (1000 x 750), 23 ms against 59
 # Recognition reads a line scaled to 48 px high. Where every line the probe finds is a third taller than that in the
 # first decode and none reads as text there, it is not text (a texture): no larger decode. Text is always read from
 # the larger decode: read from the first, "INVOICE" came out "INV0ICE" (50 px), "HARBOUR 4711" without its space.
@@ -138,8 +138,9 @@ class PPOCRReader:
 
 def _session(model_path: str, threads: int):
     """The model's ONNX Runtime session as RapidOCR makes it, but with the CPU memory arena on: RapidOCR turns it off,
-    and allocating every buffer afresh each run cost the detector a fifth of its time on the 640 px probe (62 → 50
-    ms, benchmarks/text.py --parts)."""
+    and allocating every buffer afresh each run cost the detector a fifth of its time on the 640 px probe (62 → 50 ms
+    for the session alone; with the float32 input below, the probe's detection 74 → 48 ms: benchmarks/text.py
+    --parts)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -204,24 +205,27 @@ def read_lines(reader: TextReader, image: Image.Image, probe_side: int = PROBE_S
     """The lines of text in ``image`` (RGB, oriented), in reading order, boxes in ``image``'s pixels. ``larger()``:
     the photo at the size to read it at (else ``image`` is read), asked only where the probe finds text."""
     first = np.asarray(image.convert("RGB"))
+
+    def to_read() -> np.ndarray:
+        wanted = larger() if larger else image
+        return first if wanted is image else np.asarray(wanted.convert("RGB"))
+
     if screen_like(first):
-        full = np.asarray((larger() if larger else image).convert("RGB"))
+        full = to_read()
         quads = reader.detect(full)
     else:
         probe, scale = _resized(image, probe_side)
         found = reader.detect(probe)
         if not found:
             return []
-        if larger and min(_height(q) for q in found) / scale >= READ_PX and not _read(reader, first, found, scale):
+        lowest = min(_height(q) for q in found)  # in the probe's pixels
+        if larger and lowest / scale >= READ_PX and not _read(reader, first, found, scale):
             return []  # lines tall enough to read in ``image`` that read as nothing: not text (a texture)
-        full = np.asarray((larger() if larger else image).convert("RGB"))
+        full = to_read()
         scale *= image.width / full.shape[1]  # probe pixels per pixel of the image read
-        if scale < 1.0 and min(_height(q) for q in found) < SMALL_LINE_PX:
-            quads = reader.detect(full)
-        else:
-            quads = [q / scale for q in found]
-    return [TextLine(line.text, line.score, line.quad * (image.width / full.shape[1]))  # in ``image``'s pixels
-            for line in _read(reader, full, quads)]
+        quads = reader.detect(full) if scale < 1.0 and lowest < SMALL_LINE_PX else [q / scale for q in found]
+    back = image.width / full.shape[1]  # the boxes in ``image``'s pixels
+    return [TextLine(line.text, line.score, line.quad * back) for line in _read(reader, full, quads)]
 
 
 def _read(reader: TextReader, rgb: np.ndarray, quads: list[np.ndarray], scale: float = 1.0) -> list[TextLine]:
