@@ -4,8 +4,9 @@ without faces.
 Photos: realistic 12 MP JPEGs (benchmarks/_common.py) with 0, 1, 2 or 3 real faces pasted in (tests/faces/, each
 face 10–15% of the photo's longest side, as in a portrait or a few people at a table). Reported:
   photos/s of the faces analysis (read + decode at the analysis size + detect + describe) as the background pass
-  runs it (one process, the next photo decoded on another thread), the same with each photo decoded in turn, and
-  two processes (dlib's descriptor holds the GIL); ms per face (the slope over the face count);
+  runs it (one process, the next photo decoded on another thread), the same with each photo decoded in turn, the
+  pass with dlib computing the descriptor itself (the pass before: the same network, on dlib, not ONNX Runtime),
+  and two processes; ms per face (the slope over the face count);
   search-ready seconds (the CLIP pass: indexing writes and refreshes before any analysis) with faces off and on,
   and the whole job's seconds with faces (``--search-ready``: needs the benchmarks' node and the full-size model).
 
@@ -18,9 +19,11 @@ face 10–15% of the photo's longest side, as in a portrait or a few people at a
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import cache
 from pathlib import Path
 
 from _common import CACHE, print_table, realistic_jpeg
@@ -31,7 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 from imgsearch_desktop.core import images  # noqa: E402
 from imgsearch_desktop.core.analyses.backfill import decoded  # noqa: E402
-from imgsearch_desktop.core.analyses.faces import FacesAnalysis  # noqa: E402
+from imgsearch_desktop.core.analyses.face_descriptor import DlibDescriptor  # noqa: E402
+from imgsearch_desktop.core.analyses.faces import DlibFaceModel, FacesAnalysis  # noqa: E402
+from imgsearch_desktop.core.analyses.native import native  # noqa: E402
 
 FACES = ["obama.jpg", "biden.jpg", "astronaut.png", "obama2.jpg"]
 
@@ -68,10 +73,16 @@ def photos(per_count: int) -> dict[int, list[Path]]:
     return out
 
 
-def analyse(paths: list[Path], ahead: bool = True) -> int:
+@cache
+def dlib_descriptor_model() -> DlibFaceModel:
+    return native(DlibFaceModel, descriptor=DlibDescriptor)
+
+
+def analyse(paths: list[Path], ahead: bool = True, dlib_descriptor: bool = False) -> int:
     """The faces of ``paths`` as the background pass finds them: decoded a photo ahead on another thread
-    (backfill.decoded), or, with ``ahead`` False, read and decoded in turn on this one (the pass before)."""
-    analysis = FacesAnalysis()
+    (backfill.decoded), or, with ``ahead`` False, read and decoded in turn on this one; ``dlib_descriptor``: dlib
+    computes the descriptor (the pass before), not ONNX Runtime."""
+    analysis = FacesAnalysis(dlib_descriptor_model() if dlib_descriptor else None)  # both made once a process
     if ahead:
         return sum(len(photo.analyse([analysis])["faces"])
                    for _, _, photo in decoded(((p, str(p)) for p in paths), [analysis]))
@@ -80,13 +91,15 @@ def analyse(paths: list[Path], ahead: bool = True) -> int:
     return sum(len(analysis.analyse(image, size)["faces"]) for image, size in photos)
 
 
-def rate(paths: list[Path], workers: int, ahead: bool = True) -> tuple[float, int]:
+def rate(paths: list[Path], workers: int, ahead: bool = True, dlib_descriptor: bool = False) -> tuple[float, int]:
     """photos/s of ``workers`` processes, each running the pass on its share of ``paths``."""
     shares = [paths[i::workers] for i in range(workers)]
-    with ProcessPoolExecutor(workers) as pool:
-        list(pool.map(analyse, [[p] for p in paths[:workers]]))  # each process loads its model first
+    # spawned, not forked: a fork copies the native-models thread's executor (analyses/native) but not its thread
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        flags = [ahead] * workers, [dlib_descriptor] * workers
+        list(pool.map(analyse, [[p] for p in paths[:workers]], *flags))  # each process loads the model first
         start = time.perf_counter()
-        found = sum(pool.map(analyse, shares, [ahead] * workers))
+        found = sum(pool.map(analyse, shares, *flags))
     return len(paths) / (time.perf_counter() - start), found
 
 
@@ -156,14 +169,17 @@ def main() -> int:
     rows, one = [], {}
     for count, paths in sets.items():
         r0, _ = rate(paths, 1, ahead=False)
+        r_dlib, found_dlib = rate(paths, 1, dlib_descriptor=True)
         r1, found = rate(paths, 1)
         r2, _ = rate(paths, 2)
+        assert found == found_dlib
         one[count] = 1000.0 / r1
-        rows.append((f"{count} faces", f"{found}/{count * len(paths)}", f"{r0:.1f}", f"{r1:.1f}", f"{r2:.1f}"))
-    mix = [1 / sum(1 / float(row[k]) for row in rows) * len(rows) for k in (2, 3, 4)]
+        rows.append((f"{count} faces", f"{found}/{count * len(paths)}", *(f"{r:.1f}" for r in (r0, r_dlib, r1, r2))))
+    mix = [1 / sum(1 / float(row[k]) for row in rows) * len(rows) for k in (2, 3, 4, 5)]
     rows.append(("mix: as many of each", "", *(f"{m:.1f}" for m in mix)))
     print_table(("12 MP JPEGs", "faces found", "photos/s, 1 process, decode in turn",
-                 "photos/s, 1 process (the pass: decode ahead)", "photos/s, 2 processes"), rows)
+                 "photos/s, the pass, dlib's descriptor (before)", "photos/s, 1 process (the pass: decode ahead)",
+                 "photos/s, 2 processes"), rows)
     per_face = (one[3] - one[0]) / 3
     print(f"\nms a photo with no face: {one[0]:.0f}; ms per face (slope 0 → 3 faces): {per_face:.0f}")
     if args.search_ready:

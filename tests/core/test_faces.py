@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from imgsearch_desktop.core.analyses.backfill import backfill
-from imgsearch_desktop.core.analyses.faces import FacesAnalysis, default_model, faces_in
+from imgsearch_desktop.core.analyses.face_descriptor import DAT_NAME, DlibDescriptor, read_weights
+from imgsearch_desktop.core.analyses.faces import DlibFaceModel, FacesAnalysis, default_model, faces_in, models_dir
 from imgsearch_desktop.core.images import load_file
 from imgsearch_desktop.core.people import People, doc_of, face_key
 from imgsearch_desktop.core.pipeline import Indexer
 from imgsearch_desktop.core.store import doc_id
-from imgsearch_desktop.errors import UsageError
+from imgsearch_desktop.errors import UsageError, UserError
 from tests.faces import ASTRONAUT, BIDEN, OBAMA, face_library, two_faces
 
 
@@ -40,6 +43,29 @@ def test_same_person_near_different_people_far(tmp_path):
     different = [np.linalg.norm(vec[a] - vec[b]) for a in [*OBAMA, BIDEN] for b in [BIDEN, ASTRONAUT] if a != b]
     assert max(same) < 0.5 < 0.7 < min(different)
 
+
+
+def test_the_onnx_descriptor_is_dlibs_own_on_every_face(tmp_path):
+    """The ResNet read out of dlib's file and run on ONNX Runtime gives dlib's descriptors (the same weights, float32
+    rounding apart), on each real face and on a batch of them; a photo's faces come out of one run in detection
+    order."""
+    lib = face_library(tmp_path)
+    ours = DlibFaceModel()
+    theirs = DlibFaceModel(descriptor=DlibDescriptor)
+    rgbs = [np.asarray(load_file(p, FacesAnalysis.decode_side).loaded.image) for p in [*lib.values(),
+                                                                                      two_faces(tmp_path / "2.jpg")]]
+    pairs = [(a, b) for rgb in rgbs for a, b in zip(ours.faces(rgb), theirs.faces(rgb), strict=True)]
+    assert len(pairs) == len(lib) + 2
+    for a, b in pairs:
+        assert a.box == b.box and a.landmarks == b.landmarks
+        assert np.abs(a.descriptor - b.descriptor).max() < 1e-5 and a.descriptor.dtype == np.float32
+
+
+def test_a_damaged_model_file_is_a_clear_error_not_a_wrong_descriptor(tmp_path):
+    good = Path(models_dir(), DAT_NAME).read_bytes()
+    (tmp_path / DAT_NAME).write_bytes(good[: len(good) // 2])  # cut in the middle of the 256-filter level
+    with pytest.raises(UserError, match=r"is damaged: a \d+-float tensor was expected and not found; reinstall"):
+        read_weights(str(tmp_path / DAT_NAME))
 
 def stored_faces(store) -> dict[str, list]:
     return {src["path"]: src.get("faces") for _id, src in store.documents(None, ["path", "faces"])}

