@@ -47,6 +47,11 @@ if [ -n "$models" ] && { [ ! -f "$models/image/imgsearch-onnx.json" ] || [ ! -f 
   echo "build: $models does not hold image/ and text/ exports (packaging/export_onnx.py)" >&2; exit 2
 fi
 
+# dlib's face descriptor as the ONNX model the bundle runs (core/analyses/face_descriptor.py), built with the
+# development .venv: the lean build's virtualenv has no onnx package
+.venv/bin/python -c 'import sys; from imgsearch_desktop.core.analyses.face_descriptor import write_onnx
+print("build: face descriptor", write_onnx(sys.argv[1]))' build/face_models
+
 engine_dir=""
 if [ "$engine" = 1 ]; then  # Elasticsearch + a jlinked Java for it (reused while the archive and JDK are the same)
   engine_dir=$PWD/build/engine
