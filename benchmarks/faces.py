@@ -94,7 +94,7 @@ def analyse(paths: list[Path], ahead: bool = True, dlib_descriptor: bool = False
 def rate(paths: list[Path], workers: int, ahead: bool = True, dlib_descriptor: bool = False) -> tuple[float, int]:
     """photos/s of ``workers`` processes, each running the pass on its share of ``paths``."""
     shares = [paths[i::workers] for i in range(workers)]
-    # spawned, not forked: a fork copies the native-models thread's executor (analyses/native) but not its thread
+    # spawned: a clean process each (forking one that runs threads is unsafe), its model loaded below
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         flags = [ahead] * workers, [dlib_descriptor] * workers
         list(pool.map(analyse, [[p] for p in paths[:workers]], *flags))  # each process loads the model first

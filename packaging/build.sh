@@ -14,8 +14,10 @@
 #   --deb           also wrap the bundle in a Debian package (packaging/deb.sh): dist/imgsearch-desktop_VER_ARCH.deb
 #   --smoke-test    run packaging/smoke_test.sh on the result
 #
-# Each flavour builds in its own virtualenv (build/venv-FLAVOR) with only what it bundles, so nothing from the
-# development environment leaks in. Python: $PYTHON or python3 (3.11+).
+# Each flavour builds in its own virtualenv (build/venv-FLAVOR) with only what it bundles, so no package from the
+# development environment leaks in. Every build uses the development .venv (make setup) for one step: building the
+# face descriptor's ONNX model from dlib's file (the bundle's virtualenv has no onnx package). Python: $PYTHON or
+# python3 (3.11+).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +51,7 @@ fi
 
 # dlib's face descriptor as the ONNX model the bundle runs (core/analyses/face_descriptor.py), built with the
 # development .venv: the lean build's virtualenv has no onnx package
+[ -x .venv/bin/python ] || { echo "build: no development .venv (run make setup first)" >&2; exit 2; }
 .venv/bin/python -c 'import sys; from imgsearch_desktop.core.analyses.face_descriptor import write_onnx
 print("build: face descriptor", write_onnx(sys.argv[1]))' build/face_models
 

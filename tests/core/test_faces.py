@@ -44,11 +44,10 @@ def test_same_person_near_different_people_far(tmp_path):
     assert max(same) < 0.5 < 0.7 < min(different)
 
 
-
 def test_the_onnx_descriptor_is_dlibs_own_on_every_face(tmp_path):
     """The ResNet read out of dlib's file and run on ONNX Runtime gives dlib's descriptors (the same weights, float32
-    rounding apart), on each real face and on a batch of them; a photo's faces come out of one run in detection
-    order."""
+    rounding apart: within 1e-6), on each real face and on a batch of them; a photo's faces come out of one run in
+    detection order."""
     lib = face_library(tmp_path)
     ours = DlibFaceModel()
     theirs = DlibFaceModel(descriptor=DlibDescriptor)
@@ -58,14 +57,17 @@ def test_the_onnx_descriptor_is_dlibs_own_on_every_face(tmp_path):
     assert len(pairs) == len(lib) + 2
     for a, b in pairs:
         assert a.box == b.box and a.landmarks == b.landmarks
-        assert np.abs(a.descriptor - b.descriptor).max() < 1e-5 and a.descriptor.dtype == np.float32
+        assert np.abs(a.descriptor - b.descriptor).max() < 1e-6 and a.descriptor.dtype == np.float32
 
 
 def test_a_damaged_model_file_is_a_clear_error_not_a_wrong_descriptor(tmp_path):
     good = Path(models_dir(), DAT_NAME).read_bytes()
-    (tmp_path / DAT_NAME).write_bytes(good[: len(good) // 2])  # cut in the middle of the 256-filter level
-    with pytest.raises(UserError, match=r"is damaged: a \d+-float tensor was expected and not found; reinstall"):
-        read_weights(str(tmp_path / DAT_NAME))
+    # cut in the middle of the 256-filter level, and just after a header's first bytes (its sizes cut off)
+    for cut in (len(good) // 2, good.index(b"\x01\x02", 19_000) + 2):
+        (tmp_path / DAT_NAME).write_bytes(good[:cut])
+        with pytest.raises(UserError, match=r"is damaged: a \d+-float tensor was expected and not found; reinstall"):
+            read_weights(str(tmp_path / DAT_NAME))
+
 
 def stored_faces(store) -> dict[str, list]:
     return {src["path"]: src.get("faces") for _id, src in store.documents(None, ["path", "faces"])}

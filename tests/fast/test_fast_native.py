@@ -46,6 +46,7 @@ def test_a_call_from_the_native_thread_itself_runs_at_once():
     assert native(lambda: native(threading.current_thread)) is native(threading.current_thread)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_process_gets_its_own_native_thread():
     """A fork copies the executor but not its thread (a process pool's worker, benchmarks/faces.py): without a new

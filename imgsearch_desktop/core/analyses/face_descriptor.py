@@ -3,12 +3,12 @@ network and the same weights, read out of dlib's own file, 6.5 ms a face against
 BLAS, and its descriptor holds the GIL; benchmarks/faces.py).
 
 The network (dlib's ``anet_type``, dnn_face_recognition_ex.cpp): a 7x7/2 convolution, a 3x3/2 max pool, 14 residual
-blocks of two 3x3 convolutions with an affine (batch norm folded at training's end) after each, in four levels
-(32, 64, 128, 256 filters; each level after the first opens with a block that halves the size, its shortcut a 2x2
-average pool padded with zero channels), a global average and a 256 -> 128 matrix. Input: a 150 x 150 face chip,
-RGB, the mean colour subtracted and divided by 256. dlib's file holds each layer's parameters as a tensor (version
-2: four sizes, then float32 little endian), input side first: the 29 convolutions (filters then biases), each
-followed by its affine (gammas then betas), then the matrix; that order and those sizes are checked as read.
+blocks of two 3x3 convolutions with an affine (batch norm folded at training's end) after each, in five levels
+(``LEVELS``: 32, 64, 128, 256 and 256 filters; each level after the first opens with a block that halves the size, its
+shortcut a 2x2 average pool padded with zero channels), a global average and a 256 -> 128 matrix. Input: a 150 x 150
+face chip, RGB, the mean colour subtracted and divided by 256. dlib's file holds each layer's parameters as a tensor
+(version 2: four sizes, then float32 little endian), input side first: the 29 convolutions (filters then biases), each
+followed by its affine (gammas then betas), then the matrix; that order and those shapes are checked as read.
 
 The packaged app carries the model already built (``ONNX_NAME`` among its face models, by ``write_onnx`` from
 packaging/build.sh: the lean app has no ``onnx`` package); elsewhere it is built from dlib's file when
@@ -49,21 +49,32 @@ def _int(data: bytes, at: int) -> tuple[int, int]:
     return (-value if head & 0x80 else value), at + 1 + size
 
 
-def _tensors(data: bytes, sizes: list[int]) -> list[np.ndarray]:
-    """The tensors of the given sizes, in that order: each found at the next version-2 header whose four sizes
-    multiply to it (between them dlib writes layer names, settings and empty tensors)."""
+def _header(data: bytes, at: int) -> tuple[tuple[int, ...], int] | None:
+    """A tensor's four sizes at ``at`` and the offset after them; None where the file ends first."""
+    shape = []
+    try:
+        for _ in range(4):
+            value, at = _int(data, at)
+            shape.append(value)
+    except IndexError:
+        return None
+    return tuple(shape), at
+
+
+def _tensors(data: bytes, shapes: list[tuple[int, int, int, int]]) -> list[np.ndarray]:
+    """The tensors of the given shapes, in that order: each found at the next version-2 header of that shape
+    (between them dlib writes layer names, settings and empty tensors)."""
     out, at = [], 0
-    for size in sizes:
+    for shape in shapes:
+        size = shape[0] * shape[1] * shape[2] * shape[3]
         while True:
             at = data.find(b"\x01\x02", at)
-            if at < 0:
+            header = _header(data, at + 2) if at >= 0 else None
+            if header is None:
                 raise UserError(f"the face descriptor's model file ({DAT_NAME}) is damaged: a {size}-float tensor "
                                 "was expected and not found; reinstall the face-recognition-models package")
-            shape, end = [], at + 2
-            for _ in range(4):
-                value, end = _int(data, end)
-                shape.append(value)
-            if shape[0] * shape[1] * shape[2] * shape[3] == size and shape[0] > 0 and end + 4 * size <= len(data):
+            found, end = header
+            if found == shape and end + 4 * size <= len(data):
                 out.append(np.frombuffer(data, "<f4", size, end).astype(np.float32))
                 at = end + 4 * size
                 break
@@ -87,8 +98,8 @@ def read_weights(path: str) -> tuple[list[Conv], np.ndarray]:
     with open(path, "rb") as f:
         data = f.read()
     layout = _layout()
-    sizes = [size for cin, cout, k, _stride in layout for size in (cout * cin * k * k + cout, 2 * cout)]
-    tensors = _tensors(data, [*sizes, 256 * 128])
+    shapes = [(size, 1, 1, 1) for cin, cout, k, _stride in layout for size in (cout * cin * k * k + cout, 2 * cout)]
+    tensors = _tensors(data, [*shapes, (256, 128, 1, 1)])
     convs = []
     for (cin, cout, k, stride), params, affine in zip(layout, tensors[:-1:2], tensors[1::2], strict=True):
         gamma, beta = affine[:cout], affine[cout:]
@@ -173,11 +184,18 @@ class ResnetDescriptor:
     def __init__(self, folder: str, threads: int = 1) -> None:
         import onnxruntime as ort
 
-        built = os.path.join(folder, ONNX_NAME)
-        model = built if os.path.exists(built) else build_onnx(os.path.join(folder, DAT_NAME))
+        built, dat = os.path.join(folder, ONNX_NAME), os.path.join(folder, DAT_NAME)
+        try:
+            model = built if os.path.exists(built) else build_onnx(dat)
+        except (OSError, ImportError) as exc:  # no dlib file, or no onnx package to build it with
+            raise UserError(f"the face descriptor cannot be built from {dat}: {exc}; reinstall the app "
+                            "(face-recognition-models and onnx)") from None
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        try:
+            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime's own errors: a damaged or truncated model
+            raise UserError(f"the face descriptor's model cannot be loaded ({exc}); reinstall the app") from None
 
     def describe(self, chips: np.ndarray) -> np.ndarray:
         if not len(chips):

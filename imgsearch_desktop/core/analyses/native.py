@@ -1,5 +1,5 @@
-"""One long-lived thread for every native model call of the analyses: dlib's detector, landmarks and descriptor
-(faces, eyes) and RapidOCR's OpenCV and ONNX Runtime steps (text).
+"""One long-lived thread for every native model call of the analyses: dlib's detector and landmarks and the face
+descriptor on ONNX Runtime (faces, eyes) and RapidOCR's OpenCV and ONNX Runtime steps (text).
 
 A thread rather than a lock, for two crashes of the drop loop (tests/app/test_drop_loop.py):
 - dlib's Python binding (pybind11, built into its module) takes the GIL back through a Python thread state it keeps
@@ -36,7 +36,8 @@ def _new_thread() -> None:
 
 
 _new_thread()
-os.register_at_fork(after_in_child=_new_thread)  # a fork copies the executor, not its thread: calls would wait forever
+if hasattr(os, "register_at_fork"):  # POSIX; a fork copies the executor, not its thread: calls would wait for ever
+    os.register_at_fork(after_in_child=_new_thread)
 
 
 def native(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
