@@ -29,6 +29,7 @@ DAT_NAME = "dlib_face_recognition_resnet_model_v1.dat"
 ONNX_NAME = "dlib_face_recognition_resnet_model_v1.onnx"
 CHIP = 150  # the face chip's side (dlib's get_face_chip: size 150, padding 0.25)
 MEAN_RGB = (122.782, 117.001, 104.298)
+DIMS = 128  # the descriptor's length (the final matrix: 256 -> DIMS)
 # (filters, residual blocks, the first halves the size) per level, input side first.
 LEVELS = ((32, 3, False), (64, 4, True), (128, 3, True), (256, 3, True), (256, 1, True))
 
@@ -99,13 +100,13 @@ def read_weights(path: str) -> tuple[list[Conv], np.ndarray]:
         data = f.read()
     layout = _layout()
     shapes = [(size, 1, 1, 1) for cin, cout, k, _stride in layout for size in (cout * cin * k * k + cout, 2 * cout)]
-    tensors = _tensors(data, [*shapes, (256, 128, 1, 1)])
+    tensors = _tensors(data, [*shapes, (256, DIMS, 1, 1)])
     convs = []
     for (cin, cout, k, stride), params, affine in zip(layout, tensors[:-1:2], tensors[1::2], strict=True):
         gamma, beta = affine[:cout], affine[cout:]
         weight = params[:-cout].reshape(cout, cin, k, k) * gamma[:, None, None, None]
         convs.append(Conv(weight, params[-cout:] * gamma + beta, stride))
-    return convs, tensors[-1].reshape(256, 128)
+    return convs, tensors[-1].reshape(256, DIMS)
 
 
 def build_onnx(path: str) -> bytes:
@@ -153,7 +154,7 @@ def build_onnx(path: str) -> bytes:
     graph = helper.make_graph(
         nodes, "dlib_face_recognition_resnet_model_v1",
         [helper.make_tensor_value_info("chips", TensorProto.FLOAT, ["n", 3, CHIP, CHIP])],
-        [helper.make_tensor_value_info("descriptors", TensorProto.FLOAT, ["n", 128])], weights)
+        [helper.make_tensor_value_info("descriptors", TensorProto.FLOAT, ["n", DIMS])], weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8  # readable by every ONNX Runtime the app supports
     checker.check_model(model)
@@ -199,7 +200,7 @@ class ResnetDescriptor:
 
     def describe(self, chips: np.ndarray) -> np.ndarray:
         if not len(chips):
-            return np.zeros((0, 128), np.float32)
+            return np.zeros((0, DIMS), np.float32)
         x = np.ascontiguousarray(chips.transpose(0, 3, 1, 2), dtype=np.float32)
         return self._session.run(["descriptors"], {"chips": x})[0]
 
@@ -214,4 +215,4 @@ class DlibDescriptor:
         self._net = dlib.face_recognition_model_v1(os.path.join(folder, DAT_NAME))
 
     def describe(self, chips: np.ndarray) -> np.ndarray:
-        return np.asarray([self._net.compute_face_descriptor(chip) for chip in chips], np.float32).reshape(-1, 128)
+        return np.asarray([self._net.compute_face_descriptor(chip) for chip in chips], np.float32).reshape(-1, DIMS)

@@ -20,12 +20,11 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from imgsearch_desktop.core.analyses.face_descriptor import CHIP, Descriptor, ResnetDescriptor
+from imgsearch_desktop.core.analyses.face_descriptor import CHIP, DIMS, Descriptor, ResnetDescriptor
 from imgsearch_desktop.core.analyses.native import native
 from imgsearch_desktop.errors import UserError
 
 MAX_SIDE = 800  # measured: 8.8 portrait photos/s a core, every face found (DESIGN.md)
-DIMS = 128
 MIN_SCORE = 0.0  # HOG's decision value; below 0 dlib itself does not report a face
 FACES_VERSION = 1  # dlib HOG 800 px + 5-point + ResNet v1
 
